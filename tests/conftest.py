@@ -1,0 +1,61 @@
+"""Shared fixtures.
+
+The ib_async decoder only LOGS a message it cannot parse and drops it: a wrong field count in the
+simulator shows up as a silent hang. So every test fails on an ERROR record from ib_async that the
+test did not declare with `ib_log_guard.expect(...)`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator
+
+import pytest
+
+IB_LOGGERS = ("ib_async.decoder", "ib_async.wrapper", "ib_async.client", "ib_async.ib")
+
+
+class IbLogGuard(logging.Handler):
+    """Collects ERROR records from ib_async's loggers; `expect(regex)` allows matching ones."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+        self.expected: list[re.Pattern[str]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+    def expect(self, pattern: str) -> None:
+        self.expected.append(re.compile(pattern))
+
+    def unexpected(self) -> list[str]:
+        out = []
+        for rec in self.records:
+            msg = rec.getMessage()
+            if rec.exc_info and rec.exc_info[1] is not None:
+                msg += f" ({rec.exc_info[1]!r})"
+            if not any(p.search(msg) for p in self.expected):
+                out.append(f"{rec.name}: {msg}")
+        return out
+
+
+@pytest.fixture(autouse=True)
+def ib_log_guard() -> Iterator[IbLogGuard]:
+    guard = IbLogGuard()
+    loggers = [logging.getLogger(name) for name in IB_LOGGERS]
+    for lg in loggers:
+        lg.addHandler(guard)
+    try:
+        yield guard
+    finally:
+        for lg in loggers:
+            lg.removeHandler(guard)
+    bad = guard.unexpected()
+    if bad:
+        pytest.fail("unexpected ERROR records from ib_async:\n  " + "\n  ".join(bad))
+
+
+# Fixtures of the simulated gateway, shared by every integration test.
+from tests.fixtures_sim import *  # noqa: E402, F403

@@ -1,0 +1,325 @@
+"""Plain immutable data that the parts of the engine exchange.
+
+No ib_async object and no Textual object ever appears here: `broker/` folds ib_async state into
+these types, and `ui/` renders them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class Severity(StrEnum):
+    """Priority of an alert and severity of a safety violation, most urgent first."""
+
+    CRITICAL = "CRITICAL"
+    HIGH = "HIGH"
+    MEDIUM = "MEDIUM"
+    LOW = "LOW"
+    INFO = "INFO"
+
+    @property
+    def rank(self) -> int:
+        """0 for CRITICAL up to 4 for INFO: lower is more urgent."""
+        return _SEVERITY_ORDER.index(self)
+
+    def at_least(self, other: Severity) -> bool:
+        """True when this is as urgent as `other` or more."""
+        return self.rank <= other.rank
+
+
+_SEVERITY_ORDER = list(Severity)
+
+# Alerts speak of priority, violations of severity: the same scale.
+Priority = Severity
+
+
+class EventType(StrEnum):
+    """The one vocabulary of events in events_log.csv, on the engine's state and in the UI."""
+
+    CONNECTED = "CONNECTED"
+    DISCONNECTED = "DISCONNECTED"
+    RECONNECTING = "RECONNECTING"
+    RECONNECTED = "RECONNECTED"
+    CONNECTION_FAILED = "CONNECTION_FAILED"
+    CONNECTION_STATE = "CONNECTION_STATE"
+    HEARTBEAT_FAILED = "HEARTBEAT_FAILED"
+    CONNECTIVITY = "CONNECTIVITY"
+    RESYNC = "RESYNC"
+    SAFETY_CHECK = "SAFETY_CHECK"
+    SAFETY_VIOLATION = "SAFETY_VIOLATION"
+    EMERGENCY_CLOSE = "EMERGENCY_CLOSE"
+    TRADING_PAUSED = "TRADING_PAUSED"
+    TRADING_RESUMED = "TRADING_RESUMED"
+    TRADING_REDUCING = "TRADING_REDUCING"
+    TRADING_HALTED = "TRADING_HALTED"
+    ORDER_SUBMITTED = "ORDER_SUBMITTED"
+    ORDER_REJECTED = "ORDER_REJECTED"
+    ORDER_CANCELLED = "ORDER_CANCELLED"
+    ORDER_FILLED = "ORDER_FILLED"
+    ORDER_ERROR = "ORDER_ERROR"
+    ORPHANED_POSITION = "ORPHANED_POSITION"
+    ALERT_SENT = "ALERT_SENT"
+    ALERT_FAILED = "ALERT_FAILED"
+    FRIDAY_CLOSE = "FRIDAY_CLOSE"
+    STRATEGY = "STRATEGY"
+    SYSTEM = "SYSTEM"
+
+
+class ConnectionState(StrEnum):
+    CONNECTING = "CONNECTING"
+    CONNECTED = "CONNECTED"
+    DEGRADED = "DEGRADED"
+    RECONNECTING = "RECONNECTING"
+    FAILED = "FAILED"
+    STOPPED = "STOPPED"
+
+
+class TradingState(StrEnum):
+    """What the engine may do. Persisted: a HALT stays a HALT across restarts."""
+
+    ACTIVE = "ACTIVE"  # everything allowed
+    PAUSED = "PAUSED"  # manual: no new entries; exits and safety actions still run
+    REDUCING = "REDUCING"  # only orders that reduce a position
+    HALTED = "HALTED"  # latched by an emergency: only closing orders and cancels until resumed
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """One position in the account, with the latest known price."""
+
+    symbol: str
+    quantity: float
+    avg_cost: float
+    market_price: float
+    market_value: float
+    unrealized_pnl: float
+    realized_pnl: float = 0.0
+    sector: str = "Unknown"
+    con_id: int = 0
+    daily_pnl: float | None = None
+    price_time: datetime | None = None
+    stale: bool = False
+
+    @property
+    def cost_basis(self) -> float:
+        return self.avg_cost * self.quantity
+
+    @property
+    def unrealized_pct(self) -> float:
+        """Unrealized P&L as a fraction of the cost basis (0 when there is no basis)."""
+        basis = abs(self.cost_basis)
+        return self.unrealized_pnl / basis if basis else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class PortfolioSnapshot:
+    """The account at one instant, folded from IB's positions, portfolio, account values and PnL."""
+
+    timestamp: datetime
+    account: str
+    net_liquidation: float
+    total_cash: float
+    gross_position_value: float
+    buying_power: float = 0.0
+    available_funds: float = 0.0
+    daily_pnl: float | None = None
+    unrealized_pnl: float = 0.0
+    realized_pnl: float = 0.0
+    positions: tuple[Position, ...] = ()
+
+    def position(self, symbol: str) -> Position | None:
+        for pos in self.positions:
+            if pos.symbol == symbol:
+                return pos
+        return None
+
+    @property
+    def open_positions(self) -> tuple[Position, ...]:
+        return tuple(p for p in self.positions if p.quantity != 0)
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """One breached (or, for warnings, exceeded) limit."""
+
+    rule: str
+    severity: Severity
+    value: float
+    limit: float
+    message: str
+    symbols: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class LimitUse:
+    """How much of one limit is used: `use` is value / limit (1.0 = at the limit)."""
+
+    rule: str
+    name: str
+    value: float
+    limit: float
+    use: float
+    severity: Severity
+
+
+@dataclass(frozen=True, slots=True)
+class SafetyReport:
+    """The result of one evaluation of the rules over a snapshot."""
+
+    timestamp: datetime
+    violations: tuple[Violation, ...]
+    overall_risk_score: float
+    uses: tuple[LimitUse, ...] = ()
+    stock_weights: tuple[tuple[str, float], ...] = ()
+    sector_weights: tuple[tuple[str, float], ...] = ()
+    duration_ms: float = 0.0
+
+    @property
+    def critical(self) -> tuple[Violation, ...]:
+        return tuple(v for v in self.violations if v.severity is Severity.CRITICAL)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The documented dict form: overall_risk_score, violations, and the rest."""
+        return {
+            "timestamp": self.timestamp.isoformat(),
+            "overall_risk_score": self.overall_risk_score,
+            "violations": [
+                {
+                    "rule": v.rule,
+                    "severity": v.severity.value,
+                    "value": v.value,
+                    "limit": v.limit,
+                    "message": v.message,
+                    "symbols": list(v.symbols),
+                }
+                for v in self.violations
+            ],
+            "uses": [
+                {"rule": u.rule, "name": u.name, "value": u.value, "limit": u.limit, "use": u.use}
+                for u in self.uses
+            ],
+            "stock_weights": dict(self.stock_weights),
+            "sector_weights": dict(self.sector_weights),
+            "duration_ms": self.duration_ms,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """Something a person should know. `key` says what it is about, for de-duplication."""
+
+    key: str
+    priority: Severity
+    kind: str  # "connection", "safety", "trading" or "system"
+    title: str
+    body: str = ""
+    facts: dict[str, Any] = field(default_factory=dict)
+    timestamp: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRecord:
+    """An alert as the UI's alert log shows it."""
+
+    timestamp: datetime
+    priority: Severity
+    title: str
+    delivered: str = ""  # e.g. "email, sms" or "queued" or "failed: ..."
+
+
+@dataclass(frozen=True, slots=True)
+class LatencyStats:
+    last_ms: float | None = None
+    median_ms: float | None = None
+    worst_ms: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionStats:
+    state: ConnectionState = ConnectionState.STOPPED
+    host: str = ""
+    port: int = 0
+    client_id: int = 0
+    total_connections: int = 0
+    total_disconnects: int = 0
+    reconnect_attempts: int = 0
+    current_uptime_s: float = 0.0
+    uptime_pct: float = 0.0
+    last_heartbeat: datetime | None = None
+    heartbeat_latency: LatencyStats = LatencyStats()
+    last_error: str = ""
+    degraded_reasons: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "state": self.state.value,
+            "host": self.host,
+            "port": self.port,
+            "client_id": self.client_id,
+            "total_connections": self.total_connections,
+            "total_disconnects": self.total_disconnects,
+            "reconnect_attempts": self.reconnect_attempts,
+            "current_uptime": self.current_uptime_s,
+            "uptime_pct": self.uptime_pct,
+            "last_heartbeat": self.last_heartbeat.isoformat() if self.last_heartbeat else None,
+            "heartbeat_latency_ms": {
+                "last": self.heartbeat_latency.last_ms,
+                "median": self.heartbeat_latency.median_ms,
+                "worst": self.heartbeat_latency.worst_ms,
+            },
+            "last_error": self.last_error,
+            "degraded_reasons": list(self.degraded_reasons),
+        }
+
+
+class PlanStatus(StrEnum):
+    PLANNED = "PLANNED"
+    ENTERING = "ENTERING"
+    ENTERED = "ENTERED"
+    CLOSING = "CLOSING"
+    CLOSED = "CLOSED"
+    SKIPPED = "SKIPPED"
+    REJECTED = "REJECTED"
+    FAILED = "FAILED"
+
+
+@dataclass(frozen=True, slots=True)
+class PlanEntry:
+    """One report in the week's plan."""
+
+    symbol: str
+    report_date: str  # YYYY-MM-DD
+    timing: str  # BMO, AMC or ""
+    planned_entry: datetime
+    side: str  # "BUY" for long, "SELL" for short
+    quantity: int
+    notional: float
+    status: PlanStatus = PlanStatus.PLANNED
+    order_ref: str = ""
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class EngineState:
+    """Everything the UI shows, as one immutable object the engine republishes on change."""
+
+    timestamp: datetime
+    account: str = ""
+    live: bool = False
+    is_running: bool = False
+    trading_state: TradingState = TradingState.ACTIVE
+    trading_state_reason: str = ""
+    connection: ConnectionStats = ConnectionStats()
+    portfolio: PortfolioSnapshot | None = None
+    safety: SafetyReport | None = None
+    last_safety_check: datetime | None = None
+    plan: tuple[PlanEntry, ...] = ()
+    alerts: tuple[AlertRecord, ...] = ()  # newest first
+    flatten_pending: bool = False
+    flatten_in_progress: bool = False
+    strategy_error: str = ""
+    version: int = 0
