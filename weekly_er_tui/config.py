@@ -1,0 +1,399 @@
+"""config.json: pydantic models, a loader that accepts the documented file, and clear errors.
+
+The enhancement guide's examples carry `//` comments and traders paste them, so the loader strips
+`//` and `/* */` comments (outside strings) before parsing. Every problem is reported at once with
+its dotted path, the value and what is allowed; a bad config starts nothing.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import re
+import stat
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from weekly_er_tui.model import Severity
+
+PASSWORD_ENV = "WEEKLY_ER_EMAIL_PASSWORD"
+LIVE_PORTS = {7496: "TWS live", 4001: "IB Gateway live"}
+PAPER_PORTS = {7497: "TWS paper", 4002: "IB Gateway paper"}
+MASK = "********"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+Money = Annotated[float, Field(ge=0)]
+Fraction = Annotated[float, Field(gt=0, le=1)]
+Seconds = Annotated[float, Field(gt=0)]
+
+
+class AlertsConfig(_Section):
+    email_enabled: bool = False
+    smtp_server: str = "smtp.gmail.com"
+    smtp_port: int = Field(587, ge=1, le=65535)
+    # "auto": implicit TLS on 465, STARTTLS otherwise; plain SMTP is allowed only on loopback.
+    smtp_security: Literal["auto", "starttls", "tls", "none"] = "auto"
+    smtp_timeout: Seconds = 20.0
+    # A CA bundle to trust in addition to the system's (for a private relay); verification stays on.
+    smtp_ca_file: str | None = None
+    email_user: str = ""
+    email_password: SecretStr = SecretStr("")
+    email_from: str | None = None
+    recipients: list[str] = Field(default_factory=list)
+    sms_recipients: list[str] = Field(default_factory=list)
+    email_min_priority: Severity = Severity.MEDIUM
+    sms_min_priority: Severity = Severity.HIGH
+    dedupe_window: Seconds = 300.0
+    email_rate_limit_per_hour: int = Field(20, ge=1)
+    sms_rate_limit_per_hour: int = Field(10, ge=1)
+    retry_initial_delay: Seconds = 5.0
+    retry_max_delay: Seconds = 300.0
+    queue_size: int = Field(1000, ge=10)
+    # Per-kind default priorities ("connection_lost": "CRITICAL", ...): see alerts/kinds.py.
+    priorities: dict[str, Severity] = Field(default_factory=dict)
+    subject_template: str | None = None
+    body_template: str | None = None
+
+    @field_validator("recipients", "sms_recipients")
+    @classmethod
+    def _addresses(cls, v: list[str]) -> list[str]:
+        for addr in v:
+            if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", addr):
+                raise ValueError(f"{addr!r} is not an email address (name@example.com)")
+        return v
+
+    @model_validator(mode="after")
+    def _email_complete(self) -> AlertsConfig:
+        if self.email_enabled and not (self.recipients or self.sms_recipients):
+            raise ValueError(
+                "email_enabled is true but there are no recipients or sms_recipients; "
+                "add at least one address, or set email_enabled to false"
+            )
+        return self
+
+
+class SafetyLimits(_Section):
+    max_position_value: Annotated[float, Field(gt=0)] = 50_000
+    max_portfolio_value: Annotated[float, Field(gt=0)] = 500_000
+    max_daily_loss: Annotated[float, Field(gt=0)] = 10_000
+    max_position_concentration: Fraction = 0.15
+    max_sector_concentration: Fraction = 0.30
+    emergency_stop_loss: Fraction = 0.10
+    max_positions: int = Field(20, gt=0)
+    min_cash_reserve: Money = 10_000
+    # What the emergency stop-loss measures the drawdown from.
+    stop_loss_baseline: Literal["session", "week", "high_water"] = "session"
+    # A price older than this (clock seconds) is stale: flagged and not shown as fact.
+    stale_price_seconds: Seconds = 120.0
+    sector_overrides: dict[str, str] = Field(default_factory=dict)
+    orphan_ignore: list[str] = Field(default_factory=list)
+    restricted_symbols: list[str] = Field(default_factory=list)
+    max_order_notional: Annotated[float, Field(gt=0)] | None = None
+    limit_price_collar: Fraction = 0.05
+    duplicate_order_window: Seconds = 10.0
+    max_orders_per_minute: int = Field(60, gt=0)
+    correlation_threshold: Fraction = 0.7
+    max_correlated_weight: Fraction = 0.40
+
+
+class ConnectionMonitoring(_Section):
+    heartbeat_interval: Seconds = 30.0
+    heartbeat_timeout: Seconds = 10.0
+    connect_timeout: Seconds = 10.0
+    max_reconnect_attempts: int = Field(5, ge=1)
+    reconnect_delay: Annotated[float, Field(ge=0)] = 10.0
+    slow_retry_interval: Seconds = 60.0
+    safety_check_interval: Seconds = 300.0
+    # When the clientId is in use (error 326), try up to this many next ids (0: don't).
+    client_id_fallback: int = Field(0, ge=0, le=20)
+
+
+class StrategyConfig(_Section):
+    enabled: bool = True
+    calendar_file: str | None = None
+    entry_time: str = "10:00"
+    sizing: Literal["fixed", "volatility"] = "fixed"
+    notional_per_position: Annotated[float, Field(gt=0)] = 10_000
+    risk_budget: Annotated[float, Field(gt=0)] = 200
+    close_offset_minutes: Annotated[float, Field(gt=0)] = 15
+    backup_offset_minutes: Annotated[float, Field(gt=0)] = 5
+
+    @field_validator("entry_time")
+    @classmethod
+    def _hhmm(cls, v: str) -> str:
+        m = re.fullmatch(r"(\d{1,2}):(\d{2})", v)
+        if not m or int(m[1]) > 23 or int(m[2]) > 59:
+            raise ValueError(f"must be a time HH:MM in America/New_York, e.g. 10:00 (got {v!r})")
+        return v
+
+    @model_validator(mode="after")
+    def _offsets(self) -> StrategyConfig:
+        if self.backup_offset_minutes >= self.close_offset_minutes:
+            raise ValueError(
+                "backup_offset_minutes must be smaller than close_offset_minutes "
+                f"(got {self.backup_offset_minutes:g} and {self.close_offset_minutes:g}): the "
+                "emergency backup runs after the Friday close starts"
+            )
+        return self
+
+
+class AppConfig(_Section):
+    ib_host: str = "127.0.0.1"
+    ib_port: int = Field(7497, ge=1, le=65535)
+    ib_client_id: int = Field(7, ge=0)
+    account: str | None = None
+    allow_live: bool = False
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    safety_limits: SafetyLimits = Field(default_factory=SafetyLimits)
+    connection_monitoring: ConnectionMonitoring = Field(default_factory=ConnectionMonitoring)
+    strategy: StrategyConfig = Field(default_factory=StrategyConfig)
+
+    @field_validator("allow_live")
+    @classmethod
+    def _live_guard(cls, allow_live: bool, info: ValidationInfo) -> bool:
+        # A field validator (not a model one) so the guard is reported with every other problem.
+        port = info.data.get("ib_port")
+        if port in LIVE_PORTS and not allow_live:
+            raise ValueError(
+                f"ib_port {port} is IB's {LIVE_PORTS[port]} port (real money). "
+                'Set "allow_live": true to trade live, or use 7497 (TWS paper) or '
+                "4002 (IB Gateway paper)"
+            )
+        return allow_live
+
+    @property
+    def live(self) -> bool:
+        return self.ib_port in LIVE_PORTS
+
+    def masked(self) -> dict[str, Any]:
+        """The effective configuration as plain data, with every secret masked."""
+        data = self.model_dump(mode="json")
+        secret = self.alerts.email_password.get_secret_value()
+        data["alerts"]["email_password"] = MASK if secret else ""
+        return data
+
+
+@dataclass
+class LoadedConfig:
+    config: AppConfig
+    path: Path | None
+    warnings: list[str] = field(default_factory=list)
+
+
+class ConfigError(Exception):
+    """A config that must not start anything. `problems` lists every issue, one line each."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = problems
+        super().__init__(
+            f"{source}: {len(problems)} problem(s)\n" + "\n".join(f"  - {p}" for p in problems)
+        )
+
+
+def strip_json_comments(text: str) -> str:
+    """Remove // and /* */ comments outside strings; keeps line numbers for error messages."""
+    out: list[str] = []
+    i, n = 0, len(text)
+    in_str = False
+    while i < n:
+        ch = text[i]
+        if in_str:
+            out.append(ch)
+            if ch == "\\" and i + 1 < n:
+                out.append(text[i + 1])
+                i += 2
+                continue
+            if ch == '"':
+                in_str = False
+            i += 1
+        elif ch == '"':
+            in_str = True
+            out.append(ch)
+            i += 1
+        elif text.startswith("//", i):
+            j = text.find("\n", i)
+            i = n if j < 0 else j
+        elif text.startswith("/*", i):
+            j = text.find("*/", i + 2)
+            end = n if j < 0 else j + 2
+            out.append("\n" * text.count("\n", i, end))
+            i = end
+        else:
+            out.append(ch)
+            i += 1
+    # Trailing commas are the other thing hand-edited JSON collects.
+    return re.sub(r",(\s*[}\]])", r"\1", "".join(out))
+
+
+def _known_keys(model: type[BaseModel]) -> list[str]:
+    return list(model.model_fields)
+
+
+def _model_at(path: tuple[int | str, ...]) -> type[BaseModel] | None:
+    model: type[BaseModel] = AppConfig
+    for part in path:
+        if not isinstance(part, str) or part not in model.model_fields:
+            return None
+        ann = model.model_fields[part].annotation
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            model = ann
+        else:
+            return None
+    return model
+
+
+_BOUND_ATTRS = (("gt", True, False), ("ge", True, True), ("lt", False, False), ("le", False, True))
+
+
+def _bounds(path: tuple[int | str, ...]) -> tuple[Any, Any, bool, bool]:
+    """(low, high, low_inclusive, high_inclusive) declared on the field at `path`."""
+    model = _model_at(path[:-1])
+    lo = hi = None
+    lo_inc = hi_inc = True
+    if model is not None and isinstance(path[-1], str) and path[-1] in model.model_fields:
+        for meta in model.model_fields[path[-1]].metadata:
+            for attr, is_lo, inc in _BOUND_ATTRS:
+                val = getattr(meta, attr, None)
+                if val is not None:
+                    if is_lo:
+                        lo, lo_inc = val, inc
+                    else:
+                        hi, hi_inc = val, inc
+    return lo, hi, lo_inc, hi_inc
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    if isinstance(v, str):
+        return repr(v)
+    return json.dumps(v) if isinstance(v, (list, dict, bool)) or v is None else str(v)
+
+
+def describe_validation_error(exc: ValidationError) -> list[str]:
+    """Turn pydantic's errors into sentences that name the field, the value and the fix."""
+    problems: list[str] = []
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        dotted = ".".join(str(p) for p in loc)
+        value = err.get("input")
+        etype = err["type"]
+        if etype == "extra_forbidden":
+            parent = _model_at(loc[:-1])
+            known = _known_keys(parent) if parent else []
+            close = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.6)
+            hint = f"; did you mean '{close[0]}'?" if close else f"; known keys: {', '.join(known)}"
+            problems.append(f"{dotted}: unknown key{hint}")
+        elif etype in {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}:
+            lo, hi, lo_inc, hi_inc = _bounds(loc)
+            if lo is not None and hi is not None:
+                problems.append(
+                    f"{dotted} must be between {_fmt(lo)} and {_fmt(hi)} (got {_fmt(value)})"
+                )
+            elif lo is not None:
+                word = "at least" if lo_inc else "greater than"
+                problems.append(f"{dotted} must be {word} {_fmt(lo)} (got {_fmt(value)})")
+            else:
+                word = "at most" if hi_inc else "less than"
+                problems.append(f"{dotted} must be {word} {_fmt(hi)} (got {_fmt(value)})")
+        elif etype == "missing":
+            problems.append(f"{dotted} is required")
+        elif etype in {"value_error", "assertion_error"}:
+            msg = str(err["msg"]).removeprefix("Value error, ")
+            where = f"{dotted}: " if dotted else ""
+            problems.append(f"{where}{msg}")
+        elif etype == "literal_error" or etype == "enum":
+            allowed = err.get("ctx", {}).get("expected", "")
+            problems.append(f"{dotted} must be one of {allowed} (got {_fmt(value)})")
+        else:
+            kind = {
+                "float_parsing": "a number", "float_type": "a number",
+                "int_parsing": "a whole number", "int_type": "a whole number",
+                "int_from_float": "a whole number", "bool_parsing": "true or false",
+                "bool_type": "true or false", "string_type": "a string",
+                "list_type": "a list", "dict_type": "an object", "model_type": "an object",
+            }.get(etype)
+            if kind:
+                problems.append(f"{dotted} must be {kind} (got {_fmt(value)})")
+            else:
+                problems.append(f"{dotted}: {err['msg']} (got {_fmt(value)})")
+    return problems
+
+
+def parse_config(
+    text: str, source: str = "config", env: Mapping[str, str] | None = None
+) -> AppConfig:
+    """Parse and validate config text. Raises ConfigError listing every problem."""
+    env = os.environ if env is None else env
+    try:
+        data = json.loads(strip_json_comments(text))
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            source, [f"line {exc.lineno}, column {exc.colno}: not valid JSON: {exc.msg}"]
+        ) from None
+    if not isinstance(data, dict):
+        raise ConfigError(source, ["the top level must be an object { ... }"])
+    env_password = env.get(PASSWORD_ENV)
+    if env_password:
+        alerts = data.setdefault("alerts", {})
+        if isinstance(alerts, dict):
+            alerts["email_password"] = env_password
+    try:
+        return AppConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(source, describe_validation_error(exc)) from None
+
+
+def load_config(path: str | Path | None, env: Mapping[str, str] | None = None) -> LoadedConfig:
+    """Load `path` (None: defaults only). Raises ConfigError; warnings ride on the result."""
+    if path is None:
+        return LoadedConfig(parse_config("{}", "defaults", env), None)
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            str(p),
+            [f"no such file. Create it with: cp config_template.json {p}"],
+        ) from None
+    except OSError as exc:
+        raise ConfigError(str(p), [f"cannot read it: {exc.strerror}"]) from None
+    cfg = parse_config(text, str(p), env)
+    warnings: list[str] = []
+    in_file = _file_has_password(text)
+    mode = p.stat().st_mode
+    if in_file and mode & (stat.S_IRWXG | stat.S_IRWXO):
+        warnings.append(
+            f"{p} holds email_password and other users can read it "
+            f"(mode {stat.filemode(mode)}); fix with: chmod 600 {p} "
+            f"(or move the password to the {PASSWORD_ENV} environment variable)"
+        )
+    return LoadedConfig(cfg, p, warnings)
+
+
+def _file_has_password(text: str) -> bool:
+    try:
+        data = json.loads(strip_json_comments(text))
+    except json.JSONDecodeError:
+        return False
+    alerts = data.get("alerts") if isinstance(data, dict) else None
+    return isinstance(alerts, dict) and bool(alerts.get("email_password"))

@@ -1,0 +1,299 @@
+"""state/weekly_er.sqlite: what must survive a crash.
+
+Trading state (a HALT stays a HALT across restarts), the strategy's tracked positions (so orphans
+can be told apart), order intents keyed by orderRef (recorded BEFORE an order is sent, so a restart
+never sends it twice), and the day's and week's baselines. WAL mode; a schema version.
+A database it cannot read is moved aside with a clear error, never silently replaced.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from weekly_er_tui.model import TradingState
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS trading_state (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    state TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    changed_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tracked_positions (
+    symbol TEXT PRIMARY KEY,
+    quantity REAL NOT NULL,
+    order_ref TEXT NOT NULL,
+    opened_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS order_intents (
+    order_ref TEXT PRIMARY KEY,
+    symbol TEXT NOT NULL,
+    side TEXT NOT NULL,
+    quantity REAL NOT NULL,
+    order_type TEXT NOT NULL,
+    limit_price REAL,
+    reason TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    order_id INTEGER,
+    perm_id INTEGER,
+    filled REAL NOT NULL DEFAULT 0,
+    details TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE IF NOT EXISTS baselines (
+    kind TEXT NOT NULL,
+    period TEXT NOT NULL,
+    value REAL NOT NULL,
+    recorded_at TEXT NOT NULL,
+    PRIMARY KEY (kind, period)
+);
+"""
+
+
+class StoreError(Exception):
+    """The state database cannot be used; the message says what happened and what to do."""
+
+
+@dataclass(frozen=True, slots=True)
+class OrderIntentRecord:
+    order_ref: str
+    symbol: str
+    side: str
+    quantity: float
+    order_type: str
+    limit_price: float | None
+    reason: str
+    status: str
+    created_at: str
+    updated_at: str
+    order_id: int | None
+    perm_id: int | None
+    filled: float
+    details: dict[str, Any]
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_INTENT_STATUSES
+
+
+# An intent in one of these states may still have an order at the broker.
+OPEN_INTENT_STATUSES = frozenset({"RECORDED", "SUBMITTED", "PARTIAL"})
+
+
+@dataclass(frozen=True, slots=True)
+class TrackedPosition:
+    symbol: str
+    quantity: float
+    order_ref: str
+    opened_at: str
+
+
+class Store:
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = self._open()
+
+    @classmethod
+    def in_data_dir(cls, data_dir: Path | str) -> Store:
+        return cls(Path(data_dir) / "state" / "weekly_er.sqlite")
+
+    def _open(self) -> sqlite3.Connection:
+        existed = self.path.exists() and self.path.stat().st_size > 0
+        db: sqlite3.Connection | None = None
+        try:
+            db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            if existed:
+                ok = db.execute("PRAGMA quick_check").fetchone()
+                if not ok or ok[0] != "ok":
+                    raise sqlite3.DatabaseError(f"integrity check failed: {ok and ok[0]}")
+            db.executescript(_SCHEMA)
+            row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            if row is None:
+                db.execute(
+                    "INSERT INTO meta(key, value) VALUES ('schema_version', ?)",
+                    (str(SCHEMA_VERSION),),
+                )
+            elif int(row[0]) > SCHEMA_VERSION:
+                db.close()
+                raise StoreError(
+                    f"{self.path} has schema version {row[0]}, newer than this program's "
+                    f"{SCHEMA_VERSION}. Upgrade weekly-er-tui, or point --data-dir elsewhere."
+                )
+            return db
+        except sqlite3.DatabaseError as exc:
+            if db is not None:
+                db.close()
+            aside = self._move_aside()
+            raise StoreError(
+                f"The state database {self.path} cannot be read ({exc}). It was moved aside to "
+                f"{aside} and NOT replaced: trading state, tracked positions and order intents in "
+                f"it are unknown. Check your positions and open orders in TWS, then start again "
+                f"(a new, empty database will be created)."
+            ) from exc
+
+    def _move_aside(self) -> Path:
+        stamp = datetime.now().strftime("%Y%m%dT%H%M%S")
+        aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
+        for suffix in ("", "-wal", "-shm"):
+            src = Path(str(self.path) + suffix)
+            if src.exists():
+                src.rename(Path(str(aside) + suffix))
+        return aside
+
+    def close(self) -> None:
+        self._db.close()
+
+    @property
+    def schema_version(self) -> int:
+        row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        return int(row[0])
+
+    # -- trading state ---------------------------------------------------------------------
+    def trading_state(self) -> tuple[TradingState, str]:
+        row = self._db.execute("SELECT state, reason FROM trading_state WHERE id=1").fetchone()
+        if row is None:
+            return TradingState.ACTIVE, ""
+        return TradingState(row[0]), row[1]
+
+    def set_trading_state(self, state: TradingState, reason: str, when: datetime) -> None:
+        self._db.execute(
+            "INSERT INTO trading_state(id, state, reason, changed_at) VALUES (1, ?, ?, ?) "
+            "ON CONFLICT(id) DO UPDATE SET state=excluded.state, reason=excluded.reason, "
+            "changed_at=excluded.changed_at",
+            (state.value, reason, when.isoformat()),
+        )
+
+    # -- tracked positions -----------------------------------------------------------------
+    def track_position(self, symbol: str, quantity: float, order_ref: str, when: datetime) -> None:
+        """Add `quantity` (signed) to the strategy's tracked position; drop it at zero."""
+        row = self._db.execute(
+            "SELECT quantity FROM tracked_positions WHERE symbol=?", (symbol,)
+        ).fetchone()
+        qty = (row[0] if row else 0.0) + quantity
+        if abs(qty) < 1e-9:
+            self._db.execute("DELETE FROM tracked_positions WHERE symbol=?", (symbol,))
+        elif row:
+            self._db.execute(
+                "UPDATE tracked_positions SET quantity=? WHERE symbol=?", (qty, symbol)
+            )
+        else:
+            self._db.execute(
+                "INSERT INTO tracked_positions(symbol, quantity, order_ref, opened_at) "
+                "VALUES (?, ?, ?, ?)",
+                (symbol, qty, order_ref, when.isoformat()),
+            )
+
+    def untrack_position(self, symbol: str) -> None:
+        self._db.execute("DELETE FROM tracked_positions WHERE symbol=?", (symbol,))
+
+    def tracked_positions(self) -> dict[str, TrackedPosition]:
+        rows = self._db.execute(
+            "SELECT symbol, quantity, order_ref, opened_at FROM tracked_positions ORDER BY symbol"
+        ).fetchall()
+        return {r[0]: TrackedPosition(*r) for r in rows}
+
+    # -- order intents ---------------------------------------------------------------------
+    def record_intent(
+        self,
+        order_ref: str,
+        symbol: str,
+        side: str,
+        quantity: float,
+        order_type: str,
+        reason: str,
+        when: datetime,
+        limit_price: float | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> bool:
+        """Record an order intent before its order is sent. False if the orderRef exists:
+        the caller must then NOT send it again."""
+        try:
+            self._db.execute(
+                "INSERT INTO order_intents(order_ref, symbol, side, quantity, order_type, "
+                "limit_price, reason, status, created_at, updated_at, details) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, 'RECORDED', ?, ?, ?)",
+                (
+                    order_ref, symbol, side, quantity, order_type, limit_price, reason,
+                    when.isoformat(), when.isoformat(), json.dumps(details or {}, default=str),
+                ),
+            )
+        except sqlite3.IntegrityError:
+            return False
+        return True
+
+    def update_intent(
+        self,
+        order_ref: str,
+        status: str,
+        when: datetime,
+        order_id: int | None = None,
+        perm_id: int | None = None,
+        filled: float | None = None,
+    ) -> None:
+        self._db.execute(
+            "UPDATE order_intents SET status=?, updated_at=?, "
+            "order_id=COALESCE(?, order_id), perm_id=COALESCE(?, perm_id), "
+            "filled=COALESCE(?, filled) WHERE order_ref=?",
+            (status, when.isoformat(), order_id, perm_id, filled, order_ref),
+        )
+
+    def intent(self, order_ref: str) -> OrderIntentRecord | None:
+        row = self._db.execute(
+            "SELECT * FROM order_intents WHERE order_ref=?", (order_ref,)
+        ).fetchone()
+        return self._intent(row) if row else None
+
+    def intents(self, status: str | None = None) -> list[OrderIntentRecord]:
+        if status is None:
+            rows = self._db.execute("SELECT * FROM order_intents ORDER BY created_at").fetchall()
+        else:
+            rows = self._db.execute(
+                "SELECT * FROM order_intents WHERE status=? ORDER BY created_at", (status,)
+            ).fetchall()
+        return [self._intent(r) for r in rows]
+
+    @staticmethod
+    def _intent(row: tuple[Any, ...]) -> OrderIntentRecord:
+        (ref, symbol, side, qty, otype, lmt, reason, status, created, updated, oid, pid, filled,
+         details) = row
+        return OrderIntentRecord(
+            ref, symbol, side, qty, otype, lmt, reason, status, created, updated, oid, pid, filled,
+            json.loads(details),
+        )
+
+    # -- baselines -------------------------------------------------------------------------
+    def set_baseline(self, kind: str, period: str, value: float, when: datetime) -> None:
+        self._db.execute(
+            "INSERT INTO baselines(kind, period, value, recorded_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT(kind, period) DO UPDATE SET value=excluded.value, "
+            "recorded_at=excluded.recorded_at",
+            (kind, period, value, when.isoformat()),
+        )
+
+    def baseline(self, kind: str, period: str) -> float | None:
+        row = self._db.execute(
+            "SELECT value FROM baselines WHERE kind=? AND period=?", (kind, period)
+        ).fetchone()
+        return float(row[0]) if row else None
+
+    def set_baseline_if_absent(self, kind: str, period: str, value: float, when: datetime) -> float:
+        """Record a baseline once per period (the first value wins) and return the kept one."""
+        self._db.execute(
+            "INSERT OR IGNORE INTO baselines(kind, period, value, recorded_at) VALUES (?, ?, ?, ?)",
+            (kind, period, value, when.isoformat()),
+        )
+        kept = self.baseline(kind, period)
+        assert kept is not None
+        return kept
