@@ -250,6 +250,9 @@ class ConnectionStats:
     current_uptime_s: float = 0.0
     uptime_pct: float = 0.0
     last_heartbeat: datetime | None = None
+    # Real seconds since the last answered heartbeat (the network lives in real time, so this is
+    # what "time since the last heartbeat" shows, also on an accelerated clock).
+    last_heartbeat_age_s: float | None = None
     heartbeat_latency: LatencyStats = LatencyStats()
     last_error: str = ""
     degraded_reasons: tuple[str, ...] = ()
@@ -266,6 +269,7 @@ class ConnectionStats:
             "current_uptime": self.current_uptime_s,
             "uptime_pct": self.uptime_pct,
             "last_heartbeat": self.last_heartbeat.isoformat() if self.last_heartbeat else None,
+            "last_heartbeat_age_s": self.last_heartbeat_age_s,
             "heartbeat_latency_ms": {
                 "last": self.heartbeat_latency.last_ms,
                 "median": self.heartbeat_latency.median_ms,
