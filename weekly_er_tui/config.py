@@ -71,6 +71,35 @@ class AlertsConfig(_Section):
     priorities: dict[str, Severity] = Field(default_factory=dict)
     subject_template: str | None = None
     body_template: str | None = None
+    # A file with the SMS text template (fitted to 160 characters); see alerts/README.md.
+    sms_template: str | None = None
+    # Attempts per message while the SMTP server is unreachable (0: keep it queued until it is).
+    retry_max_attempts: int = Field(0, ge=0)
+
+    @staticmethod
+    def is_loopback(host: str) -> bool:
+        """True for a server on this machine: 127.0.0.0/8, ::1 or localhost (no DNS lookup)."""
+        import ipaddress
+
+        name = host.strip().strip("[]").rstrip(".").lower()
+        if name == "localhost" or name.endswith(".localhost"):
+            return True
+        try:
+            return ipaddress.ip_address(name).is_loopback
+        except ValueError:
+            return False
+
+    @field_validator("smtp_security")
+    @classmethod
+    def _plain_only_on_loopback(cls, v: str, info: ValidationInfo) -> str:
+        server = info.data.get("smtp_server")
+        if v == "none" and isinstance(server, str) and not cls.is_loopback(server):
+            raise ValueError(
+                f"'none' (plain SMTP, password and alerts unencrypted) is allowed only for a "
+                f"server on this machine (127.0.0.1, ::1, localhost), not {server!r}; use "
+                "'auto' (implicit TLS on port 465, STARTTLS otherwise)"
+            )
+        return v
 
     @field_validator("recipients", "sms_recipients")
     @classmethod
@@ -133,6 +162,8 @@ class StrategyConfig(_Section):
     sizing: Literal["fixed", "volatility"] = "fixed"
     notional_per_position: Annotated[float, Field(gt=0)] = 10_000
     risk_budget: Annotated[float, Field(gt=0)] = 200
+    # Volatility sizing: how many daily returns (so one more daily close) the volatility uses.
+    volatility_lookback: int = Field(20, ge=10, le=250)
     close_offset_minutes: Annotated[float, Field(gt=0)] = 15
     backup_offset_minutes: Annotated[float, Field(gt=0)] = 5
 

@@ -1,0 +1,1 @@
+"""The only place that imports ib_async: connection, portfolio snapshot, orders."""
