@@ -526,8 +526,12 @@ def evaluate(
     orphans = len(untracked) + len(gone)
     uses.append(LimitUse(ORPHANED_POSITION, "positions", float(orphans), 0.0, float(orphans), med))
     if untracked:
+        signed: dict[str, float] = {}
+        for p in snapshot.positions:
+            if p.quantity != 0:
+                signed[p.symbol] = signed.get(p.symbol, 0.0) + p.market_value
         details = [
-            f"{s} {format_quantity(quantities[s])} sh ({format_money(values[s])})"
+            f"{s} {format_quantity(quantities[s])} sh ({format_money(signed[s])})"
             for s in untracked
         ]
         noun = "position" if len(untracked) == 1 else "positions"
