@@ -33,6 +33,7 @@ import difflib
 import io
 import math
 import re
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -119,12 +120,15 @@ class MarketCalendar:
         """Build from exchange_calendars (about 0.5 s including its import: do it once)."""
         import exchange_calendars as xcals
 
-        cal: Any = xcals.get_calendar(code, start=start.isoformat(), end=end.isoformat())
-        sched = cal.schedule
-        sessions = {
-            ts.date(): (o.to_pydatetime().astimezone(UTC), c.to_pydatetime().astimezone(UTC))
-            for ts, o, c in zip(sched.index, sched["open"], sched["close"], strict=True)
-        }
+        # exchange_calendars trips pandas' deprecation warnings internally: not ours to act on.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            cal: Any = xcals.get_calendar(code, start=start.isoformat(), end=end.isoformat())
+            sched = cal.schedule
+            sessions = {
+                ts.date(): (o.to_pydatetime().astimezone(UTC), c.to_pydatetime().astimezone(UTC))
+                for ts, o, c in zip(sched.index, sched["open"], sched["close"], strict=True)
+            }
         return cls(sessions, start, end, code)
 
     # -- days ------------------------------------------------------------------------------
