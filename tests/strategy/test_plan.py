@@ -155,6 +155,12 @@ def test_week_plan_takes_only_this_weeks_reports_in_entry_order(cal: MarketCalen
     assert week_plan(rows, date(2026, 12, 14), cal, TEN) == []
 
 
+def test_a_report_on_a_non_session_built_in_code_is_skipped(cal: MarketCalendar) -> None:
+    p = one(r("HOL", date(2026, 11, 26), "AMC"), cal)
+    assert p.status is PlanStatus.SKIPPED
+    assert p.note == "2026-11-26 (Thursday) is an NYSE holiday: no report is expected on it"
+
+
 def test_friday_close_on_the_early_close(cal: MarketCalendar) -> None:
     fc = friday_close_times(date(2026, 11, 23), cal, 15, 5)
     assert fc.last_session == date(2026, 11, 27)

@@ -46,7 +46,12 @@ from weekly_er_tui.config import StrategyConfig
 from weekly_er_tui.journal import Fill
 from weekly_er_tui.model import PlanEntry, PlanStatus
 from weekly_er_tui.strategy.base import OrderIntentProposal, StrategyContext
-from weekly_er_tui.strategy.calendars import EarningsRow, MarketCalendar, week_start
+from weekly_er_tui.strategy.calendars import (
+    EarningsRow,
+    MarketCalendar,
+    describe_non_session,
+    week_start,
+)
 from weekly_er_tui.strategy.sizing import size_entry
 
 _DAY = "%a %Y-%m-%d"
@@ -102,10 +107,16 @@ def week_plan(
     if not this_week:
         return []
     sessions = cal.sessions_in_week(monday)
-    first, last = sessions[0], sessions[-1]
+    first, last = (sessions[0], sessions[-1]) if sessions else (monday, monday)
     out: list[PlannedEntry] = []
     for row in this_week:
         report = row.report_date
+        if report not in sessions:
+            # load_calendar() refuses these; rows built in code can still carry one.
+            at = at_et(report, entry_time)
+            why = f"{describe_non_session(report)}: no report is expected on it"
+            out.append(PlannedEntry(row, report, at, PlanStatus.SKIPPED, why))
+            continue
         entry_session = report if row.timing == "AMC" else cal.previous_session(report)
         entry_at = at_et(entry_session, entry_time)
         status = PlanStatus.PLANNED
