@@ -1,0 +1,541 @@
+"""OrderExecutor: the only way an order leaves the app; FillRecorder: the only way a fill enters.
+
+Every order passes the pre-trade gate (risk/gate.py), then its intent is recorded in the store
+under its orderRef BEFORE it is sent, so a crash or restart never sends it twice. Every fill is
+journaled (keyed by execId, exactly once) before anything else happens with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, cast
+
+from ib_async import IB, LimitOrder, MarketOrder, Order, Stock, Trade
+from ib_async import Fill as IBFill
+
+from weekly_er_tui.clock import Clock
+from weekly_er_tui.config import SafetyLimits
+from weekly_er_tui.journal import Fill, Journal
+from weekly_er_tui.model import Alert, EventType, Severity, TradingState
+from weekly_er_tui.risk.gate import (
+    ORDER_TYPES,
+    REASONS,
+    SIDES,
+    GateDecision,
+    MarketQuote,
+    OrderIntent,
+    OrderReason,
+    OrderType,
+    Side,
+    check_order,
+)
+from weekly_er_tui.store import Store
+
+from .portfolio import PortfolioTracker
+
+log = logging.getLogger("weekly_er_tui.orders")
+
+DONE_STATES = frozenset({"Filled", "Cancelled", "ApiCancelled", "Inactive"})
+COMMISSION_GRACE = 3.0  # real seconds to wait for a commission report before journaling without
+MARKETABLE_LIMIT_SLIPPAGE = 0.02  # outside regular hours a close is a limit 2% through the market
+
+AlertSink = Callable[[Alert], None]
+FillListener = Callable[[Fill], None]
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitResult:
+    intent: OrderIntent
+    sent: bool
+    decision: GateDecision | None = None
+    order_id: int | None = None
+    message: str = ""
+    trade: Trade | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class FlattenResult:
+    closed: tuple[str, ...]
+    failed: tuple[tuple[str, str], ...]
+    remaining: tuple[str, ...]
+    working_orders: int
+    seconds: float
+
+    @property
+    def flat(self) -> bool:
+        return not self.remaining and self.working_orders == 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "closed": list(self.closed),
+            "failed": [{"symbol": s, "reason": r} for s, r in self.failed],
+            "remaining": list(self.remaining),
+            "working_orders": self.working_orders,
+            "flat": self.flat,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def make_intent(symbol: str, side: str, quantity: float, order_type: str,
+                limit_price: float | None, order_ref: str, reason: str) -> OrderIntent:
+    """An OrderIntent from plain strings (as the store keeps them), checked against the gate's
+    vocabularies."""
+    if side not in SIDES or order_type not in ORDER_TYPES or reason not in REASONS:
+        raise ValueError(f"bad order intent: side={side!r} type={order_type!r} reason={reason!r}")
+    return OrderIntent(symbol, cast(Side, side), quantity, cast(OrderType, order_type),
+                       limit_price, order_ref, cast(OrderReason, reason))
+
+
+def _signed(side: str, qty: float) -> float:
+    return qty if side.upper() in ("BOT", "BUY") else -qty
+
+
+def _clean(v: float | None) -> float | None:
+    if v is None or math.isnan(v) or abs(v) >= 1e300:
+        return None
+    return v
+
+
+class FillRecorder:
+    """Journals every execution once (by execId), then updates the store, then tells others."""
+
+    def __init__(self, ib: IB, journal: Journal, store: Store, clock: Clock) -> None:
+        self.ib = ib
+        self.journal = journal
+        self.store = store
+        self.clock = clock
+        self._listeners: list[FillListener] = []
+        self._grace: dict[str, asyncio.TimerHandle] = {}
+        ib.execDetailsEvent += self._on_exec
+        ib.commissionReportEvent += self._on_commission
+
+    def on_fill(self, fn: FillListener) -> None:
+        self._listeners.append(fn)
+
+    def close(self) -> None:
+        self.ib.execDetailsEvent -= self._on_exec
+        self.ib.commissionReportEvent -= self._on_commission
+        for handle in self._grace.values():
+            handle.cancel()
+        self._grace.clear()
+
+    def _on_exec(self, trade: Trade, fill: IBFill) -> None:
+        exec_id = fill.execution.execId
+        if self.journal.has_fill(exec_id) or exec_id in self._grace:
+            return
+        # The commission report follows the execution; give it a moment, but never lose the fill.
+        loop = asyncio.get_running_loop()
+        self._grace[exec_id] = loop.call_later(COMMISSION_GRACE, self.record, fill)
+
+    def _on_commission(self, trade: Trade, fill: IBFill, report: Any) -> None:
+        self.record(fill)
+
+    async def resync(self, ib: IB) -> dict[str, Any]:
+        """After a reconnect: journal the day's executions that were missed while away."""
+        new = sum(1 for f in ib.fills() if self.record(f))
+        return {"fills_recovered": new}
+
+    def record(self, fill: IBFill) -> bool:
+        ex = fill.execution
+        handle = self._grace.pop(ex.execId, None)
+        if handle is not None:
+            handle.cancel()
+        if self.journal.has_fill(ex.execId):
+            return False
+        report = fill.commissionReport
+        commission = _clean(report.commission) if report and report.execId else None
+        realized = _clean(report.realizedPNL) if report and report.execId else None
+        intent = self.store.intent(ex.orderRef) if ex.orderRef else None
+        reason = intent.reason if intent else ("EXTERNAL" if not ex.orderRef else "UNKNOWN_REF")
+        entry = Fill(
+            exec_id=ex.execId, symbol=fill.contract.symbol, side=ex.side,
+            quantity=float(ex.shares), price=float(ex.price), order_ref=ex.orderRef,
+            order_id=ex.orderId, perm_id=ex.permId, commission=commission,
+            realized_pnl=realized, reason=reason, timestamp=self.clock.now(),
+        )
+        # 1. Journal (fsynced) before anything else happens with it.
+        if not self.journal.record_fill(entry):
+            return False
+        signed = _signed(ex.side, float(ex.shares))
+        now = self.clock.now()
+        # 2. The store: intent progress, and the strategy's tracked positions.
+        if intent is not None:
+            self.store.update_intent(
+                intent.order_ref, "FILLED" if intent.filled + abs(signed) >= intent.quantity
+                else "PARTIAL", now, order_id=ex.orderId, perm_id=ex.permId,
+                filled=intent.filled + abs(signed),
+            )
+        tracked = self.store.tracked_positions().get(entry.symbol)
+        if intent is not None and intent.reason == "ENTRY":
+            self.store.track_position(entry.symbol, signed, ex.orderRef, now)
+        elif tracked is not None:
+            # A close never turns a tracked long into a tracked short: clamp at zero.
+            if (tracked.quantity > 0) != (tracked.quantity + signed > 0):
+                self.store.untrack_position(entry.symbol)
+            else:
+                self.store.track_position(entry.symbol, signed, tracked.order_ref, now)
+        # 3. Then everyone else.
+        self.journal.event(
+            EventType.ORDER_FILLED, Severity.INFO,
+            f"{ex.side} {entry.quantity:g} {entry.symbol} @ {entry.price:.2f} "
+            f"(orderRef {ex.orderRef or '-'}, {reason})",
+            {"exec_id": ex.execId, "order_ref": ex.orderRef, "order_id": ex.orderId,
+             "reason": reason, "commission": commission},
+        )
+        for fn in list(self._listeners):
+            try:
+                fn(entry)
+            except Exception:
+                log.exception("fill listener failed for %s", ex.execId)
+        return True
+
+
+class OrderExecutor:
+    def __init__(
+        self,
+        ib: IB,
+        portfolio: PortfolioTracker,
+        store: Store,
+        journal: Journal,
+        clock: Clock,
+        limits: SafetyLimits,
+        *,
+        trading_state: Callable[[], TradingState],
+        market_open: Callable[[], bool],
+        alert: AlertSink | None = None,
+        correlated_groups: Callable[[], Sequence[tuple[str, ...]]] = lambda: (),
+    ) -> None:
+        self.ib = ib
+        self.portfolio = portfolio
+        self.store = store
+        self.journal = journal
+        self.clock = clock
+        self.limits = limits
+        self._trading_state = trading_state
+        self._market_open = market_open
+        self._alert = alert
+        self._correlated = correlated_groups
+        self._recent: deque[tuple[datetime, OrderIntent]] = deque(maxlen=500)
+        self._seq = 0
+        self._watched: set[int] = set()
+
+    # -- refs ------------------------------------------------------------------------------
+    def new_ref(self, reason: str, symbol: str) -> str:
+        """A unique orderRef for an action taken now (entries use their own stable refs)."""
+        self._seq += 1
+        stamp = self.clock.now().strftime("%Y%m%dT%H%M%S")
+        return f"wer-{reason.lower()}-{symbol}-{stamp}-{self._seq}"
+
+    # -- submit ----------------------------------------------------------------------------
+    def gate(self, intent: OrderIntent) -> GateDecision:
+        bid, ask, last = self.portfolio.quote(intent.symbol)
+        quote = MarketQuote(bid, ask, last) if any(v is not None for v in (bid, ask, last)) \
+            else None
+        return check_order(
+            intent, self.portfolio.snapshot(), self.limits,
+            trading_state=self._trading_state(), quote=quote,
+            recent_orders=list(self._recent), now=self.clock.now(),
+            correlated_groups=self._correlated(),
+        )
+
+    async def submit(self, intent: OrderIntent) -> SubmitResult:
+        """Gate, record, send. Never raises for a refusal or a down link: the result says."""
+        decision = self.gate(intent)
+        if not decision.accepted:
+            why = "; ".join(decision.reasons)
+            self.journal.event(
+                EventType.ORDER_REJECTED, Severity.HIGH,
+                f"Pre-trade gate refused {intent.side} {intent.quantity:g} {intent.symbol} "
+                f"({intent.reason}): {why}",
+                {"order_ref": intent.order_ref, "reasons": list(decision.reasons),
+                 "checks": list(decision.checks)},
+            )
+            self._send_alert(Alert(
+                key=f"order:refused:{intent.symbol}", priority=Severity.HIGH, kind="trading",
+                title=f"Order refused by the safety gate: {intent.side} {intent.quantity:g} "
+                      f"{intent.symbol}",
+                body=why, facts={"order_ref": intent.order_ref, "reason": intent.reason},
+            ))
+            return SubmitResult(intent, False, decision, message=why)
+        if not self.store.record_intent(
+            intent.order_ref, intent.symbol, intent.side, intent.quantity, intent.order_type,
+            intent.reason, self.clock.now(), limit_price=intent.limit_price,
+        ):
+            msg = f"orderRef {intent.order_ref} is already recorded: not sent again"
+            log.warning(msg)
+            return SubmitResult(intent, False, decision, message=msg)
+        if not self.ib.isConnected():
+            msg = "not connected: intent recorded, order NOT sent"
+            self.store.update_intent(intent.order_ref, "UNSENT", self.clock.now())
+            self.journal.event(
+                EventType.ORDER_ERROR, Severity.HIGH,
+                f"{intent.side} {intent.quantity:g} {intent.symbol}: {msg}",
+                {"order_ref": intent.order_ref},
+            )
+            return SubmitResult(intent, False, decision, message=msg)
+        trade = self.ib.placeOrder(self._contract(intent.symbol), self._order(intent))
+        order_id = trade.order.orderId
+        self._recent.append((self.clock.now(), intent))
+        self.store.update_intent(intent.order_ref, "SUBMITTED", self.clock.now(),
+                                 order_id=order_id)
+        self.journal.event(
+            EventType.ORDER_SUBMITTED, Severity.INFO,
+            f"{intent.side} {intent.quantity:g} {intent.symbol} {intent.order_type}"
+            + (f" @ {intent.limit_price:.2f}" if intent.limit_price else "")
+            + f" (orderRef {intent.order_ref}, {intent.reason})",
+            {"order_ref": intent.order_ref, "order_id": order_id, "reason": intent.reason},
+        )
+        self._watch(trade, intent)
+        return SubmitResult(intent, True, decision, order_id=order_id, trade=trade)
+
+    def _contract(self, symbol: str) -> Stock:
+        return Stock(symbol, "SMART", "USD")
+
+    def _order(self, intent: OrderIntent) -> Order:
+        order: Order
+        if intent.order_type == "LMT":
+            assert intent.limit_price is not None
+            order = LimitOrder(intent.side, intent.quantity, round(intent.limit_price, 2))
+        elif intent.order_type == "MOC":
+            order = Order(action=intent.side, totalQuantity=intent.quantity, orderType="MOC")
+        else:
+            order = MarketOrder(intent.side, intent.quantity)
+        order.orderRef = intent.order_ref
+        order.tif = "DAY"
+        if intent.order_type == "LMT" and not self._market_open():
+            order.outsideRth = True
+        return order
+
+    def _watch(self, trade: Trade, intent: OrderIntent) -> None:
+        if id(trade) in self._watched:
+            return
+        self._watched.add(id(trade))
+
+        def on_status(t: Trade) -> None:
+            status = t.orderStatus.status
+            if status not in DONE_STATES or status == "Filled":
+                return
+            self._watched.discard(id(t))
+            last = t.log[-1] if t.log else None
+            code = last.errorCode if last else 0
+            why = last.message if last else status
+            rejected = code not in (0, 202)
+            self.store.update_intent(intent.order_ref, "REJECTED" if rejected else "CANCELLED",
+                                     self.clock.now())
+            self.journal.event(
+                EventType.ORDER_REJECTED if rejected else EventType.ORDER_CANCELLED,
+                Severity.HIGH if rejected else Severity.INFO,
+                f"{intent.side} {intent.quantity:g} {intent.symbol} {status}: {why}",
+                {"order_ref": intent.order_ref, "order_id": t.order.orderId, "code": code,
+                 "filled": t.orderStatus.filled},
+            )
+            if rejected:
+                self._send_alert(Alert(
+                    key=f"order:error:{intent.symbol}", priority=Severity.HIGH, kind="trading",
+                    title=f"Order rejected by IB: {intent.side} {intent.quantity:g} "
+                          f"{intent.symbol}",
+                    body=why, facts={"order_ref": intent.order_ref, "code": code},
+                ))
+
+        trade.statusEvent += on_status
+
+    async def reconcile(self, ib: IB) -> dict[str, Any]:
+        """After a (re)connect: match recorded intents with what IB knows by orderRef."""
+        known: dict[str, str] = {}
+        for t in ib.trades():
+            if t.order.orderRef:
+                known[t.order.orderRef] = t.orderStatus.status
+        for f in ib.fills():
+            known.setdefault(f.execution.orderRef, "Filled")
+        lost: list[str] = []
+        for rec in self.store.intents():
+            if not rec.is_open:
+                continue
+            status = known.get(rec.order_ref)
+            if status is None:
+                if rec.status in ("RECORDED", "SUBMITTED"):
+                    lost.append(rec.order_ref)
+                    self.store.update_intent(rec.order_ref, "UNSENT", self.clock.now())
+            elif status == "Filled":
+                self.store.update_intent(rec.order_ref, "FILLED", self.clock.now())
+            elif status in DONE_STATES:
+                self.store.update_intent(rec.order_ref, "CANCELLED", self.clock.now())
+        for t in ib.openTrades():
+            ref = t.order.orderRef
+            found = self.store.intent(ref) if ref else None
+            if found is not None:
+                self._watch(t, make_intent(found.symbol, found.side, found.quantity,
+                                           found.order_type, found.limit_price, ref, found.reason))
+        if lost:
+            self.journal.event(
+                EventType.ORDER_ERROR, Severity.HIGH,
+                f"{len(lost)} recorded order(s) never reached IB and will NOT be re-sent "
+                f"automatically: {', '.join(lost)}",
+                {"order_refs": lost},
+            )
+        return {"intents_lost": len(lost), "open_orders_ours": sum(
+            1 for t in ib.openTrades() if t.order.orderRef.startswith("wer-"))}
+
+    # -- waiting ---------------------------------------------------------------------------
+    async def wait_done(self, trades: Iterable[Trade], timeout: float) -> bool:
+        """Wait (real seconds) until every trade is in a done state."""
+        pending = [t for t in trades if t.orderStatus.status not in DONE_STATES]
+        if not pending:
+            return True
+        done = asyncio.Event()
+
+        def check(_: Any = None) -> None:
+            if all(t.orderStatus.status in DONE_STATES for t in pending):
+                done.set()
+
+        for t in pending:
+            t.statusEvent += check
+        try:
+            check()
+            async with asyncio.timeout(timeout):
+                await done.wait()
+            return True
+        except TimeoutError:
+            return False
+        finally:
+            for t in pending:
+                t.statusEvent -= check
+
+    async def _wait_for(self, predicate: Callable[[], bool], timeout: float) -> bool:
+        """Wait until `predicate()` holds, re-checked on every order or position message."""
+        if predicate():
+            return True
+        changed = asyncio.Event()
+
+        def poke(*_: Any) -> None:
+            changed.set()
+
+        events = (self.ib.orderStatusEvent, self.ib.positionEvent, self.ib.openOrderEvent,
+                  self.ib.updatePortfolioEvent)
+        for ev in events:
+            ev += poke
+        try:
+            async with asyncio.timeout(timeout):
+                while not predicate():
+                    changed.clear()
+                    await changed.wait()
+            return True
+        except TimeoutError:
+            return predicate()
+        finally:
+            for ev in events:
+                ev -= poke
+
+    # -- cancel and flatten ----------------------------------------------------------------
+    def open_positions(self, symbols: Iterable[str] | None = None) -> dict[str, float]:
+        wanted = set(symbols) if symbols is not None else None
+        out: dict[str, float] = {}
+        for p in self.ib.positions(self.portfolio.account):
+            if p.position != 0 and (wanted is None or p.contract.symbol in wanted):
+                out[p.contract.symbol] = float(p.position)
+        return out
+
+    def working_orders(self, symbols: Iterable[str] | None = None) -> list[Trade]:
+        wanted = set(symbols) if symbols is not None else None
+        return [t for t in self.ib.openTrades()
+                if wanted is None or t.contract.symbol in wanted]
+
+    async def cancel_all(self, timeout: float = 10.0) -> bool:
+        """reqGlobalCancel (bracket children left working are a known trap), then wait."""
+        self.ib.reqGlobalCancel()  # type: ignore[no-untyped-call]
+        return await self._wait_for(lambda: not self.ib.openTrades(), timeout)
+
+    async def cancel_orders(self, trades: Sequence[Trade], timeout: float = 10.0) -> bool:
+        for t in trades:
+            if t.orderStatus.status not in DONE_STATES:
+                self.ib.cancelOrder(t.order)
+        return await self.wait_done(trades, timeout)
+
+    def closing_intent(self, symbol: str, quantity: float, reason: str) -> OrderIntent:
+        side = "SELL" if quantity > 0 else "BUY"
+        qty = abs(quantity)
+        if self._market_open():
+            return make_intent(symbol, side, qty, "MKT", None, self.new_ref(reason, symbol), reason)
+        bid, ask, last = self.portfolio.quote(symbol)
+        ref_price = (bid if side == "SELL" else ask) or last or self.portfolio.price(symbol)
+        price = (ref_price or 0.0) * (1 - MARKETABLE_LIMIT_SLIPPAGE if side == "SELL"
+                                      else 1 + MARKETABLE_LIMIT_SLIPPAGE)
+        return make_intent(symbol, side, qty, "LMT", round(price, 2),
+                           self.new_ref(reason, symbol), reason)
+
+    async def flatten(
+        self,
+        reason: str = "EMERGENCY",
+        symbols: Iterable[str] | None = None,
+        *,
+        attempts: int = 3,
+        order_timeout: float = 30.0,
+        cancel_first: bool = True,
+    ) -> FlattenResult:
+        """Cancel working orders, close every position (or `symbols`), follow each order to its
+        end, retry what did not fill, and verify: flat and no working orders."""
+        t0 = time.monotonic()
+        scope = list(symbols) if symbols is not None else None
+        if cancel_first:
+            if scope is None:
+                await self.cancel_all()
+            else:
+                await self.cancel_orders(self.working_orders(scope))
+        closed: set[str] = set()
+        failed: dict[str, str] = {}
+        for attempt in range(1, attempts + 1):
+            positions = self.open_positions(scope)
+            if not positions:
+                break
+            trades: list[Trade] = []
+            for symbol, qty in positions.items():
+                result = await self.submit(self.closing_intent(symbol, qty, reason))
+                if result.trade is not None:
+                    trades.append(result.trade)
+                else:
+                    failed[symbol] = result.message
+            await self.wait_done(trades, order_timeout)
+            for t in trades:
+                status = t.orderStatus.status
+                if status == "Filled":
+                    closed.add(t.contract.symbol)
+                    failed.pop(t.contract.symbol, None)
+                elif status in DONE_STATES:
+                    why = t.log[-1].message if t.log else status
+                    failed[t.contract.symbol] = f"attempt {attempt}: {status}: {why}"
+                else:
+                    failed[t.contract.symbol] = f"attempt {attempt}: still {status}"
+                    with contextlib.suppress(Exception):
+                        self.ib.cancelOrder(t.order)
+            unfinished = [t for t in trades if t.orderStatus.status not in DONE_STATES]
+            if unfinished:
+                await self.wait_done(unfinished, 5.0)
+            # Wait for IB's position messages to catch up with the fills.
+            await self._wait_for(
+                lambda: not set(self.open_positions(scope)) & set(closed), 5.0
+            )
+        remaining = self.open_positions(scope)
+        for symbol in remaining:
+            failed.setdefault(symbol, "still open after all attempts")
+        return FlattenResult(
+            closed=tuple(sorted(closed - set(remaining))),
+            failed=tuple(sorted((s, r) for s, r in failed.items() if s in remaining)),
+            remaining=tuple(sorted(remaining)),
+            working_orders=len(self.working_orders(scope)),
+            seconds=time.monotonic() - t0,
+        )
+
+    def _send_alert(self, alert: Alert) -> None:
+        if self._alert is not None:
+            try:
+                self._alert(alert)
+            except Exception:
+                log.exception("alert sink failed for %s", alert.key)

@@ -1,0 +1,261 @@
+"""Folds ib_async's positions, portfolio, account values, PnL and ticks into PortfolioSnapshot.
+
+No ib_async object leaks past this module. Prices come from streaming market data when it is
+fresh, so the safety rules see a price shock at once rather than at TWS's next account push
+(every few minutes); net liquidation is cash plus live market values for the same reason.
+A price that has not updated for `stale_after` real seconds is flagged stale.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from ib_async import IB, Contract, Stock, Ticker
+
+from weekly_er_tui.clock import Clock
+from weekly_er_tui.model import PortfolioSnapshot, Position
+
+log = logging.getLogger("weekly_er_tui.portfolio")
+
+UNKNOWN_SECTOR = "Unknown"
+DETAILS_TIMEOUT = 5.0
+
+
+def _num(v: Any) -> float | None:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(f) or math.isinf(f) or abs(f) >= 1e300 else f
+
+
+class PortfolioTracker:
+    def __init__(
+        self,
+        ib: IB,
+        clock: Clock,
+        *,
+        account: str = "",
+        sector_overrides: dict[str, str] | None = None,
+        stale_after: float = 120.0,
+    ) -> None:
+        self.ib = ib
+        self.clock = clock
+        self.account = account
+        self.sector_overrides = dict(sector_overrides or {})
+        self.stale_after = stale_after
+        self._sectors: dict[str, str] = {}
+        self._tickers: dict[str, Ticker] = {}
+        self._price_seen: dict[str, tuple[float, datetime]] = {}
+        self._listeners: list[Callable[[], None]] = []
+        self._pending: set[asyncio.Task[Any]] = set()
+        self._attached = False
+
+    # -- wiring ----------------------------------------------------------------------------
+    def attach(self) -> None:
+        if self._attached:
+            return
+        self._attached = True
+        ib = self.ib
+        ib.pendingTickersEvent += self._on_tickers
+        ib.updatePortfolioEvent += self._on_update
+        ib.positionEvent += self._on_position
+        ib.pnlEvent += self._on_update
+        ib.pnlSingleEvent += self._on_update
+        ib.accountValueEvent += self._on_update
+
+    def detach(self) -> None:
+        if not self._attached:
+            return
+        self._attached = False
+        ib = self.ib
+        ib.pendingTickersEvent -= self._on_tickers
+        ib.updatePortfolioEvent -= self._on_update
+        ib.positionEvent -= self._on_position
+        ib.pnlEvent -= self._on_update
+        ib.pnlSingleEvent -= self._on_update
+        ib.accountValueEvent -= self._on_update
+        for task in self._pending:
+            task.cancel()
+
+    def on_change(self, fn: Callable[[], None]) -> None:
+        """Call `fn` on every portfolio, PnL, account or price change (callers coalesce)."""
+        self._listeners.append(fn)
+
+    def _changed(self) -> None:
+        for fn in list(self._listeners):
+            try:
+                fn()
+            except Exception:
+                log.exception("portfolio listener failed")
+
+    def _on_update(self, *args: Any) -> None:
+        self._changed()
+
+    def _on_position(self, pos: Any) -> None:
+        symbol = pos.contract.symbol
+        if pos.position != 0 and symbol not in self._tickers and self.ib.isConnected():
+            task = asyncio.ensure_future(self._watch(pos.contract))
+            self._pending.add(task)
+            task.add_done_callback(self._pending.discard)
+        self._changed()
+
+    def _on_tickers(self, tickers: set[Ticker]) -> None:
+        now_real, now_clock = time.monotonic(), self.clock.now()
+        for t in tickers:
+            if t.contract is not None and _num(t.marketPrice()) is not None:
+                self._price_seen[t.contract.symbol] = (now_real, now_clock)
+        self._changed()
+
+    # -- resync (a ConnectionMonitor hook) -------------------------------------------------
+    async def resync(self, ib: IB) -> dict[str, Any]:
+        """After every (re)connect: PnL subscriptions, sectors and market data for every
+        position. ib_async cleared its subscriptions on the disconnect, so all are new."""
+        self.attach()
+        self._tickers.clear()
+        if not self.account:
+            accounts = ib.managedAccounts()
+            self.account = accounts[0] if accounts else ""
+        if self.account:
+            ib.reqPnL(self.account)
+        contracts = [p.contract for p in ib.positions() if p.position != 0]
+        await asyncio.gather(*(self._watch(c) for c in contracts))
+        self._changed()
+        return {
+            "market_data": len(self._tickers),
+            "sectors_unknown": sorted(
+                s for s in self._tickers if self._sectors.get(s, UNKNOWN_SECTOR) == UNKNOWN_SECTOR
+            ),
+        }
+
+    async def resubscribe(self, ib: IB) -> dict[str, Any]:
+        """On 1101 (restored, market data lost): cancel and request every subscription again."""
+        symbols = list(self._tickers)
+        for symbol in symbols:
+            ticker = self._tickers.pop(symbol)
+            if ticker.contract is not None:
+                ib.cancelMktData(ticker.contract)
+        contracts = [p.contract for p in ib.positions() if p.position != 0]
+        await asyncio.gather(*(self._watch(c) for c in contracts))
+        return {"resubscribed": sorted(self._tickers)}
+
+    async def _watch(self, contract: Contract) -> None:
+        symbol = contract.symbol
+        if symbol in self._tickers:
+            return
+        stock = Stock(symbol, "SMART", contract.currency or "USD")
+        if contract.conId:
+            stock.conId = contract.conId
+        self._tickers[symbol] = self.ib.reqMktData(stock, "", False, False)
+        if symbol in self.sector_overrides:
+            self._sectors[symbol] = self.sector_overrides[symbol]
+        elif symbol not in self._sectors:
+            self._sectors[symbol] = await self._lookup_sector(stock)
+        if self.account and contract.conId:
+            key = (self.account, "", contract.conId)
+            if key not in self.ib.wrapper.pnlSingleKey2ReqId:
+                self.ib.reqPnLSingle(self.account, "", contract.conId)
+
+    async def _lookup_sector(self, contract: Contract) -> str:
+        try:
+            details = await asyncio.wait_for(
+                self.ib.reqContractDetailsAsync(contract), DETAILS_TIMEOUT
+            )
+        except (TimeoutError, ConnectionError) as exc:
+            log.warning("No contract details for %s (%r): sector Unknown", contract.symbol, exc)
+            return UNKNOWN_SECTOR
+        if not details:
+            return UNKNOWN_SECTOR
+        return str(details[0].industry or details[0].category or UNKNOWN_SECTOR)
+
+    async def sector_of(self, symbol: str) -> str:
+        if symbol in self.sector_overrides:
+            return self.sector_overrides[symbol]
+        if symbol not in self._sectors:
+            self._sectors[symbol] = await self._lookup_sector(Stock(symbol, "SMART", "USD"))
+        return self._sectors[symbol]
+
+    def known_sector(self, symbol: str) -> str:
+        return self.sector_overrides.get(symbol) or self._sectors.get(symbol, UNKNOWN_SECTOR)
+
+    # -- reading ---------------------------------------------------------------------------
+    def quote(self, symbol: str) -> tuple[float | None, float | None, float | None]:
+        """(bid, ask, last) from streaming data, None where unknown."""
+        t = self._tickers.get(symbol)
+        if t is None:
+            return None, None, None
+        return _num(t.bid), _num(t.ask), _num(t.last) or _num(t.marketPrice())
+
+    def price(self, symbol: str) -> float | None:
+        t = self._tickers.get(symbol)
+        return _num(t.marketPrice()) if t is not None else None
+
+    def account_value(self, tag: str) -> float | None:
+        for v in self.ib.accountValues(self.account):
+            if v.tag == tag and v.currency in ("USD", "BASE", ""):
+                return _num(v.value)
+        return None
+
+    def snapshot(self) -> PortfolioSnapshot:
+        now_real, now = time.monotonic(), self.clock.now()
+        items = {p.contract.symbol: p for p in self.ib.portfolio(self.account)}
+        pnl_single = {p.conId: p for p in self.ib.wrapper.reqId2PnlSingle.values()}
+        positions: list[Position] = []
+        for pos in self.ib.positions(self.account):
+            if pos.position == 0:
+                continue
+            symbol = pos.contract.symbol
+            qty = float(pos.position)
+            avg = float(pos.avgCost)
+            item = items.get(symbol)
+            price = self.price(symbol)
+            seen = self._price_seen.get(symbol)
+            if price is None and item is not None:
+                price = _num(item.marketPrice)
+            price = price if price is not None else avg
+            single = pnl_single.get(pos.contract.conId)
+            fresh = seen is not None and now_real - seen[0] <= self.stale_after
+            # Freshness is judged in real seconds (data flow is a network matter); a fresh price
+            # is "as of now" on the engine's clock, so clock-based rules agree at any clock speed.
+            positions.append(Position(
+                symbol=symbol,
+                quantity=qty,
+                avg_cost=avg,
+                market_price=price,
+                market_value=qty * price,
+                unrealized_pnl=qty * (price - avg),
+                realized_pnl=_num(item.realizedPNL) or 0.0 if item is not None else 0.0,
+                sector=self.known_sector(symbol),
+                con_id=pos.contract.conId,
+                daily_pnl=_num(single.dailyPnL) if single is not None else None,
+                price_time=now if fresh else (seen[1] if seen else None),
+                stale=not fresh,
+            ))
+        positions.sort(key=lambda p: p.symbol)
+        cash = self.account_value("TotalCashValue") or 0.0
+        gross = sum(abs(p.market_value) for p in positions)
+        net = cash + sum(p.market_value for p in positions)
+        if not self.ib.accountValues(self.account):
+            net = self.account_value("NetLiquidation") or net
+        pnl = self.ib.pnl(self.account)
+        daily = _num(pnl[0].dailyPnL) if pnl else None
+        realized = _num(pnl[0].realizedPnL) if pnl else None
+        return PortfolioSnapshot(
+            timestamp=now,
+            account=self.account,
+            net_liquidation=net,
+            total_cash=cash,
+            gross_position_value=gross,
+            buying_power=self.account_value("BuyingPower") or 0.0,
+            available_funds=self.account_value("AvailableFunds") or 0.0,
+            daily_pnl=daily,
+            unrealized_pnl=sum(p.unrealized_pnl for p in positions),
+            realized_pnl=realized or 0.0,
+            positions=tuple(positions),
+        )

@@ -1,0 +1,438 @@
+"""PositionSafetyManager: when to check, which action to take, and the trading state.
+
+The rules themselves are pure (risk/rules.py). This module decides what happens on their verdict:
+
+- emergency_stop_loss (CRITICAL): trading HALTED, then an emergency close of ALL positions.
+- max_daily_loss (CRITICAL): trading REDUCING, then losing positions are closed one at a time,
+  the largest loss first, re-checking after each, until the day's loss is back within the limit;
+  if it is still breached when no loser is left, everything is closed and trading is HALTED.
+- HIGH and MEDIUM violations: a warning event and an alert; the pre-trade gate refuses orders
+  that would worsen them. No automatic action.
+- Orphaned positions: a warning with details, no automatic action.
+
+Checks run every `safety_check_interval` seconds of the engine's clock AND after every portfolio,
+PnL or price change, coalesced: a burst of updates costs one evaluation. Every check is a
+SAFETY_CHECK event with its duration. Trading state is persisted: a HALT survives a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from weekly_er_tui.clock import ET, Clock, WallClock
+from weekly_er_tui.config import SafetyLimits
+from weekly_er_tui.journal import Journal
+from weekly_er_tui.model import (
+    Alert,
+    EventType,
+    PortfolioSnapshot,
+    SafetyReport,
+    Severity,
+    TradingState,
+    Violation,
+)
+from weekly_er_tui.risk.rules import (
+    daily_loss_breached,
+    evaluate,
+    next_daily_loss_closure,
+)
+from weekly_er_tui.store import Store
+
+log = logging.getLogger("weekly_er_tui.safety")
+
+EMERGENCY_STOP = "emergency_stop_loss"
+DAILY_LOSS = "max_daily_loss"
+ORPHAN = "orphaned_position"
+COALESCE_SECONDS = 0.05  # real seconds: how long a burst of updates is gathered into one check
+
+AlertSink = Callable[[Alert], None]
+
+_STATE_EVENTS = {
+    TradingState.ACTIVE: EventType.TRADING_RESUMED,
+    TradingState.PAUSED: EventType.TRADING_PAUSED,
+    TradingState.REDUCING: EventType.TRADING_REDUCING,
+    TradingState.HALTED: EventType.TRADING_HALTED,
+}
+_STATE_PRIORITY = {
+    TradingState.ACTIVE: Severity.MEDIUM,
+    TradingState.PAUSED: Severity.MEDIUM,
+    TradingState.REDUCING: Severity.HIGH,
+    TradingState.HALTED: Severity.CRITICAL,
+}
+
+
+class PositionSafetyManager:
+    """The documented API:
+
+        safety = PositionSafetyManager(limits)
+        report = await safety.perform_safety_check(ib)   # {'overall_risk_score', 'violations', ...}
+        result = await safety.emergency_close_all_positions(ib)
+
+    Inside the engine it is built with the store, journal, alert sink, the portfolio tracker and
+    the order executor, and runs `monitor()` as a long-running task.
+    """
+
+    def __init__(
+        self,
+        limits: SafetyLimits | None = None,
+        *,
+        store: Store | None = None,
+        journal: Journal | None = None,
+        alert: AlertSink | None = None,
+        clock: Clock | None = None,
+        portfolio: Any = None,
+        executor: Any = None,
+        check_interval: float = 300.0,
+        is_connected: Callable[[], bool] = lambda: True,
+    ) -> None:
+        self.limits = limits or SafetyLimits()
+        self.store = store
+        self.journal = journal
+        self._alert = alert
+        self.clock: Clock = clock or WallClock()
+        self.portfolio = portfolio
+        self.executor = executor
+        self.check_interval = check_interval
+        self._is_connected = is_connected
+        self.last_report: SafetyReport | None = None
+        self.last_check: datetime | None = None
+        self._state, self._state_reason = (
+            store.trading_state() if store is not None else (TradingState.ACTIVE, "")
+        )
+        self._dirty = asyncio.Event()
+        self._action_lock = asyncio.Lock()
+        self._active_violations: set[tuple[str, tuple[str, ...]]] = set()
+        self._known_tracked: set[str] = set()
+        self._listeners: list[Callable[[], None]] = []
+        self._mem_baselines: dict[tuple[str, str], float] = {}
+        self.checks_run = 0
+
+    # -- trading state ---------------------------------------------------------------------
+    @property
+    def trading_state(self) -> TradingState:
+        return self._state
+
+    @property
+    def trading_state_reason(self) -> str:
+        return self._state_reason
+
+    def add_listener(self, fn: Callable[[], None]) -> None:
+        self._listeners.append(fn)
+
+    def set_trading_state(self, state: TradingState, reason: str) -> bool:
+        """Change (and persist) the trading state; an event and an alert. False if unchanged."""
+        if state is self._state and reason == self._state_reason:
+            return False
+        old = self._state
+        self._state, self._state_reason = state, reason
+        if self.store is not None:
+            self.store.set_trading_state(state, reason, self.clock.now())
+        words = {
+            TradingState.ACTIVE: "Trading resumed",
+            TradingState.PAUSED: "Trading paused",
+            TradingState.REDUCING: "Trading REDUCING (only orders that reduce positions)",
+            TradingState.HALTED: "Trading HALTED (only closing orders until a person resumes)",
+        }[state]
+        message = f"{words}: {reason}"
+        self._event(_STATE_EVENTS[state], _STATE_PRIORITY[state], message,
+                    {"from": old.value, "to": state.value, "reason": reason})
+        self._send(Alert(
+            key=f"trading_state:{state.value}", priority=_STATE_PRIORITY[state], kind="safety",
+            title=message, body=f"Trading state changed from {old.value} to {state.value}.",
+            facts={"reason": reason},
+        ))
+        for fn in list(self._listeners):
+            fn()
+        return True
+
+    def pause(self, reason: str = "paused by the trader") -> bool:
+        return self.set_trading_state(TradingState.PAUSED, reason)
+
+    def resume(self, reason: str = "resumed by the trader") -> bool:
+        """Back to ACTIVE. Resuming re-bases the emergency stop-loss on today's net liquidation:
+        a person decided to go on from here."""
+        if self._state is TradingState.HALTED and self.last_report is not None:
+            snap = self.portfolio.snapshot() if self.portfolio is not None else None
+            if snap is not None:
+                self._rebase(snap)
+        return self.set_trading_state(TradingState.ACTIVE, reason)
+
+    # -- baselines -------------------------------------------------------------------------
+    def _periods(self) -> dict[str, str]:
+        now_et = self.clock.now().astimezone(ET)
+        iso = now_et.isocalendar()
+        return {"session": now_et.date().isoformat(), "week": f"{iso.year}-W{iso.week:02d}",
+                "high_water": f"{iso.year}-W{iso.week:02d}"}
+
+    def _baseline_get(self, kind: str, period: str) -> float | None:
+        if self.store is not None:
+            return self.store.baseline(kind, period)
+        return self._mem_baselines.get((kind, period))
+
+    def _baseline_set(self, kind: str, period: str, value: float) -> None:
+        if self.store is not None:
+            self.store.set_baseline(kind, period, value, self.clock.now())
+        else:
+            self._mem_baselines[(kind, period)] = value
+
+    def baseline(self, snap: PortfolioSnapshot) -> float | None:
+        """The net liquidation the emergency stop-loss measures from (limits.stop_loss_baseline).
+
+        The session's start is net liquidation minus IB's daily P&L (which IB measures from the
+        previous close), so starting the app after a loss does not hide the loss."""
+        if snap.net_liquidation <= 0:
+            return None
+        periods = self._periods()
+        start_of_day = snap.net_liquidation - (snap.daily_pnl or 0.0)
+        for kind, value in (("session", start_of_day), ("week", start_of_day)):
+            if self._baseline_get(f"{kind}_nlv", periods[kind]) is None:
+                self._baseline_set(f"{kind}_nlv", periods[kind], value)
+        hw = self._baseline_get("high_water_nlv", periods["high_water"])
+        if hw is None or snap.net_liquidation > hw:
+            self._baseline_set("high_water_nlv", periods["high_water"],
+                               max(snap.net_liquidation, start_of_day))
+        kind = self.limits.stop_loss_baseline
+        return self._baseline_get(f"{kind}_nlv", periods[kind])
+
+    def _rebase(self, snap: PortfolioSnapshot) -> None:
+        periods = self._periods()
+        for kind in ("session", "week", "high_water"):
+            self._baseline_set(f"{kind}_nlv", periods[kind], snap.net_liquidation)
+
+    # -- checking --------------------------------------------------------------------------
+    def request_check(self) -> None:
+        """Ask for a check soon; many requests in a burst cost one evaluation."""
+        self._dirty.set()
+
+    def evaluate(self, snap: PortfolioSnapshot) -> SafetyReport:
+        tracked: set[str] = set()
+        vanished: set[str] = set()
+        if self.store is not None:
+            tracked = set(self.store.tracked_positions())
+            held = {p.symbol for p in snap.open_positions}
+            vanished = tracked - held
+        return evaluate(
+            snap, self.limits, baseline_nlv=self.baseline(snap), now=self.clock.now(),
+            tracked=tracked, vanished=vanished,
+        )
+
+    async def check(self, trigger: str = "timer") -> SafetyReport | None:
+        """One check: evaluate, record, alert on new violations, act on CRITICAL ones."""
+        if self.portfolio is None:
+            return None
+        t0 = time.perf_counter()
+        snap = self.portfolio.snapshot()
+        report = self.evaluate(snap)
+        duration_ms = (time.perf_counter() - t0) * 1000.0
+        self.last_report, self.last_check = report, self.clock.now()
+        self.checks_run += 1
+        if trigger != "change":
+            # Change-driven checks can run many times a second; the timer's are the record.
+            self._event(
+                EventType.SAFETY_CHECK, Severity.INFO,
+                f"Safety check ({trigger}): risk score {report.overall_risk_score:g}/100, "
+                f"{len(report.violations)} violation(s)",
+                {"duration_ms": round(duration_ms, 3), "trigger": trigger,
+                 "risk_score": report.overall_risk_score,
+                 "violations": [v.rule for v in report.violations]},
+            )
+        self._record_violations(report)
+        for fn in list(self._listeners):
+            fn()
+        if report.critical and self._is_connected():
+            await self._act(report)
+        return report
+
+    def _record_violations(self, report: SafetyReport) -> None:
+        current = {(v.rule, v.symbols) for v in report.violations}
+        for v in report.violations:
+            if (v.rule, v.symbols) in self._active_violations:
+                continue
+            self._event(
+                EventType.ORPHANED_POSITION if v.rule == ORPHAN else EventType.SAFETY_VIOLATION,
+                v.severity, f"{v.rule}: {v.message}",
+                {"rule": v.rule, "value": v.value, "limit": v.limit, "symbols": list(v.symbols)},
+            )
+            self._send(self._violation_alert(v, report))
+        self._active_violations = current
+
+    def _violation_alert(self, v: Violation, report: SafetyReport) -> Alert:
+        if v.rule == EMERGENCY_STOP:
+            title = (f"Emergency stop: portfolio -{v.value:.1%} (limit "
+                     f"-{v.limit:.0%})")
+            kind_key = "emergency_stop"
+        elif v.rule == DAILY_LOSS:
+            title = f"Daily loss limit breached: -${v.value:,.0f} (limit ${v.limit:,.0f})"
+            kind_key = "daily_loss"
+        elif v.rule == ORPHAN:
+            title = f"Orphaned position(s): {', '.join(v.symbols) or v.message}"
+            kind_key = "orphaned_position"
+        else:
+            title = f"{v.rule}: {v.message}"
+            kind_key = "limit_breach"
+        action = {
+            EMERGENCY_STOP: "Trading HALTED; closing ALL positions with market orders.",
+            DAILY_LOSS: "Closing losing positions first, largest loss first, until the day's "
+                        "loss is within the limit.",
+        }.get(v.rule, "No automatic action: review and reduce the exposure.")
+        return Alert(
+            key=f"safety:{v.rule}:{','.join(v.symbols)}", priority=v.severity, kind="safety",
+            title=title, body=f"{v.message}\n\nWhat the system did: {action}",
+            facts={"rule": v.rule, "value": v.value, "limit": v.limit,
+                   "symbols": list(v.symbols), "risk_score": report.overall_risk_score,
+                   "kind": kind_key},
+        )
+
+    async def _act(self, report: SafetyReport) -> None:
+        if self.executor is None or self._action_lock.locked():
+            return
+        async with self._action_lock:
+            rules = {v.rule for v in report.critical}
+            if EMERGENCY_STOP in rules:
+                v = next(v for v in report.critical if v.rule == EMERGENCY_STOP)
+                self.set_trading_state(
+                    TradingState.HALTED,
+                    f"emergency stop: portfolio down {v.value:.1%} (limit {v.limit:.0%})",
+                )
+                if self.portfolio.snapshot().open_positions:
+                    await self.emergency_close("EMERGENCY", f"emergency stop: {v.message}")
+            elif DAILY_LOSS in rules:
+                await self._reduce_daily_loss()
+
+    async def _reduce_daily_loss(self) -> None:
+        if self._state is TradingState.ACTIVE or self._state is TradingState.PAUSED:
+            self.set_trading_state(TradingState.REDUCING,
+                                   "daily loss limit breached: closing losers")
+        closed: list[str] = []
+        while True:
+            snap = self.portfolio.snapshot()
+            if not daily_loss_breached(snap, self.limits):
+                self._event(EventType.EMERGENCY_CLOSE, Severity.HIGH,
+                            f"Daily loss back within the limit after closing "
+                            f"{', '.join(closed) or 'nothing'}",
+                            {"closed": closed, "daily_pnl": snap.daily_pnl})
+                return
+            target = next_daily_loss_closure(snap)
+            if target is None:
+                break
+            if target.daily_pnl is not None and target.daily_pnl >= 0 and \
+                    target.unrealized_pnl >= 0:
+                # No loser is left and the loss persists: close everything.
+                break
+            self._event(EventType.EMERGENCY_CLOSE, Severity.CRITICAL,
+                        f"Emergency close of {target.symbol} (daily loss): day P&L "
+                        f"{snap.daily_pnl:,.0f}, position loss {target.unrealized_pnl:,.0f}",
+                        {"symbol": target.symbol})
+            result = await self.executor.flatten("DAILY_LOSS", [target.symbol])
+            if target.symbol in result.remaining:
+                break  # could not close it; fall through to closing everything
+            closed.append(target.symbol)
+        self.set_trading_state(TradingState.HALTED,
+                               "daily loss limit still breached after closing the losers")
+        await self.emergency_close("DAILY_LOSS", "daily loss limit still breached")
+
+    async def emergency_close(self, reason: str, why: str) -> Any:
+        """Close everything through the executor, with events and a CRITICAL alert."""
+        snap = self.portfolio.snapshot() if self.portfolio is not None else None
+        n = len(snap.open_positions) if snap is not None else 0
+        self._event(EventType.EMERGENCY_CLOSE, Severity.CRITICAL,
+                    f"Emergency close of ALL {n} positions started: {why}", {"reason": reason})
+        result = await self.executor.flatten(reason)
+        severity = Severity.CRITICAL
+        verdict = "account is FLAT" if result.flat else "account is NOT flat"
+        self._event(
+            EventType.EMERGENCY_CLOSE, severity,
+            f"Emergency close finished: {verdict}; closed {len(result.closed)}, failed "
+            f"{len(result.failed)}, remaining {', '.join(result.remaining) or 'none'}, "
+            f"working orders {result.working_orders}",
+            result.to_dict(),
+        )
+        if not result.flat:
+            self._send(Alert(
+                key="safety:emergency_close_incomplete", priority=Severity.CRITICAL,
+                kind="safety", title=f"Emergency close INCOMPLETE: {verdict}",
+                body="Positions still open: " + ", ".join(result.remaining)
+                + "\nClose them in TWS now.",
+                facts=result.to_dict(),
+            ))
+        self.request_check()
+        return result
+
+    async def monitor(self) -> None:
+        """The long-running task: a check on the timer, and after every change (coalesced)."""
+        timer = asyncio.ensure_future(self._timer())
+        try:
+            while True:
+                await self._dirty.wait()
+                await asyncio.sleep(COALESCE_SECONDS)
+                self._dirty.clear()
+                try:
+                    await self.check("change")
+                except Exception:
+                    log.exception("safety check failed")
+                    self._event(EventType.SYSTEM, Severity.HIGH,
+                                "A safety check failed with an internal error; see the log", {})
+        finally:
+            timer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await timer
+
+    async def _timer(self) -> None:
+        while True:
+            try:
+                await self.check("timer")
+            except Exception:
+                log.exception("timed safety check failed")
+            await self.clock.sleep(self.check_interval)
+
+    # -- the documented standalone API -----------------------------------------------------
+    async def perform_safety_check(self, ib: Any) -> dict[str, Any]:
+        """One check over an ib_async.IB's current state; the documented dict form."""
+        from weekly_er_tui.broker.portfolio import PortfolioTracker
+
+        tracker = self.portfolio if self.portfolio is not None else PortfolioTracker(ib, self.clock)
+        if self.portfolio is None:
+            await tracker.resync(ib)
+        snap = tracker.snapshot()
+        report = self.evaluate(snap)
+        self.last_report, self.last_check = report, self.clock.now()
+        return report.to_dict()
+
+    async def emergency_close_all_positions(self, ib: Any) -> dict[str, Any]:
+        """Cancel every order and close every position on `ib`; {closed, failed, remaining}."""
+        from weekly_er_tui.broker.orders import OrderExecutor
+        from weekly_er_tui.broker.portfolio import PortfolioTracker
+
+        executor = self.executor
+        if executor is None:
+            tracker = PortfolioTracker(ib, self.clock)
+            await tracker.resync(ib)
+            if self.store is None:
+                raise RuntimeError("emergency_close_all_positions needs a store for order intents")
+            executor = OrderExecutor(
+                ib, tracker, self.store, self.journal or Journal("."), self.clock, self.limits,
+                trading_state=lambda: TradingState.HALTED, market_open=lambda: True,
+            )
+        result = await executor.flatten("EMERGENCY")
+        return dict(result.to_dict())
+
+    # -- plumbing --------------------------------------------------------------------------
+    def _event(self, kind: EventType, severity: Severity, message: str,
+               details: dict[str, Any]) -> None:
+        if self.journal is not None:
+            self.journal.event(kind, severity, message, details)
+        else:
+            log.info("%s: %s", kind.value, message)
+
+    def _send(self, alert: Alert) -> None:
+        if self._alert is not None:
+            try:
+                self._alert(alert)
+            except Exception:
+                log.exception("alert sink failed for %s", alert.key)
