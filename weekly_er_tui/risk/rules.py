@@ -49,8 +49,12 @@ and twenty small positions do not add up to an alarm. Severity weights, so that 
 concentration limit (60) reads calmer than sitting at the position-size limit (80) or being 80%
 of the way to the emergency stop (80). Capped at 99 otherwise, so 100 means exactly one thing.
 Each term is non-decreasing in its use and max and min keep that, so the score never falls when
-exposure grows: with net liquidation, cash, the day's P&L and the baseline held fixed, making any
-position larger never lowers the score (tests/risk/test_score.py checks this property).
+exposure grows: with net liquidation (> 0), cash, the day's P&L and the baseline held fixed, making
+any position larger never lowers the score, and neither does buying more of a long with cash
+(tests/risk/test_score.py checks both). Two honest limits of that statement: a price rise in a long
+also lifts net liquidation, which shrinks the drawdown and every weight, so the score may fall (the
+account is richer); and when net liquidation is not positive the weights are shares of gross
+exposure, so growing one position shrinks the others' shares.
 """
 
 from __future__ import annotations
