@@ -59,8 +59,14 @@ _STATE_EVENTS = {
     TradingState.REDUCING: EventType.TRADING_REDUCING,
     TradingState.HALTED: EventType.TRADING_HALTED,
 }
+_STATE_ALERT_KEYS = {
+    TradingState.ACTIVE: "trading_resumed",
+    TradingState.PAUSED: "trading_paused",
+    TradingState.REDUCING: "trading_paused:reducing",
+    TradingState.HALTED: "trading_halted",
+}
 _STATE_PRIORITY = {
-    TradingState.ACTIVE: Severity.MEDIUM,
+    TradingState.ACTIVE: Severity.LOW,
     TradingState.PAUSED: Severity.MEDIUM,
     TradingState.REDUCING: Severity.HIGH,
     TradingState.HALTED: Severity.CRITICAL,
@@ -143,7 +149,7 @@ class PositionSafetyManager:
         self._event(_STATE_EVENTS[state], _STATE_PRIORITY[state], message,
                     {"from": old.value, "to": state.value, "reason": reason})
         self._send(Alert(
-            key=f"trading_state:{state.value}", priority=_STATE_PRIORITY[state], kind="safety",
+            key=_STATE_ALERT_KEYS[state], priority=_STATE_PRIORITY[state], kind="safety",
             title=message, body=f"Trading state changed from {old.value} to {state.value}.",
             facts={"reason": reason},
         ))
@@ -269,7 +275,7 @@ class PositionSafetyManager:
             kind_key = "emergency_stop"
         elif v.rule == DAILY_LOSS:
             title = f"Daily loss limit breached: -${v.value:,.0f} (limit ${v.limit:,.0f})"
-            kind_key = "daily_loss"
+            kind_key = "limit_breach"
         elif v.rule == ORPHAN:
             title = f"Orphaned position(s): {', '.join(v.symbols) or v.message}"
             kind_key = "orphaned_position"
@@ -282,7 +288,7 @@ class PositionSafetyManager:
                         "loss is within the limit.",
         }.get(v.rule, "No automatic action: review and reduce the exposure.")
         return Alert(
-            key=f"safety:{v.rule}:{','.join(v.symbols)}", priority=v.severity, kind="safety",
+            key=f"{kind_key}:{v.rule}:{','.join(v.symbols)}", priority=v.severity, kind="safety",
             title=title, body=f"{v.message}\n\nWhat the system did: {action}",
             facts={"rule": v.rule, "value": v.value, "limit": v.limit,
                    "symbols": list(v.symbols), "risk_score": report.overall_risk_score,
@@ -355,7 +361,7 @@ class PositionSafetyManager:
         )
         if not result.flat:
             self._send(Alert(
-                key="safety:emergency_close_incomplete", priority=Severity.CRITICAL,
+                key="emergency_stop:incomplete", priority=Severity.CRITICAL,
                 kind="safety", title=f"Emergency close INCOMPLETE: {verdict}",
                 body="Positions still open: " + ", ".join(result.remaining)
                 + "\nClose them in TWS now.",

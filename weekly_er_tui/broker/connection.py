@@ -429,7 +429,7 @@ class ConnectionMonitor:
         self._event(EventType.CONNECTION_FAILED, Severity.CRITICAL, message,
                     {"attempts": cfg.max_reconnect_attempts, "error": self._last_error})
         self._send_alert(Alert(
-            key="connection:failed", priority=Severity.CRITICAL, kind="connection",
+            key="reconnect_failed", priority=Severity.CRITICAL, kind="connection",
             title="IB connection failed: manual intervention required",
             body=message, facts={"error": self._last_error, "address": cfg.address},
         ))
@@ -451,7 +451,7 @@ class ConnectionMonitor:
             {"attempts": attempts},
         )
         self._send_alert(Alert(
-            key="connection:reconnected", priority=Severity.LOW, kind="connection",
+            key="reconnected", priority=Severity.LOW, kind="connection",
             title=f"Reconnected to IBKR after {attempts} attempt(s)",
             body="The connection is back; positions, orders and executions were resynced.",
         ))
@@ -467,7 +467,7 @@ class ConnectionMonitor:
                         f"{self.config.address}: the gateway closed the socket",
                         {"total_disconnects": self._total_disconnects})
             self._send_alert(Alert(
-                key="connection:lost", priority=Severity.HIGH, kind="connection",
+                key="connection_lost", priority=Severity.HIGH, kind="connection",
                 title="Connection lost to IBKR",
                 body=f"The socket to {self.config.address} closed; reconnecting automatically.",
             ))
@@ -482,7 +482,7 @@ class ConnectionMonitor:
                     f"{self.config.address}: dropped by us ({reason})",
                     {"total_disconnects": self._total_disconnects})
         self._send_alert(Alert(
-            key="connection:lost", priority=Severity.HIGH, kind="connection",
+            key="connection_lost", priority=Severity.HIGH, kind="connection",
             title="Connection lost to IBKR",
             body=f"{reason}: the link to {self.config.address} was dropped; reconnecting.",
         ))
@@ -531,7 +531,7 @@ class ConnectionMonitor:
                         {"code": code, "degraded": list(self._degraded.values())})
         if code in (CONNECTIVITY_LOST, SERVER_BROKEN):
             self._send_alert(Alert(
-                key=f"connection:degraded:{code}", priority=Severity.HIGH, kind="connection",
+                key=f"degraded:{code}", priority=Severity.HIGH, kind="connection",
                 title=f"IB connectivity degraded ({code})",
                 body=f"{message}. The socket to TWS is up, but orders or data may not flow.",
             ))

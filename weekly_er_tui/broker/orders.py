@@ -259,7 +259,7 @@ class OrderExecutor:
                  "checks": list(decision.checks)},
             )
             self._send_alert(Alert(
-                key=f"order:refused:{intent.symbol}", priority=Severity.HIGH, kind="trading",
+                key=f"order_rejected:gate:{intent.symbol}", priority=Severity.HIGH, kind="trading",
                 title=f"Order refused by the safety gate: {intent.side} {intent.quantity:g} "
                       f"{intent.symbol}",
                 body=why, facts={"order_ref": intent.order_ref, "reason": intent.reason},
@@ -339,7 +339,7 @@ class OrderExecutor:
             )
             if rejected:
                 self._send_alert(Alert(
-                    key=f"order:error:{intent.symbol}", priority=Severity.HIGH, kind="trading",
+                    key=f"order_error:{intent.symbol}", priority=Severity.HIGH, kind="trading",
                     title=f"Order rejected by IB: {intent.side} {intent.quantity:g} "
                           f"{intent.symbol}",
                     body=why, facts={"order_ref": intent.order_ref, "code": code},
