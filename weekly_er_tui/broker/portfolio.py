@@ -181,6 +181,17 @@ class PortfolioTracker:
             self._sectors[symbol] = await self._lookup_sector(Stock(symbol, "SMART", "USD"))
         return self._sectors[symbol]
 
+    async def daily_closes(self, symbol: str, timeout: float = 10.0) -> list[float]:
+        """About two months of daily closes, oldest first (for volatility sizing)."""
+        bars = await asyncio.wait_for(
+            self.ib.reqHistoricalDataAsync(
+                Stock(symbol, "SMART", "USD"), endDateTime="", durationStr="2 M",
+                barSizeSetting="1 day", whatToShow="TRADES", useRTH=True,
+            ),
+            timeout,
+        )
+        return [float(b.close) for b in bars]
+
     def known_sector(self, symbol: str) -> str:
         return self.sector_overrides.get(symbol) or self._sectors.get(symbol, UNKNOWN_SECTOR)
 

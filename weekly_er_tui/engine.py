@@ -1,0 +1,367 @@
+"""TradingEngine: wires connection, safety, strategy, alerts, journal and store; owns EngineState.
+
+Hosts (the Textual app, the headless runner) call `run()` as one long-running task and the
+commands pause, resume, flatten, reconnect and check_now. The engine publishes one immutable
+EngineState; it is rebuilt lazily when something changed, so a burst of 1,000 ticks costs the
+host one rebuild per frame it asks for, not 1,000.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from weekly_er_tui.alerts import AlertManager
+from weekly_er_tui.broker.connection import ConnectionConfig, ConnectionMonitor
+from weekly_er_tui.broker.orders import FillRecorder, OrderExecutor
+from weekly_er_tui.broker.portfolio import PortfolioTracker
+from weekly_er_tui.clock import Clock, WallClock
+from weekly_er_tui.config import AppConfig
+from weekly_er_tui.journal import Fill, Journal
+from weekly_er_tui.model import (
+    Alert,
+    EngineState,
+    EventType,
+    PortfolioSnapshot,
+    Severity,
+    TradingState,
+)
+from weekly_er_tui.safety import PositionSafetyManager
+from weekly_er_tui.store import Store
+from weekly_er_tui.strategy.base import Strategy
+from weekly_er_tui.strategy.calendars import MarketCalendar, market_calendar
+from weekly_er_tui.strategy.weekly_er import WeeklyERStrategy
+
+log = logging.getLogger("weekly_er_tui.engine")
+
+StateListener = Callable[[EngineState], None]
+
+
+class TradingEngine:
+    def __init__(
+        self,
+        config: AppConfig,
+        *,
+        data_dir: Path | str = ".",
+        clock: Clock | None = None,
+        connection: ConnectionConfig | None = None,
+        journal: Journal | None = None,
+        store: Store | None = None,
+        alerts: AlertManager | None = None,
+        strategy: Strategy | None = None,
+        calendar: MarketCalendar | None = None,
+    ) -> None:
+        self.config = config
+        self.clock: Clock = clock or WallClock()
+        self.data_dir = Path(data_dir)
+        self.journal = journal or Journal(self.data_dir, self.clock)
+        self.store = store or Store.in_data_dir(self.data_dir)
+        self.alerts = alerts or AlertManager(
+            config.alerts, self.journal, self.clock, account=config.account or ""
+        )
+        self.calendar = calendar or market_calendar()
+        limits = config.safety_limits
+        self.monitor = ConnectionMonitor(
+            connection or ConnectionConfig.from_config(config),
+            journal=self.journal, alert=self.alert, clock=self.clock,
+        )
+        self.ib = self.monitor.ib
+        self.portfolio = PortfolioTracker(
+            self.ib, self.clock, account=config.account or "",
+            sector_overrides=limits.sector_overrides, stale_after=limits.stale_price_seconds,
+        )
+        self.fills = FillRecorder(self.ib, self.journal, self.store, self.clock)
+        self.safety = PositionSafetyManager(
+            limits, store=self.store, journal=self.journal, alert=self.alert, clock=self.clock,
+            portfolio=self.portfolio,
+            check_interval=config.connection_monitoring.safety_check_interval,
+            is_connected=lambda: self.monitor.is_connected,
+        )
+        self.executor = OrderExecutor(
+            self.ib, self.portfolio, self.store, self.journal, self.clock, limits,
+            trading_state=lambda: self.safety.trading_state,
+            market_open=lambda: self.calendar.is_open(self.clock.now()),
+            alert=self.alert,
+        )
+        self.safety.executor = self.executor
+        self.strategy = WeeklyERStrategy(
+            config, clock=self.clock, journal=self.journal, store=self.store,
+            executor=self.executor, portfolio=self.portfolio,
+            trading_state=lambda: self.safety.trading_state,
+            is_connected=lambda: self.monitor.is_connected,
+            wait_connected=self.monitor.wait_connected,
+            alert=self.alert, strategy=strategy, calendar=self.calendar,
+            history=self.portfolio.daily_closes, on_change=self._changed,
+        )
+        # After every (re)connect, in this order: prices and PnL, missed fills, our intents,
+        # then a queued flatten and a safety check.
+        self.monitor.add_resync_hook(self.portfolio.resync)
+        self.monitor.add_resync_hook(self.fills.resync)
+        self.monitor.add_resync_hook(self.executor.reconcile)
+        self.monitor.add_resync_hook(self._after_resync)
+        self.monitor.add_data_lost_hook(self.portfolio.resubscribe)
+        self.monitor.add_listener(lambda _stats: self._changed())
+        self.portfolio.on_change(self._on_portfolio_change)
+        self.fills.on_fill(self._on_fill)
+        self.safety.add_listener(self._changed)
+        self.alerts.subscribe(lambda _record: self._changed())
+        self.alerts.set_context(account=config.account or "",
+                                positions_summary_fn=self._positions_summary)
+
+        self._version = 0
+        self._state: EngineState | None = None
+        self._listeners: list[StateListener] = []
+        self._notify_scheduled = False
+        self._running = False
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._flatten_pending = False
+        self._flatten_running = False
+        self._flatten_task: asyncio.Task[Any] | None = None
+
+    # -- state -----------------------------------------------------------------------------
+    def _changed(self) -> None:
+        self._version += 1
+        self._state = None
+        if self._listeners and not self._notify_scheduled:
+            self._notify_scheduled = True
+            with contextlib.suppress(RuntimeError):  # no running loop: nobody to notify yet
+                asyncio.get_running_loop().call_soon(self._notify)
+
+    def _notify(self) -> None:
+        self._notify_scheduled = False
+        state = self.state
+        for fn in list(self._listeners):
+            try:
+                fn(state)
+            except Exception:
+                log.exception("state listener failed")
+
+    def _on_portfolio_change(self) -> None:
+        self.safety.request_check()
+        self._changed()
+
+    def _on_fill(self, fill: Fill) -> None:
+        self.strategy.on_fill(fill)
+        self._changed()
+
+    @property
+    def state(self) -> EngineState:
+        if self._state is None:
+            self._state = self._build_state()
+        return self._state
+
+    def _snapshot(self) -> PortfolioSnapshot | None:
+        if not self.ib.isConnected() and not self.ib.positions():
+            return None
+        return self.portfolio.snapshot()
+
+    def _build_state(self) -> EngineState:
+        return EngineState(
+            timestamp=self.clock.now(),
+            account=self.portfolio.account or self.config.account or "",
+            live=self.config.live,
+            is_running=self._running,
+            trading_state=self.safety.trading_state,
+            trading_state_reason=self.safety.trading_state_reason,
+            connection=self.monitor.stats(),
+            portfolio=self._snapshot(),
+            safety=self.safety.last_report,
+            last_safety_check=self.safety.last_check,
+            plan=self.strategy.plan,
+            alerts=self.alerts.records[:200],
+            flatten_pending=self._flatten_pending,
+            flatten_in_progress=self._flatten_running,
+            strategy_error=self.strategy.error,
+            version=self._version,
+        )
+
+    def subscribe(self, fn: StateListener) -> Callable[[], None]:
+        self._listeners.append(fn)
+        return lambda: self._listeners.remove(fn) if fn in self._listeners else None
+
+    # -- running ---------------------------------------------------------------------------
+    async def run(self) -> None:
+        """Run everything until stop(). Returns after a clean shutdown."""
+        self._running = True
+        self._stop.clear()
+        cm = self.monitor.config
+        self.journal.event(
+            EventType.SYSTEM, Severity.INFO,
+            f"Engine started: IBKR {cm.address} clientId {cm.client_id} "
+            f"({'LIVE' if self.config.live else 'paper'}), trading state "
+            f"{self.safety.trading_state.value}",
+            {"data_dir": str(self.data_dir), "host": socket.gethostname()},
+        )
+        if self.safety.trading_state is TradingState.HALTED:
+            self.journal.event(
+                EventType.TRADING_HALTED, Severity.HIGH,
+                f"Still HALTED from before the restart: {self.safety.trading_state_reason}",
+                {},
+            )
+        error = self.strategy.load()
+        if error:
+            log.error("Strategy not started: %s", error)
+        self._tasks = [
+            asyncio.create_task(self.alerts.run(), name="alerts"),
+            asyncio.create_task(self._guard("safety monitor", self.safety.monitor()),
+                                name="safety"),
+        ]
+        await self.monitor.start()
+        if not error:
+            self._tasks.append(
+                asyncio.create_task(self._guard("strategy", self.strategy.run()),
+                                    name="strategy")
+            )
+        self._changed()
+        try:
+            await self._stop.wait()
+        finally:
+            await self._shutdown()
+
+    async def _guard(self, name: str, coro: Any) -> None:
+        """A long-running part that dies is loud: event, alert, and the rest keeps running."""
+        try:
+            await coro
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.exception("%s stopped", name)
+            self.journal.event(EventType.SYSTEM, Severity.CRITICAL,
+                               f"The {name} stopped with an error: {exc!r}", {"part": name})
+            self.alert(Alert(key=f"monitoring_stopped:{name}", priority=Severity.CRITICAL,
+                             kind="system", title=f"The {name} stopped: {exc!r}",
+                             body="Restart weekly-er-tui; until then this part is not running."))
+
+    async def stop(self) -> None:
+        self._stop.set()
+
+    async def _shutdown(self) -> None:
+        """Journal flushed, orders left as they are (never a surprise flatten), a 'monitoring
+        stopped' alert sent, disconnect."""
+        positions = len(self.ib.positions()) if self.ib.isConnected() else 0
+        self.journal.event(
+            EventType.SYSTEM, Severity.HIGH,
+            f"Monitoring stopped: engine shut down; {positions} position(s) and open orders "
+            f"left as they are",
+            {"positions": positions},
+        )
+        self.alert(Alert(
+            key="monitoring_stopped", priority=Severity.HIGH, kind="system",
+            title="weekly-er-tui stopped: positions are no longer monitored",
+            body=f"The engine was shut down with {positions} open position(s); orders were left "
+                 f"as they are.",
+        ))
+        for task in self._tasks:
+            if task.get_name() != "alerts":
+                task.cancel()
+        if self._flatten_task is not None:
+            self._flatten_task.cancel()
+        for task in self._tasks:
+            if task.get_name() != "alerts":
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        await self.alerts.drain(10.0)
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await self.monitor.stop()
+        self.fills.close()
+        self.portfolio.detach()
+        self._running = False
+        self._changed()
+
+    def close(self) -> None:
+        """Close the files (after run() returned)."""
+        self.journal.close()
+        self.store.close()
+
+    # -- commands --------------------------------------------------------------------------
+    async def pause(self, reason: str = "paused by the trader") -> None:
+        self.safety.pause(reason)
+
+    async def resume(self, reason: str = "resumed by the trader") -> None:
+        self.safety.resume(reason)
+
+    async def check_now(self) -> None:
+        await self.safety.check("manual")
+
+    async def reconnect(self) -> None:
+        await self.monitor.reconnect_now()
+
+    async def flatten(self, reason: str = "emergency flatten by the trader") -> None:
+        """Halt, cancel every order and close every position. While the link is down the
+        flatten is queued (and shown as queued) and runs right after the next resync."""
+        self.safety.set_trading_state(TradingState.HALTED, reason)
+        if not self.monitor.is_connected:
+            if not self._flatten_pending:
+                self._flatten_pending = True
+                self.journal.event(EventType.EMERGENCY_CLOSE, Severity.CRITICAL,
+                                   f"Emergency close QUEUED ({reason}): not connected; it runs "
+                                   f"as soon as the connection is back", {"reason": reason})
+            self._changed()
+            return
+        await self._run_flatten(reason)
+
+    async def _run_flatten(self, reason: str) -> None:
+        if self._flatten_running:
+            return
+        self._flatten_running = True
+        self._flatten_pending = False
+        self._changed()
+        try:
+            await self.safety.emergency_close("EMERGENCY", reason)
+        finally:
+            self._flatten_running = False
+            self._changed()
+
+    async def _after_resync(self, ib: Any) -> dict[str, Any]:
+        if self._flatten_pending:
+            self._flatten_task = asyncio.create_task(
+                self._run_flatten("queued emergency flatten, run on reconnect"),
+                name="queued flatten",
+            )
+        self.safety.request_check()
+        return {"flatten_queued": self._flatten_pending}
+
+    async def get_system_status(self) -> dict[str, Any]:
+        """The documented status dict."""
+        st = self.state
+        return {
+            "is_running": st.is_running,
+            "trading_paused": st.trading_state is not TradingState.ACTIVE,
+            "trading_state": st.trading_state.value,
+            "trading_state_reason": st.trading_state_reason,
+            "last_safety_check": st.last_safety_check.isoformat()
+            if st.last_safety_check else None,
+            "connection_state": st.connection.state.value,
+            "connection": st.connection.to_dict(),
+            "risk_score": st.safety.overall_risk_score if st.safety else None,
+            "positions": len(st.portfolio.open_positions) if st.portfolio else 0,
+            "flatten_pending": st.flatten_pending,
+            "strategy_error": st.strategy_error,
+        }
+
+    # -- helpers ---------------------------------------------------------------------------
+    def alert(self, alert: Alert) -> None:
+        self.alerts.alert(alert if alert.timestamp else replace(alert, timestamp=self.clock.now()))
+
+    def _positions_summary(self) -> str:
+        snap = self._snapshot()
+        if snap is None:
+            return "(not connected)"
+        lines = [f"Net liquidation ${snap.net_liquidation:,.0f}; day P&L "
+                 + (f"${snap.daily_pnl:,.0f}" if snap.daily_pnl is not None else "unknown")]
+        for p in snap.open_positions[:15]:
+            lines.append(f"{p.symbol:<6} {p.quantity:>8g} @ {p.market_price:,.2f}  "
+                         f"P&L {p.unrealized_pnl:+,.0f}")
+        if len(snap.open_positions) > 15:
+            lines.append(f"... and {len(snap.open_positions) - 15} more")
+        return "\n".join(lines)
