@@ -1,0 +1,422 @@
+"""The CLI's long-running commands: run (app or headless), demo, check, flatten.
+
+`weekly-er-tui run --headless` is the documented `enhanced_live_runner`: the same engine as the
+app, without a screen, for tmux or systemd. SIGTERM, SIGINT and SIGHUP stop it cleanly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import re
+import signal
+from datetime import datetime, time, timedelta
+from pathlib import Path
+from typing import Any, TextIO
+
+from weekly_er_tui.cli import (
+    EXIT_BAD_INPUT,
+    EXIT_CRITICAL,
+    EXIT_FAILURE,
+    EXIT_OK,
+    Handler,
+    load_or_report,
+)
+from weekly_er_tui.clock import ET, AcceleratedClock, Clock, WallClock, parse_instant
+from weekly_er_tui.config import AppConfig
+from weekly_er_tui.journal import remove_handlers, setup_logging
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str) -> float:
+    """'90m', '2h', '5d', '30s' or plain seconds, as seconds."""
+    m = _DURATION.match(text)
+    if not m:
+        raise ValueError(
+            f"--run-for must be a duration like 30s, 90m, 2h or 5d (got {text!r})"
+        )
+    return float(m[1]) * _UNITS[m[2]]
+
+
+def _build_engine(config: AppConfig, data_dir: Path, clock: Clock, err: TextIO,
+                  connection: Any = None) -> Any:
+    """The engine, or None after printing why it cannot start (a bad part of the config)."""
+    from weekly_er_tui.alerts import AlertConfigError
+    from weekly_er_tui.engine import TradingEngine
+    from weekly_er_tui.store import StoreError
+
+    try:
+        return TradingEngine(config, data_dir=data_dir, clock=clock, connection=connection)
+    except AlertConfigError as exc:
+        print("Configuration error in alerts; nothing was started:", file=err)
+        for p in exc.problems:
+            print(f"  - {p}", file=err)
+    except StoreError as exc:
+        print(f"State database error; nothing was started:\n  {exc}", file=err)
+    return None
+
+
+async def run_headless(engine: Any, run_for: float | None = None) -> int:
+    """Run the engine until a signal (or `run_for` seconds of the engine's clock)."""
+    loop = asyncio.get_running_loop()
+    stopping: list[asyncio.Future[None]] = []
+
+    def on_signal(name: str) -> None:
+        if not stopping:
+            from weekly_er_tui.model import EventType, Severity
+
+            engine.journal.event(EventType.SYSTEM, Severity.INFO,
+                                 f"{name} received: stopping cleanly", {"signal": name})
+            stopping.append(asyncio.ensure_future(engine.stop()))
+
+    installed = []
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, on_signal, sig.name)
+            installed.append(sig)
+    timer = None
+    if run_for is not None:
+        async def stop_later() -> None:
+            await engine.clock.sleep(run_for)
+            await engine.stop()
+
+        timer = asyncio.ensure_future(stop_later())
+    try:
+        await engine.run()
+    finally:
+        if timer is not None:
+            timer.cancel()
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+        engine.close()
+    return EXIT_OK
+
+
+def _setup(args: argparse.Namespace, clock: Clock, headless: bool, err: TextIO) -> list[Any]:
+    return setup_logging(args.data_dir, args.log_level, clock, console=err if headless else None)
+
+
+def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    loaded = load_or_report(args.config, err)
+    if loaded is None:
+        return EXIT_BAD_INPUT
+    clock = WallClock()
+    handlers = _setup(args, clock, args.headless, err)
+    try:
+        engine = _build_engine(loaded.config, Path(args.data_dir), clock, err)
+        if engine is None:
+            return EXIT_BAD_INPUT
+        if args.headless:
+            return asyncio.run(run_headless(engine))
+        return _run_app(engine, loaded.config, clock)
+    finally:
+        remove_handlers(handlers)
+
+
+def _run_app(engine: Any, config: AppConfig, clock: Clock, before: Any = None,
+             after: Any = None) -> int:
+    from weekly_er_tui.ui.app import WeeklyERApp
+
+    async def main() -> None:
+        if before is not None:
+            await before()
+        app = WeeklyERApp(engine, clock=clock, limits=config.safety_limits)
+        try:
+            await app.run_async()
+        finally:
+            if engine.state.is_running:
+                await engine.stop()
+            engine.close()
+            if after is not None:
+                await after()
+
+    asyncio.run(main())
+    return EXIT_OK
+
+
+def demo_start(now: datetime) -> datetime:
+    """A moment in a trading session, so the demo is alive at any time of day: now when the
+    market is open, else 10:30 ET of the most recent session."""
+    from weekly_er_tui.strategy.calendars import market_calendar
+
+    cal = market_calendar()
+    if cal.is_open(now):
+        return now
+    day = now.astimezone(ET).date()
+    while not cal.is_session(day) or (
+        day == now.astimezone(ET).date() and now < cal.session_open(day)
+    ):
+        day -= timedelta(days=1)
+    return datetime.combine(day, time(10, 30), ET)
+
+
+def cmd_demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from weekly_er_tui.sim import SimulatedGateway
+    from weekly_er_tui.sim.scenario import ScenarioError, load_scenario
+
+    loaded = load_or_report(args.config, err)
+    if loaded is None:
+        return EXIT_BAD_INPUT
+    try:
+        scenario = load_scenario(args.scenario)
+        run_for = parse_duration(args.run_for) if args.run_for else None
+        start = parse_instant(args.clock_start) if args.clock_start else demo_start(
+            WallClock().now())
+        if args.clock_speed <= 0:
+            raise ValueError(f"--clock-speed must be greater than 0 (got {args.clock_speed:g})")
+    except (ScenarioError, ValueError) as exc:
+        print(f"weekly-er-tui demo: {exc}", file=err)
+        return EXIT_BAD_INPUT
+    data_dir = Path(args.data_dir if args.data_dir != "." else "demo-data")
+    clock = AcceleratedClock(start, args.clock_speed)
+    gateway = SimulatedGateway(scenario, clock, port=0, seed=scenario.seed or 1)
+    config = prepare_demo(loaded.config, scenario, data_dir, clock)
+    args.data_dir = str(data_dir)
+    handlers = _setup(args, clock, args.headless, err)
+    try:
+        if args.headless:
+            async def headless() -> int:
+                await gateway.start()
+                try:
+                    engine = _build_engine(config, data_dir, clock, err,
+                                           connection=_demo_connection(config, gateway.port))
+                    if engine is None:
+                        return EXIT_BAD_INPUT
+                    print(f"Demo: simulated gateway on 127.0.0.1:{gateway.port}, clock starts "
+                          f"{start.astimezone(ET):%a %Y-%m-%d %H:%M} ET at {args.clock_speed:g}x; "
+                          f"logs in {data_dir / 'logs'}", file=err)
+                    return await run_headless(engine, run_for)
+                finally:
+                    await gateway.stop()
+
+            return asyncio.run(headless())
+        return _run_demo_app(config, gateway, data_dir, clock, err, run_for)
+    finally:
+        remove_handlers(handlers)
+
+
+def _demo_connection(config: AppConfig, port: int) -> Any:
+    from weekly_er_tui.broker.connection import ConnectionConfig
+
+    cfg = ConnectionConfig.from_config(config)
+    return ConnectionConfig(**{**cfg.__dict__, "host": "127.0.0.1", "port": port})
+
+
+def _run_demo_app(config: AppConfig, gateway: Any, data_dir: Path, clock: Clock, err: TextIO,
+                  run_for: float | None) -> int:
+    from weekly_er_tui.ui.app import WeeklyERApp
+
+    async def main() -> int:
+        await gateway.start()
+        try:
+            engine = _build_engine(config, data_dir, clock, err,
+                                   connection=_demo_connection(config, gateway.port))
+            if engine is None:
+                return EXIT_BAD_INPUT
+            app = WeeklyERApp(engine, clock=clock, limits=config.safety_limits,
+                              title="Weekly ER — DEMO (simulated gateway)")
+            stopper = None
+            if run_for is not None:
+                async def stop_later() -> None:
+                    await clock.sleep(run_for)
+                    app.exit()
+
+                stopper = asyncio.ensure_future(stop_later())
+            try:
+                await app.run_async()
+            finally:
+                if stopper is not None:
+                    stopper.cancel()
+                if engine.state.is_running:
+                    await engine.stop()
+                engine.close()
+            return EXIT_OK
+        finally:
+            await gateway.stop()
+
+    return asyncio.run(main())
+
+
+def prepare_demo(config: AppConfig, scenario: Any, data_dir: Path, clock: Clock) -> AppConfig:
+    """The demo's data directory: a fresh state database whose tracked positions are the
+    scenario's (entered earlier in the week), and the scenario's earnings calendar."""
+    from weekly_er_tui.store import Store
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    state = data_dir / "state"
+    for f in state.glob("weekly_er.sqlite*"):
+        f.unlink()
+    store = Store.in_data_dir(data_dir)
+    for p in scenario.positions:
+        store.track_position(p.symbol, p.quantity, "wer-demo-earlier", clock.now())
+    store.close()
+    calendar = data_dir / "demo_calendar.csv"
+    rows = ["symbol,report_date,timing"] + [
+        f"{e.symbol},{e.date.isoformat()},{e.timing}"
+        for e in scenario.earnings_for_week(clock.now())
+    ]
+    calendar.write_text("\n".join(rows) + "\n")
+    strategy = config.strategy.model_copy(update={"calendar_file": str(calendar)})
+    return config.model_copy(update={"strategy": strategy})
+
+
+def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    loaded = load_or_report(args.config, err)
+    if loaded is None:
+        return EXIT_BAD_INPUT
+    handlers = setup_logging(None, args.log_level, console=err)
+    try:
+        if args.what == "connection":
+            return asyncio.run(check_connection(loaded.config, out))
+        return asyncio.run(check_safety(loaded.config, out))
+    finally:
+        remove_handlers(handlers)
+
+
+async def check_connection(config: AppConfig, out: TextIO) -> int:
+    """The documented 'test connection monitoring' step: connect, three heartbeats, stats."""
+    from weekly_er_tui.broker.connection import (
+        ConnectionConfig,
+        ConnectionFailed,
+        ConnectionMonitor,
+    )
+
+    cfg = ConnectionConfig.from_config(config)
+    monitor = ConnectionMonitor(
+        ConnectionConfig(**{**cfg.__dict__, "max_reconnect_attempts": 1})
+    )
+    try:
+        await monitor.start(wait=True)
+    except ConnectionFailed as exc:
+        print(str(exc), file=out)
+        await monitor.stop()
+        return EXIT_FAILURE
+    try:
+        for i in range(3):
+            ok = await monitor.heartbeat()
+            lat = monitor.stats().heartbeat_latency.last_ms
+            print(f"heartbeat {i + 1}: " + (f"ok, {lat:.1f} ms" if ok else "FAILED"), file=out)
+            if not ok:
+                return EXIT_FAILURE
+        stats = monitor.get_connection_stats()
+        print("Connection statistics:", file=out)
+        for key, value in stats.items():
+            print(f"  {key}: {value}", file=out)
+        return EXIT_OK
+    finally:
+        await monitor.stop()
+
+
+async def check_safety(config: AppConfig, out: TextIO) -> int:
+    """Connect, run one safety check, print the report; exit 3 on anything CRITICAL."""
+    from weekly_er_tui.broker.connection import (
+        ConnectionConfig,
+        ConnectionFailed,
+        RobustIBConnection,
+    )
+    from weekly_er_tui.safety import PositionSafetyManager
+
+    cfg = ConnectionConfig.from_config(config)
+    conn = RobustIBConnection(ConnectionConfig(**{**cfg.__dict__, "max_reconnect_attempts": 1}))
+    try:
+        async with conn as ib:
+            report = await PositionSafetyManager(config.safety_limits).perform_safety_check(ib)
+    except ConnectionFailed as exc:
+        print(str(exc), file=out)
+        return EXIT_FAILURE
+    print(f"Risk score: {report['overall_risk_score']}/100", file=out)
+    print(f"Violations: {len(report['violations'])}", file=out)
+    for v in report["violations"]:
+        print(f"  [{v['severity']}] {v['rule']}: {v['message']}", file=out)
+    critical = any(v["severity"] == "CRITICAL" for v in report["violations"])
+    return EXIT_CRITICAL if critical else EXIT_OK
+
+
+def cmd_flatten(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    if not args.yes:
+        print("weekly-er-tui flatten cancels EVERY open order and closes EVERY position in the "
+              "account. Run it again with --yes to do it.", file=err)
+        return EXIT_BAD_INPUT
+    loaded = load_or_report(args.config, err)
+    if loaded is None:
+        return EXIT_BAD_INPUT
+    clock = WallClock()
+    handlers = setup_logging(args.data_dir, args.log_level, clock, console=err)
+    try:
+        return asyncio.run(flatten_account(loaded.config, Path(args.data_dir), clock, out,
+                                           args.client_id))
+    finally:
+        remove_handlers(handlers)
+
+
+async def flatten_account(config: AppConfig, data_dir: Path, clock: Clock, out: TextIO,
+                          client_id: int | None = None) -> int:
+    """From another terminal, with its own clientId, for when the app is gone."""
+    from weekly_er_tui.broker.connection import (
+        ConnectionConfig,
+        ConnectionFailed,
+        RobustIBConnection,
+    )
+    from weekly_er_tui.broker.orders import FillRecorder, OrderExecutor
+    from weekly_er_tui.broker.portfolio import PortfolioTracker
+    from weekly_er_tui.journal import Journal
+    from weekly_er_tui.model import EventType, Severity, TradingState
+    from weekly_er_tui.store import Store
+    from weekly_er_tui.strategy.calendars import market_calendar
+
+    cfg = ConnectionConfig.from_config(config)
+    cid = client_id if client_id is not None else config.ib_client_id + 50
+    journal = Journal(data_dir, clock)
+    store = Store.in_data_dir(data_dir)
+    cal = market_calendar()
+    try:
+        async with RobustIBConnection(
+            ConnectionConfig(**{**cfg.__dict__, "client_id": cid, "max_reconnect_attempts": 1}),
+            journal=journal, clock=clock,
+        ) as ib:
+            portfolio = PortfolioTracker(ib, clock, account=config.account or "")
+            await portfolio.resync(ib)
+            fills = FillRecorder(ib, journal, store, clock)
+            store.set_trading_state(TradingState.HALTED, "flattened from the command line",
+                                    clock.now())
+            executor = OrderExecutor(
+                ib, portfolio, store, journal, clock, config.safety_limits,
+                trading_state=lambda: TradingState.HALTED,
+                market_open=lambda: cal.is_open(clock.now()),
+            )
+            journal.event(EventType.EMERGENCY_CLOSE, Severity.CRITICAL,
+                          "Emergency close of ALL positions started from the command line", {})
+            result = await executor.flatten("EMERGENCY")
+            fills.close()
+            journal.event(EventType.EMERGENCY_CLOSE, Severity.CRITICAL,
+                          f"Emergency close finished: {'FLAT' if result.flat else 'NOT flat'}",
+                          result.to_dict())
+    except ConnectionFailed as exc:
+        print(str(exc), file=out)
+        return EXIT_FAILURE
+    finally:
+        journal.close()
+        store.close()
+    print(f"closed: {', '.join(result.closed) or 'none'}", file=out)
+    for sym, why in result.failed:
+        print(f"FAILED: {sym}: {why}", file=out)
+    print(f"remaining positions: {', '.join(result.remaining) or 'none'}; "
+          f"working orders: {result.working_orders}", file=out)
+    print("Account is FLAT." if result.flat else "Account is NOT flat: act in TWS now.",
+          file=out)
+    print("Trading state set to HALTED: resume it in the app when it is safe.", file=out)
+    return EXIT_OK if result.flat else EXIT_FAILURE
+
+
+HANDLERS: dict[str, Handler] = {
+    "run": cmd_run,
+    "demo": cmd_demo,
+    "check": cmd_check,
+    "flatten": cmd_flatten,
+}
+
+__all__ = ["HANDLERS", "parse_duration", "run_headless"]
+
