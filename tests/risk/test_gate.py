@@ -117,8 +117,8 @@ def test_every_failed_check_is_listed_at_once() -> None:
 
 # Trading state ---------------------------------------------------------------------------------
 
-REDUCE_AAPL = {"symbol": "AAPL", "side": "SELL", "quantity": 100}
-COVER_TSLA = {"symbol": "TSLA", "side": "BUY", "quantity": 20}
+REDUCE_AAPL: dict[str, Any] = {"symbol": "AAPL", "side": "SELL", "quantity": 100}
+COVER_TSLA: dict[str, Any] = {"symbol": "TSLA", "side": "BUY", "quantity": 20}
 
 
 @pytest.mark.parametrize("state", [TradingState.PAUSED, TradingState.REDUCING])

@@ -176,6 +176,7 @@ def test_no_violation_while_every_use_is_below_one(case: dict[str, Any]) -> None
 def test_score_is_100_exactly_when_a_critical_limit_is_breached(case: dict[str, Any]) -> None:
     report = run(case)
     score = report.overall_risk_score
+    assert score == rules.risk_score(report.uses, report.violations)
     assert 0.0 <= score <= 100.0
     assert (score == 100.0) is bool(report.critical)
     if not report.critical:

@@ -61,6 +61,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
+from operator import itemgetter
 from time import perf_counter
 
 from weekly_er_tui.config import SafetyLimits
@@ -194,10 +195,11 @@ def _pct(x: float, places: int) -> str:
     return f"{text}%"
 
 
-def _listed(items: Sequence[str]) -> str:
-    if len(items) <= _MAX_LISTED:
-        return ", ".join(items)
-    return ", ".join(items[:_MAX_LISTED]) + f" and {len(items) - _MAX_LISTED} more"
+def _listed(items: Sequence[str], total: int | None = None) -> str:
+    """The first _MAX_LISTED items; `total` when `items` was already cut short."""
+    total = len(items) if total is None else total
+    text = ", ".join(items[:_MAX_LISTED])
+    return text if total <= _MAX_LISTED else f"{text} and {total - _MAX_LISTED} more"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -309,7 +311,7 @@ def evaluate(
         else:
             values[sym] = v
             quantities[sym] = p.quantity
-        sector = overrides.get(sym) or p.sector or UNKNOWN_SECTOR
+        sector = (overrides.get(sym) if overrides else None) or p.sector or UNKNOWN_SECTOR
         if sector in sector_values:
             sector_values[sector] += v
             sector_members[sector][sym] = None
@@ -459,10 +461,7 @@ def evaluate(
 
     # max_position_concentration: each symbol's weight
     lim = limits.max_position_concentration
-    stock_weights = sorted(
-        ((sym, v / base if base > 0 else 0.0) for sym, v in values.items()),
-        key=lambda kv: (-kv[1], kv[0]),
-    )
+    stock_weights = _sorted_weights(values, base)
     for sym, w in stock_weights:
         uses.append(LimitUse(MAX_POSITION_CONCENTRATION, sym, w, lim, w / lim, med))
         if w > lim:
@@ -479,10 +478,7 @@ def evaluate(
 
     # max_sector_concentration: each sector's weight
     lim = limits.max_sector_concentration
-    sector_weights = sorted(
-        ((sec, v / base if base > 0 else 0.0) for sec, v in sector_values.items()),
-        key=lambda kv: (-kv[1], kv[0]),
-    )
+    sector_weights = _sorted_weights(sector_values, base)
     for sec, w in sector_weights:
         uses.append(LimitUse(MAX_SECTOR_CONCENTRATION, sec, w, lim, w / lim, med))
         if w > lim:
@@ -536,7 +532,7 @@ def evaluate(
                 signed[p.symbol] = signed.get(p.symbol, 0.0) + p.market_value
         details = [
             f"{s} {format_quantity(quantities[s])} sh ({format_money(signed[s])})"
-            for s in untracked
+            for s in untracked[:_MAX_LISTED]
         ]
         noun = "position" if len(untracked) == 1 else "positions"
         violations.append(
@@ -546,7 +542,7 @@ def evaluate(
                 float(len(untracked)),
                 0.0,
                 f"{len(untracked)} {noun} in the account that the strategy does not track: "
-                f"{_listed(details)}. Review and close, or add to orphan_ignore",
+                f"{_listed(details, len(untracked))}. Review and close, or add to orphan_ignore",
                 tuple(untracked),
             )
         )
@@ -568,7 +564,7 @@ def evaluate(
     uses.append(LimitUse(STALE_PRICE, "prices", float(len(stale)), 0.0, float(len(stale)), low))
     if stale:
         details = []
-        for p in stale:
+        for p in stale[:_MAX_LISTED]:
             if p.price_time is None:
                 details.append(f"{p.symbol} no price yet")
             else:
@@ -582,7 +578,7 @@ def evaluate(
                 float(len(stale)),
                 0.0,
                 f"{len(stale)} {noun} stale (older than "
-                f"{format_age(limits.stale_price_seconds)}): {_listed(details)}",
+                f"{format_age(limits.stale_price_seconds)}): {_listed(details, len(stale))}",
                 tuple(dict.fromkeys(p.symbol for p in stale)),
             )
         )
@@ -598,6 +594,13 @@ def evaluate(
         sector_weights=tuple(sector_weights),
         duration_ms=(perf_counter() - started) * 1000.0,
     )
+
+
+def _sorted_weights(values: dict[str, float], base: float) -> list[tuple[str, float]]:
+    """(name, value / base), largest first, ties by name."""
+    weights = sorted([(name, v / base if base > 0 else 0.0) for name, v in values.items()])
+    weights.sort(key=itemgetter(1), reverse=True)  # stable: ties keep their name order
+    return weights
 
 
 def risk_score(uses: Sequence[LimitUse], violations: Sequence[Violation]) -> float:
