@@ -1,0 +1,573 @@
+"""Orders and the matching engine: what IB's order handling does, on simulated prices.
+
+The book knows nothing of sockets: it tells an `OrderListener` what happened (accepted,
+activated, filled, cancelled, rejected) and the gateway turns that into TWS messages.
+
+Matching is a discrete-event simulation over the market's price points (the session steps, the
+open, the close and shock instants), so the same prices give the same fills whatever the clock
+speed and however often `advance` is called:
+
+- MKT fills at once at the ask (buy) or bid (sell) during the session; outside it, without
+  outsideRth, it waits PreSubmitted and fills at the next open.
+- LMT fills at once at the ask/bid if marketable, else rests and fills at its limit at the first
+  price point where the market crosses it.
+- STP triggers when the last price reaches the stop and fills at the ask/bid of that instant.
+- MOC fills at the session's closing price; LOC too when the close is within its limit.
+- DAY orders still working at the close are cancelled; GTC orders carry over; IOC orders cancel
+  whatever does not fill at once.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Protocol
+
+from weekly_er_tui.sim.account import SimAccount
+from weekly_er_tui.sim.market import Market, half_spread, round_price
+
+log = logging.getLogger("weekly_er_tui.sim")
+
+ORDER_TYPES = ("MKT", "LMT", "STP", "MOC", "LOC")
+TIFS = ("DAY", "GTC", "IOC")
+MOC_CUTOFF_SECONDS = 600
+COMMISSION_PER_SHARE = 0.005
+COMMISSION_MIN = 1.0
+COMMISSION_MAX_PCT = 0.01
+
+
+class Status:
+    PRE_SUBMITTED = "PreSubmitted"
+    SUBMITTED = "Submitted"
+    FILLED = "Filled"
+    CANCELLED = "Cancelled"
+    INACTIVE = "Inactive"
+
+
+DONE = frozenset({Status.FILLED, Status.CANCELLED, Status.INACTIVE})
+
+
+def commission_for(quantity: float, price: float) -> float:
+    """IB fixed pricing: $0.005 a share, at least $1, at most 1% of the trade value."""
+    c = max(COMMISSION_MIN, COMMISSION_PER_SHARE * abs(quantity))
+    return round(min(c, COMMISSION_MAX_PCT * abs(quantity) * price), 4)
+
+
+@dataclass(slots=True)
+class OrderRequest:
+    """What a placeOrder message asked for."""
+
+    symbol: str
+    action: str
+    quantity: float
+    order_type: str
+    lmt_price: float | None = None
+    aux_price: float | None = None
+    tif: str = "DAY"
+    outside_rth: bool = False
+    order_ref: str = ""
+    account: str = ""
+    con_id: int = 0
+    sec_type: str = "STK"
+
+
+@dataclass(slots=True)
+class SimOrder:
+    perm_id: int
+    client_id: int
+    order_id: int
+    symbol: str
+    con_id: int
+    action: str  # BUY or SELL
+    quantity: float
+    order_type: str
+    lmt_price: float | None
+    aux_price: float | None
+    tif: str
+    outside_rth: bool
+    order_ref: str
+    account: str
+    placed_at: float
+    day: int  # session index the order is for (DAY orders expire at its close)
+    status: str = Status.PRE_SUBMITTED
+    filled: float = 0.0
+    avg_fill_price: float = 0.0
+    last_fill_price: float = 0.0
+    active: bool = False
+    triggered: bool = False
+    checked_until: float = 0.0
+    parts: list[float] = field(default_factory=list)  # quantities of the fills still to come
+    part_interval: float = 0.0
+    next_part_at: float | None = None
+    completed_at: float | None = None
+    completed_status: str = ""
+    executions: int = 0
+
+    @property
+    def remaining(self) -> float:
+        return self.quantity - self.filled
+
+    @property
+    def is_done(self) -> bool:
+        return self.status in DONE
+
+    @property
+    def sign(self) -> float:
+        return 1.0 if self.action == "BUY" else -1.0
+
+
+@dataclass(frozen=True, slots=True)
+class SimExecution:
+    """One fill, as the account and reqExecutions know it."""
+
+    exec_id: str
+    order_id: int
+    perm_id: int
+    client_id: int
+    order_ref: str
+    symbol: str
+    con_id: int
+    side: str  # BOT or SLD
+    qty: float
+    price: float
+    time: datetime
+    commission: float
+    realized_pnl: float | None
+    cum_qty: float
+    avg_price: float
+    account: str
+
+    @property
+    def signed_qty(self) -> float:
+        return self.qty if self.side == "BOT" else -self.qty
+
+
+class OrderListener(Protocol):
+    def order_accepted(self, order: SimOrder) -> None: ...
+
+    def order_activated(self, order: SimOrder) -> None: ...
+
+    def order_modified(self, order: SimOrder) -> None: ...
+
+    def order_filled(self, order: SimOrder, execution: SimExecution) -> None: ...
+
+    def order_cancelled(self, order: SimOrder, requested: bool) -> None: ...
+
+    def order_rejected(self, client_id: int, order_id: int, code: int, message: str) -> None: ...
+
+
+@dataclass(slots=True)
+class RejectRule:
+    reason: str
+    remaining: int | None = None  # None: until cleared
+    symbol: str | None = None
+    predicate: Callable[[str], bool] | None = None
+
+    def matches(self, symbol: str) -> bool:
+        if self.symbol is not None and self.symbol != symbol:
+            return False
+        return self.predicate is None or self.predicate(symbol)
+
+
+_EXPIRE, _ACTIVATE, _PART, _FILL = 3, 0, 1, 2
+
+
+class OrderBook:
+    """Every order of the account, all clients together, and the fills they made."""
+
+    def __init__(
+        self,
+        market: Market,
+        account: SimAccount,
+        now: Callable[[], float],
+        listener: OrderListener,
+        first_perm_id: int = 1_100_000_001,
+    ) -> None:
+        self.market = market
+        self.sessions = market.sessions
+        self.account = account
+        self._now = now
+        self.listener = listener
+        self.orders: dict[int, SimOrder] = {}
+        self.by_client: dict[tuple[int, int], int] = {}
+        self.executions: list[SimExecution] = []
+        self.order_refs_received: list[str] = []
+        self.reject_rules: list[RejectRule] = []
+        self.partial_parts = 1
+        self.partial_interval = 0.0
+        self.moc_cutoff_seconds = MOC_CUTOFF_SECONDS
+        self._perm = itertools.count(first_perm_id)
+        self._next_ids: dict[int, int] = {}
+
+    # ids
+
+    def next_order_id(self, client_id: int) -> int:
+        return self._next_ids.get(client_id, 1)
+
+    def reserve_ids(self, client_id: int, order_id: int) -> None:
+        self._next_ids[client_id] = max(self.next_order_id(client_id), order_id + 1)
+
+    def working(self) -> list[SimOrder]:
+        return [o for o in self.orders.values() if not o.is_done]
+
+    def completed(self) -> list[SimOrder]:
+        return [o for o in self.orders.values() if o.is_done]
+
+    # requests
+
+    def place(self, client_id: int, order_id: int, req: OrderRequest) -> None:
+        """Handle a placeOrder: a new order, or a modification of a working one."""
+        self.order_refs_received.append(req.order_ref)
+        self.reserve_ids(client_id, order_id)
+        perm = self.by_client.get((client_id, order_id))
+        if perm is not None:
+            existing = self.orders[perm]
+            if existing.is_done:
+                self.listener.order_rejected(client_id, order_id, 103, "Duplicate order id")
+                return
+            self._modify(existing, req)
+            return
+        now = self._now()
+        problem = self._validate(req, now)
+        if problem is not None:
+            code, message = problem
+            log.info("order %s/%s rejected: %s", client_id, order_id, message)
+            self.listener.order_rejected(client_id, order_id, code, message)
+            return
+        inst = self.market.resolve(req.symbol, req.con_id)
+        assert inst is not None
+        order = SimOrder(
+            perm_id=next(self._perm),
+            client_id=client_id,
+            order_id=order_id,
+            symbol=inst.symbol,
+            con_id=inst.con_id,
+            action=req.action,
+            quantity=req.quantity,
+            order_type=req.order_type,
+            lmt_price=req.lmt_price,
+            aux_price=req.aux_price,
+            tif=req.tif,
+            outside_rth=req.outside_rth,
+            order_ref=req.order_ref,
+            account=req.account or self.account.account_id,
+            placed_at=now,
+            day=self.sessions.trading_day(now),
+            checked_until=now,
+        )
+        self.orders[order.perm_id] = order
+        self.by_client[(client_id, order_id)] = order.perm_id
+        self.listener.order_accepted(order)
+        if self._can_activate(order, now):
+            self._activate(order, now)
+
+    def cancel(self, client_id: int, order_id: int) -> bool:
+        """Cancel a working order; False when this client has no such working order."""
+        perm = self.by_client.get((client_id, order_id))
+        order = self.orders.get(perm) if perm is not None else None
+        if order is None or order.is_done:
+            return False
+        self._cancel(order, self._now(), requested=True)
+        return True
+
+    def global_cancel(self) -> int:
+        now = self._now()
+        todo = self.working()
+        for order in todo:
+            self._cancel(order, now, requested=True)
+        return len(todo)
+
+    def fill_externally(self, symbol: str, quantity: float, price: float | None = None) -> SimOrder:
+        """A fill made outside the API (a 'TWS user' order): clientId 0, orderId 0."""
+        inst = self.market.resolve(symbol)
+        if inst is None:
+            raise ValueError(f"unknown symbol {symbol!r}")
+        now = self._now()
+        order = SimOrder(
+            perm_id=next(self._perm),
+            client_id=0,
+            order_id=0,
+            symbol=inst.symbol,
+            con_id=inst.con_id,
+            action="BUY" if quantity > 0 else "SELL",
+            quantity=abs(quantity),
+            order_type="MKT",
+            lmt_price=None,
+            aux_price=None,
+            tif="DAY",
+            outside_rth=True,
+            order_ref="",
+            account=self.account.account_id,
+            placed_at=now,
+            day=self.sessions.trading_day(now),
+            status=Status.SUBMITTED,
+            active=True,
+        )
+        self.orders[order.perm_id] = order
+        if price is None:
+            bid, ask = self.market.bid_ask(inst.symbol, now)
+            price = ask if quantity > 0 else bid
+        self._execute(order, abs(quantity), price, now)
+        return order
+
+    # matching
+
+    def advance(self) -> None:
+        """Process every order event up to the clock's now, in time order."""
+        now = self._now()
+        for _ in range(100_000):
+            best: tuple[float, int, int, SimOrder, float] | None = None
+            for order in self.working():
+                ev = self._next_event(order, now)
+                if ev is None:
+                    if order.active:
+                        order.checked_until = max(order.checked_until, now)
+                    continue
+                t, kind, price = ev
+                key = (t, kind, order.perm_id)
+                if best is None or key < (best[0], best[1], best[2]):
+                    best = (t, kind, order.perm_id, order, price)
+            if best is None:
+                return
+            t, kind, _, order, price = best
+            self._apply(order, kind, t, price)
+        log.warning("order engine stopped after 100000 events in one advance")
+
+    def _next_event(self, order: SimOrder, now: float) -> tuple[float, int, float] | None:
+        s = self.sessions
+        open_t, close_t = s.opens[order.day], s.closes[order.day]
+        if not order.active:
+            if open_t <= now:
+                return (float(open_t), _ACTIVATE, 0.0)
+            return None
+        if order.next_part_at is not None:
+            if order.next_part_at <= now:
+                return (order.next_part_at, _PART, 0.0)
+            return None
+        expires = order.tif == "DAY" and close_t <= now
+        horizon = min(now, float(close_t)) if order.tif == "DAY" else now
+        ot = order.order_type
+        if ot in ("MOC", "LOC"):
+            if close_t <= now:
+                close_price = self.market.session_close(order.symbol, order.day)
+                if ot == "MOC" or self._marketable_at(order, close_price):
+                    return (float(close_t), _FILL, close_price)
+                return (float(close_t), _EXPIRE, 0.0)
+            return None
+        if ot in ("LMT", "STP") or (ot == "MKT" and order.remaining > 0):
+            for t, p in self.market.price_points(order.symbol, order.checked_until, horizon):
+                if ot == "MKT":
+                    return (t, _FILL, self._take_price(order, p))
+                if ot == "LMT" and self._marketable_at(order, p):
+                    assert order.lmt_price is not None
+                    return (t, _FILL, order.lmt_price)
+                if ot == "STP" and self._stop_hit(order, p):
+                    return (t, _FILL, self._take_price(order, p))
+        if expires:
+            return (float(close_t), _EXPIRE, 0.0)
+        return None
+
+    def _apply(self, order: SimOrder, kind: int, t: float, price: float) -> None:
+        order.checked_until = max(order.checked_until, t)
+        if kind == _ACTIVATE:
+            self._activate(order, t)
+        elif kind == _PART:
+            order.next_part_at = None
+            p = price or self._part_price(order, t)
+            self._fill_plan(order, p, t)
+        elif kind == _FILL:
+            self._start_fill(order, price, t)
+        elif kind == _EXPIRE:
+            self._cancel(order, t, requested=False)
+
+    def _activate(self, order: SimOrder, t: float) -> None:
+        order.active = True
+        order.status = Status.SUBMITTED
+        order.checked_until = t
+        self.listener.order_activated(order)
+        ot = order.order_type
+        if ot == "MKT":
+            self._start_fill(order, self._take_price(order, self.market.price(order.symbol, t)), t)
+        elif ot == "LMT":
+            last = self.market.price(order.symbol, t)
+            take = self._take_price(order, last)
+            assert order.lmt_price is not None
+            if (order.action == "BUY" and take <= order.lmt_price) or (
+                order.action == "SELL" and take >= order.lmt_price
+            ):
+                self._start_fill(order, take, t)
+        elif ot == "STP" and self._stop_hit(order, self.market.price(order.symbol, t)):
+            self._start_fill(order, self._take_price(order, self.market.price(order.symbol, t)), t)
+        if order.tif == "IOC" and not order.is_done and order.next_part_at is None:
+            self._cancel(order, t, requested=False)
+
+    def _start_fill(self, order: SimOrder, price: float, t: float) -> None:
+        n = max(1, min(self.partial_parts, int(order.remaining) or 1))
+        qty = order.remaining
+        base = float(int(qty // n)) if n > 1 else qty
+        parts = [base] * (n - 1) + [qty - base * (n - 1)]
+        order.parts = [p for p in parts if p > 0]
+        order.part_interval = self.partial_interval if order.order_type not in ("MOC", "LOC") else 0
+        self._fill_plan(order, price, t)
+
+    def _fill_plan(self, order: SimOrder, price: float, t: float) -> None:
+        """Fill the next part (all of them when there is no interval between parts)."""
+        while order.parts:
+            qty = order.parts.pop(0)
+            self._execute(order, qty, price, t)
+            if order.parts and order.part_interval > 0:
+                order.next_part_at = t + order.part_interval
+                return
+        order.next_part_at = None
+
+    def _part_price(self, order: SimOrder, t: float) -> float:
+        if order.order_type == "LMT" and order.lmt_price is not None:
+            return order.lmt_price
+        return self._take_price(order, self.market.price(order.symbol, t))
+
+    def _execute(self, order: SimOrder, qty: float, price: float, t: float) -> None:
+        price = round_price(price)
+        commission = commission_for(qty, price)
+        realized = self.account.apply_fill(order.symbol, order.sign * qty, price, commission, t)
+        cost = order.avg_fill_price * order.filled + qty * price
+        order.filled += qty
+        order.avg_fill_price = cost / order.filled
+        order.last_fill_price = price
+        when = datetime.fromtimestamp(t, UTC)
+        order.executions += 1
+        execution = SimExecution(
+            exec_id=f"{order.perm_id:08x}.{when:%y%m%d}.{order.executions:02d}.01",
+            order_id=order.order_id,
+            perm_id=order.perm_id,
+            client_id=order.client_id,
+            order_ref=order.order_ref,
+            symbol=order.symbol,
+            con_id=order.con_id,
+            side="BOT" if order.action == "BUY" else "SLD",
+            qty=qty,
+            price=price,
+            time=when,
+            commission=commission,
+            realized_pnl=realized,
+            cum_qty=order.filled,
+            avg_price=round(order.avg_fill_price, 6),
+            account=order.account,
+        )
+        self.executions.append(execution)
+        if order.remaining <= 1e-9:
+            order.status = Status.FILLED
+            order.completed_at = t
+            order.completed_status = "Filled"
+        log.info(
+            "fill %s %s %s @ %.2f (order %s/%s perm %s)",
+            execution.side,
+            qty,
+            order.symbol,
+            price,
+            order.client_id,
+            order.order_id,
+            order.perm_id,
+        )
+        self.listener.order_filled(order, execution)
+
+    def _cancel(self, order: SimOrder, t: float, requested: bool) -> None:
+        order.status = Status.CANCELLED
+        order.parts = []
+        order.next_part_at = None
+        order.completed_at = t
+        order.completed_status = "Cancelled by Trader" if requested else "Cancelled"
+        self.listener.order_cancelled(order, requested)
+
+    def _modify(self, order: SimOrder, req: OrderRequest) -> None:
+        if req.quantity < order.filled:
+            self.listener.order_rejected(
+                order.client_id, order.order_id, 201, "Order rejected - reason: quantity below filled"
+            )
+            return
+        order.quantity = req.quantity
+        order.lmt_price = req.lmt_price if req.lmt_price is not None else order.lmt_price
+        order.aux_price = req.aux_price if req.aux_price is not None else order.aux_price
+        order.order_ref = req.order_ref or order.order_ref
+        order.checked_until = max(order.checked_until, self._now())
+        self.listener.order_modified(order)
+        if order.active and order.order_type == "LMT" and order.next_part_at is None:
+            t = self._now()
+            take = self._take_price(order, self.market.price(order.symbol, t))
+            if self._marketable_at(order, take, taker=True):
+                self._start_fill(order, take, t)
+
+    # rules
+
+    def _validate(self, req: OrderRequest, now: float) -> tuple[int, str] | None:
+        inst = self.market.resolve(req.symbol, req.con_id)
+        if inst is None or req.sec_type not in ("STK", ""):
+            return (200, "No security definition has been found for the request")
+        if req.order_type not in ORDER_TYPES:
+            return (
+                201,
+                f"Order rejected - reason: order type {req.order_type!r} is not supported "
+                f"(the simulator takes {', '.join(ORDER_TYPES)})",
+            )
+        if req.tif not in TIFS:
+            return (201, f"Order rejected - reason: time in force {req.tif!r} is not supported")
+        if req.action not in ("BUY", "SELL"):
+            return (201, f"Order rejected - reason: action {req.action!r} must be BUY or SELL")
+        if req.quantity <= 0:
+            return (201, "Order rejected - reason: the order quantity must be greater than 0")
+        if req.order_type in ("LMT", "LOC") and (req.lmt_price is None or req.lmt_price <= 0):
+            return (201, "Order rejected - reason: a limit order needs a limit price")
+        if req.order_type == "STP" and (req.aux_price is None or req.aux_price <= 0):
+            return (201, "Order rejected - reason: a stop order needs a stop price")
+        for rule in list(self.reject_rules):
+            if rule.matches(inst.symbol):
+                if rule.remaining is not None:
+                    rule.remaining -= 1
+                    if rule.remaining <= 0:
+                        self.reject_rules.remove(rule)
+                return (201, f"Order rejected - reason: {rule.reason}")
+        if req.order_type in ("MOC", "LOC"):
+            i = self.sessions.trading_day(now)
+            close = self.sessions.closes[i]
+            if self.sessions.opens[i] <= now and now >= close - self.moc_cutoff_seconds:
+                return (
+                    201,
+                    "Order rejected - reason: the MOC/LOC order entry cutoff time has passed "
+                    "for this session",
+                )
+        price = self.market.price(inst.symbol, now)
+        sign = 1.0 if req.action == "BUY" else -1.0
+        if not self.account.margin_ok(inst.symbol, sign * req.quantity, price):
+            return (
+                201,
+                "Order rejected - reason: YOUR ORDER IS NOT ACCEPTED. IN ORDER TO OBTAIN THE "
+                f"DESIRED POSITION YOUR EQUITY WITH LOAN VALUE [{self.account.net_liquidation:.2f} "
+                "USD] MUST EXCEED THE INITIAL MARGIN",
+            )
+        return None
+
+    def _can_activate(self, order: SimOrder, now: float) -> bool:
+        if self.sessions.is_open(now):
+            return True
+        if order.outside_rth and order.order_type in ("LMT", "STP"):
+            order.day = self.sessions.trading_day(now)
+            return True
+        return False
+
+    def _take_price(self, order: SimOrder, last: float) -> float:
+        half = half_spread(last)
+        return round_price(last + half if order.action == "BUY" else last - half)
+
+    def _marketable_at(self, order: SimOrder, last: float, taker: bool = False) -> bool:
+        """Whether the market at `last` reaches the limit (the ask for a buy, the bid for a sell)."""
+        assert order.lmt_price is not None
+        if order.order_type == "LOC":
+            return last <= order.lmt_price if order.action == "BUY" else last >= order.lmt_price
+        px = last if taker else self._take_price(order, last)
+        return px <= order.lmt_price if order.action == "BUY" else px >= order.lmt_price
+
+    def _stop_hit(self, order: SimOrder, last: float) -> bool:
+        assert order.aux_price is not None
+        return last >= order.aux_price if order.action == "BUY" else last <= order.aux_price

@@ -1,0 +1,1364 @@
+"""SimulatedGateway: an asyncio TCP server that speaks the TWS API socket protocol.
+
+It does the handshake and version negotiation (server version 178, or the client's maximum when
+that is lower, down to 157), serves several clients at once, each with its own clientId, and
+answers the requests an ib_async client (or any TWS API client) makes: account and positions,
+market data, contract details, history, orders, executions, P&L and the current time.
+
+Faults are methods on the gateway (see each docstring) and entries on a scenario's timeline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from types import TracebackType
+from typing import Any
+
+from weekly_er_tui.clock import ET, Clock
+from weekly_er_tui.sim import messages as msg
+from weekly_er_tui.sim.account import SimAccount
+from weekly_er_tui.sim.faults import Timeline
+from weekly_er_tui.sim.market import (
+    Instrument,
+    Market,
+    Quote,
+    bar_size_seconds,
+    duration_seconds,
+)
+from weekly_er_tui.sim.orders import (
+    OrderBook,
+    OrderRequest,
+    RejectRule,
+    SimExecution,
+    SimOrder,
+    Status,
+)
+from weekly_er_tui.sim.protocol import (
+    API_PREFIX,
+    SERVER_VERSION,
+    UNSET_DOUBLE,
+    UNSET_INTEGER,
+    Field,
+    ProtocolError,
+    encode_fields,
+    parse_version_request,
+)
+from weekly_er_tui.sim.scenario import Scenario
+from weekly_er_tui.sim.sessions import nyse_sessions
+
+log = logging.getLogger("weekly_er_tui.sim")
+
+WRITE_BUFFER_LIMIT = 4 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayEvent:
+    """Something the standalone gateway prints: a connect, a disconnect, an order, a fault."""
+
+    kind: str  # connect, disconnect, order, fill, cancel, reject, fault, refused
+    text: str
+    client_id: int | None = None
+
+
+class _Cursor:
+    """Reads the fields of one incoming message in order."""
+
+    def __init__(self, fields: list[str], start: int = 1) -> None:
+        self.fields = fields
+        self.i = start
+
+    def str(self) -> str:
+        if self.i >= len(self.fields):
+            self.i += 1
+            return ""
+        v = self.fields[self.i]
+        self.i += 1
+        return v
+
+    def int(self) -> int:
+        v = self.str()
+        if not v:
+            return 0
+        n = int(float(v))
+        return 0 if n == UNSET_INTEGER else n
+
+    def float(self) -> float | None:
+        v = self.str()
+        if not v:
+            return None
+        if v == "Infinite":
+            return float("inf")
+        x = float(v)
+        return None if x >= UNSET_DOUBLE else x
+
+    def bool(self) -> bool:
+        v = self.str()
+        return v not in ("", "0", "false", "False")
+
+    def skip(self, n: int = 1) -> None:
+        self.i += n
+
+    def contract(self) -> dict[str, Any]:
+        """The 12 contract fields a request carries (conId .. tradingClass)."""
+        return {
+            "con_id": self.int(),
+            "symbol": self.str(),
+            "sec_type": self.str(),
+            "last_trade": self.str(),
+            "strike": self.str(),
+            "right": self.str(),
+            "multiplier": self.str(),
+            "exchange": self.str(),
+            "primary_exchange": self.str(),
+            "currency": self.str(),
+            "local_symbol": self.str(),
+            "trading_class": self.str(),
+        }
+
+
+@dataclass(slots=True)
+class _TickState:
+    symbol: str
+    last: tuple[float, ...] = ()
+
+
+@dataclass(slots=True)
+class _Subscriptions:
+    market_data: dict[int, _TickState] = field(default_factory=dict)
+    account_updates: bool = False
+    positions: bool = False
+    account_multi: set[int] = field(default_factory=set)
+    positions_multi: set[int] = field(default_factory=set)
+    pnl: dict[int, tuple[float, ...]] = field(default_factory=dict)
+    pnl_single: dict[int, tuple[int, tuple[float, ...]]] = field(default_factory=dict)
+    portfolio_sent: dict[str, tuple[float, ...]] = field(default_factory=dict)
+    values_sent: dict[str, str] = field(default_factory=dict)
+
+
+class ClientSession:
+    """One TCP connection: handshake, requests in, messages out (through stall and delay)."""
+
+    def __init__(
+        self, gw: SimulatedGateway, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        self.gw = gw
+        self.reader = reader
+        self.writer = writer
+        peer = writer.get_extra_info("peername")
+        self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
+        self.version = SERVER_VERSION
+        self.client_id: int | None = None
+        self.started = False
+        self.closed = False
+        self.subs = _Subscriptions()
+        self._queue: deque[tuple[float, bytes]] = deque()
+        self._wake = asyncio.Event()
+        self._flusher: asyncio.Task[None] | None = None
+
+    # output
+
+    def send(self, fields: list[Field]) -> None:
+        if self.closed:
+            return
+        data = encode_fields(fields)
+        gw = self.gw
+        if not self._queue and gw.delay <= 0 and not gw.stalled:
+            self.writer.write(data)
+            return
+        self._queue.append((asyncio.get_running_loop().time(), data))
+        if self._flusher is None:
+            self._flusher = gw._spawn(self._flush(), f"sim-flush-{self.peer}")
+        self._wake.set()
+
+    def write_raw(self, data: bytes) -> None:
+        """Bulk path for the tick loop (no stall/delay queue in use)."""
+        if not self.closed:
+            self.writer.write(data)
+
+    @property
+    def buffered(self) -> int:
+        transport = self.writer.transport
+        return transport.get_write_buffer_size() if transport else 0
+
+    async def _flush(self) -> None:
+        loop = asyncio.get_running_loop()
+        while not self.closed:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._queue and not self.closed:
+                await self.gw._unstalled.wait()
+                enqueued, data = self._queue[0]
+                wait = enqueued + self.gw.delay - loop.time()
+                if wait > 0:
+                    await asyncio.sleep(min(wait, 0.05))
+                    continue
+                self._queue.popleft()
+                self.writer.write(data)
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self._wake.set()
+        with contextlib.suppress(Exception):
+            self.writer.transport.abort()
+
+    # input
+
+    async def run(self) -> None:
+        gw = self.gw
+        try:
+            prefix = await self.reader.readexactly(4)
+            if prefix != API_PREFIX:
+                raise ProtocolError(f"expected the API\\0 prefix, got {prefix!r}")
+            size = int.from_bytes(await self.reader.readexactly(4), "big")
+            request = parse_version_request(await self.reader.readexactly(size))
+            await gw._unstalled.wait()
+            version = request.negotiate(gw.server_version)
+            if version is None:
+                log.warning(
+                    "client %s asked for versions %s..%s; this gateway speaks 157..%s",
+                    self.peer,
+                    request.min_version,
+                    request.max_version,
+                    gw.server_version,
+                )
+                return
+            self.version = version
+            now = gw.clock.now().timestamp()
+            self.send([version, msg.handshake_time(now)])
+            while not self.closed:
+                size = int.from_bytes(await self.reader.readexactly(4), "big")
+                fields = (await self.reader.readexactly(size)).decode(
+                    errors="backslashreplace"
+                ).split("\0")
+                if fields and fields[-1] == "":
+                    fields.pop()
+                if not fields:
+                    continue
+                if gw.stalled:
+                    await gw._unstalled.wait()
+                if self.closed:
+                    break
+                gw._dispatch(self, fields)
+        except (asyncio.IncompleteReadError, ConnectionError, OSError):
+            pass
+        except ProtocolError as exc:
+            log.warning("client %s: %s", self.peer, exc)
+        finally:
+            gw._session_closed(self)
+            self.close()
+
+
+Handler = Callable[[ClientSession, _Cursor], None]
+
+
+class SimulatedGateway:
+    """A simulated IB Gateway on `host:port` (port 0 picks a free port; read `gw.port`).
+
+    Time comes from `clock` (prices, sessions, fills, reqCurrentTime); socket behaviour (the tick
+    rate, delays) runs in real seconds. `seed` fixes the price paths: the same scenario, seed and
+    clock start give the same prices and fills at any clock speed.
+
+    Use `await gw.start()` / `await gw.stop()`, or `async with SimulatedGateway(...) as gw:`.
+    """
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        clock: Clock,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        seed: int = 1,
+        *,
+        tick_interval: float = 0.25,
+        engine_interval: float = 0.05,
+        account_interval: float = 1.0,
+        server_version: int = SERVER_VERSION,
+        run_timeline: bool = True,
+    ) -> None:
+        self.scenario = scenario
+        self.clock = clock
+        self.host = host
+        self.port = port
+        self.seed = scenario.seed if scenario.seed is not None and seed == 1 else seed
+        self.tick_interval = tick_interval
+        self.engine_interval = engine_interval
+        self.account_interval = account_interval
+        self.server_version = server_version
+        self.run_timeline = run_timeline
+        self.account_id = scenario.account.id
+        sessions = nyse_sessions()
+        self.market = Market(scenario.instruments(), self.seed, clock.now(), sessions)
+        self.account = SimAccount(scenario.account.id, scenario.account.cash, self.market, self._t)
+        for p in scenario.positions:
+            self.account.seed_position(p.symbol, p.quantity, p.avg_cost)
+        self.book = OrderBook(self.market, self.account, self._t, self)
+        self.delay = 0.0
+        self.stalled = False
+        self.refusing = False
+        self.ib_link_up = True
+        self.market_data_farm_ok = True
+        self._unstalled = asyncio.Event()
+        self._unstalled.set()
+        self._changed = asyncio.Event()
+        self._sessions: list[ClientSession] = []
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._handlers_running: set[asyncio.Task[Any]] = set()
+        self._listeners: list[Callable[[GatewayEvent], None]] = []
+        self._started_at: datetime | None = None
+        self._running = False
+        self._handlers: dict[int, Handler] = self._handler_table()
+        self._highlow: dict[str, tuple[int, float, float, float]] = {}
+        self.timeline = Timeline(self)
+
+    # lifecycle
+
+    async def start(self) -> SimulatedGateway:
+        """Listen, and start the market, order engine and timeline."""
+        if self._running:
+            return self
+        self._running = True
+        self._started_at = self.clock.now()
+        await self._listen()
+        self._spawn(self._engine_loop(), "sim-engine")
+        self._spawn(self._tick_loop(), "sim-ticks")
+        self._spawn(self._account_loop(), "sim-account")
+        if self.run_timeline and self.scenario.timeline:
+            self._spawn(self.timeline.run(self.scenario.timeline, self._started_at), "sim-timeline")
+        log.info("simulated gateway listening on %s:%s", self.host, self.port)
+        return self
+
+    async def stop(self) -> None:
+        """Close every connection and the listener; cancel all background tasks."""
+        if not self._running:
+            return
+        self._running = False
+        self._unstalled.set()
+        self._close_listener()
+        for s in list(self._sessions):
+            s.close()
+        # Connection handlers end on their own once their socket is closed: cancelling them
+        # would make asyncio's stream callback log the CancelledError.
+        handlers = list(self._handlers_running)
+        if handlers:
+            await asyncio.wait(handlers, timeout=2.0)
+        current = asyncio.current_task()
+        tasks = [t for t in self._tasks if t is not current]
+        for t in tasks:
+            t.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        self._tasks.clear()
+        await asyncio.sleep(0)
+        log.info("simulated gateway stopped")
+
+    async def __aenter__(self) -> SimulatedGateway:
+        return await self.start()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    async def _listen(self) -> None:
+        sock = self._bind()
+        self._server = await asyncio.start_server(self._on_connect, sock=sock)
+
+    def _bind(self) -> socket.socket:
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.host, self.port))
+        sock.listen(128)
+        sock.setblocking(False)
+        self.port = sock.getsockname()[1]
+        return sock
+
+    def _close_listener(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+
+    def _spawn(self, coro: Awaitable[Any], name: str) -> asyncio.Task[Any]:
+        task: asyncio.Task[Any] = asyncio.ensure_future(coro)
+        task.set_name(name)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("simulator task %s failed", task.get_name(), exc_info=task.exception())
+
+    def _t(self) -> float:
+        return self.clock.now().timestamp()
+
+    # inspection
+
+    @property
+    def clients(self) -> list[int]:
+        """clientIds of the connected, API-started clients."""
+        return sorted(s.client_id for s in self._sessions if s.started and s.client_id is not None)
+
+    @property
+    def executions(self) -> list[SimExecution]:
+        """Every fill of the run, in order (API orders and external ones)."""
+        return self.book.executions
+
+    @property
+    def order_refs_received(self) -> list[str]:
+        """The orderRef of every placeOrder received, in order (modifications included)."""
+        return self.book.order_refs_received
+
+    def open_orders(self) -> list[SimOrder]:
+        """Working orders of every client."""
+        return self.book.working()
+
+    def price(self, symbol: str) -> float:
+        """The last price of `symbol` at the clock's now."""
+        return self.market.price(symbol, self._t())
+
+    def quote(self, symbol: str) -> Quote:
+        return self.market.quote(symbol, self._t())
+
+    def add_listener(self, callback: Callable[[GatewayEvent], None]) -> None:
+        """Call `callback` for every connect, disconnect, order event and fault."""
+        self._listeners.append(callback)
+
+    async def wait_for(self, predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+        """Wait (real seconds) until `predicate()` is true; raises TimeoutError."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not predicate():
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise TimeoutError("condition not met within %.1fs" % timeout)
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), min(remaining, 0.05))
+
+    def process(self) -> None:
+        """Run the order engine up to the clock's now (the engine loop also does this)."""
+        self.book.advance()
+        self._notify()
+
+    def _notify(self) -> None:
+        self._changed.set()
+
+    def _event(self, kind: str, text: str, client_id: int | None = None) -> None:
+        log.info("%s", text)
+        ev = GatewayEvent(kind, text, client_id)
+        for cb in list(self._listeners):
+            try:
+                cb(ev)
+            except Exception:
+                log.exception("gateway listener failed")
+        self._notify()
+
+    # faults
+
+    def drop_all(self) -> None:
+        """Close every client socket at once (the gateway process died); the listener stays."""
+        n = len(self._sessions)
+        for s in list(self._sessions):
+            s.close()
+        self._event("fault", f"fault: dropped {n} connection(s)")
+
+    def refuse_connections(self) -> None:
+        """Gateway down: stop listening, so new TCP connects are refused. Existing ones stay."""
+        self.refusing = True
+        self._close_listener()
+        self._event("fault", "fault: refusing new connections")
+
+    def accept_connections(self) -> None:
+        """Listen again on the same port after `refuse_connections`."""
+        if not self.refusing or not self._running:
+            return
+        self.refusing = False
+        sock = self._bind()
+        self._spawn(self._serve_on(sock), "sim-relisten")
+        self._event("fault", "fault: accepting connections again")
+
+    async def _serve_on(self, sock: socket.socket) -> None:
+        server = await asyncio.start_server(self._on_connect, sock=sock)
+        if self.refusing or not self._running:
+            server.close()
+        else:
+            self._server = server
+
+    def stall(self) -> None:
+        """Keep sockets open but answer nothing; requests wait and are answered on `unstall`."""
+        self.stalled = True
+        self._unstalled.clear()
+        self._event("fault", "fault: stalled (answering nothing)")
+
+    def unstall(self) -> None:
+        self.stalled = False
+        self._unstalled.set()
+        self._event("fault", "fault: unstalled")
+
+    def set_delay(self, seconds: float) -> None:
+        """Delay every message the gateway sends by `seconds` real seconds (0 turns it off)."""
+        self.delay = max(0.0, float(seconds))
+        self._event("fault", f"fault: answer delay {self.delay:g}s")
+
+    def reject_next_orders(self, n: int = 1, reason: str = "Simulated rejection",
+                           symbol: str | None = None) -> None:  # fmt: skip
+        """Reject the next `n` orders (for `symbol` only, if given) with error 201 alone."""
+        self.book.reject_rules.append(RejectRule(reason=reason, remaining=n, symbol=symbol))
+        self._event("fault", f"fault: rejecting the next {n} order(s)" + (f" for {symbol}" if symbol else ""))
+
+    def reject_orders(self, predicate: Callable[[str], bool], reason: str = "Simulated rejection") -> None:
+        """Reject every order whose symbol matches `predicate` until `clear_rejections`."""
+        self.book.reject_rules.append(RejectRule(reason=reason, predicate=predicate))
+        self._event("fault", "fault: rejecting orders by rule")
+
+    def clear_rejections(self) -> None:
+        self.book.reject_rules.clear()
+
+    def partial_fills(self, n_parts: int, interval: float = 0.0) -> None:
+        """Fill each later order in `n_parts` executions, `interval` clock seconds apart (1 = off)."""
+        self.book.partial_parts = max(1, int(n_parts))
+        self.book.partial_interval = max(0.0, float(interval))
+        self._event("fault", f"fault: partial fills in {self.book.partial_parts} part(s)")
+
+    def emit_connectivity(self, code: int) -> None:
+        """Send a TWS connectivity or farm message (reqId -1) to every client, and act on it.
+
+        1100 and 2110 stop market data; 1101 restores the link but drops every market data
+        subscription (clients must resubscribe); 1102 restores it, subscriptions kept. 2103 stops
+        market data until 2104. The other farm codes are only messages.
+        """
+        text = msg.CONNECTIVITY_MESSAGES.get(code)
+        if text is None:
+            raise ValueError(f"{code} is not a connectivity code ({sorted(msg.CONNECTIVITY_MESSAGES)})")
+        if code in (1100, 2110):
+            self.ib_link_up = False
+        elif code == 1101:
+            self.ib_link_up = True
+            for s in self._sessions:
+                s.subs.market_data.clear()
+        elif code == 1102:
+            self.ib_link_up = True
+        elif code == 2103:
+            self.market_data_farm_ok = False
+        elif code == 2104:
+            self.market_data_farm_ok = True
+        for s in self._started():
+            s.send(msg.error(s.version, -1, code, text))
+        self._event("fault", f"fault: connectivity {code} {text}")
+
+    def price_shock(self, pct: float, symbol: str | None = None, sector: str | None = None) -> list[str]:
+        """Move a symbol, a sector, or (neither given) every symbol by `pct` percent now."""
+        if symbol is not None:
+            inst = self.market.resolve(symbol)
+            if inst is None:
+                raise ValueError(f"unknown symbol {symbol!r}")
+            symbols = [inst.symbol]
+        elif sector is not None:
+            symbols = self.market.symbols_in_sector(sector)
+            if not symbols:
+                raise ValueError(f"no symbol in sector {sector!r}")
+        else:
+            symbols = list(self.market.instruments)
+        self.market.shock(symbols, pct, self._t())
+        self._event("fault", f"fault: price shock {pct:+g}% on {', '.join(symbols)}")
+        self.process()
+        return symbols
+
+    def fill_externally(self, symbol: str, quantity: float, price: float | None = None) -> SimExecution:
+        """A fill made outside the API (a TWS user's order): it reaches the account, positions
+        and reqExecutions, but no connected client sees it as its own order."""
+        order = self.book.fill_externally(symbol, quantity, price)
+        self._account_changed(order.symbol)
+        return self.book.executions[-1]
+
+    # order listener (called by the book)
+
+    def _owner(self, client_id: int) -> ClientSession | None:
+        for s in self._sessions:
+            if s.started and s.client_id == client_id and not s.closed:
+                return s
+        return None
+
+    def order_accepted(self, order: SimOrder) -> None:
+        s = self._owner(order.client_id)
+        if s is not None:
+            inst = self.market.instruments[order.symbol]
+            s.send(msg.open_order(s.version, order, inst))
+            s.send(msg.order_status(order))
+        self._event(
+            "order",
+            f"order {order.client_id}/{order.order_id}: {order.action} {order.quantity:g} "
+            f"{order.symbol} {order.order_type}"
+            + (f" {order.lmt_price:g}" if order.lmt_price is not None else "")
+            + (f" ref={order.order_ref}" if order.order_ref else "")
+            + f" perm {order.perm_id}",
+            order.client_id,
+        )
+
+    def order_activated(self, order: SimOrder) -> None:
+        self.order_modified(order)
+
+    def order_modified(self, order: SimOrder) -> None:
+        s = self._owner(order.client_id)
+        if s is not None:
+            s.send(msg.open_order(s.version, order, self.market.instruments[order.symbol]))
+            s.send(msg.order_status(order))
+        self._notify()
+
+    def order_filled(self, order: SimOrder, execution: SimExecution) -> None:
+        s = self._owner(order.client_id) if order.order_id else None
+        if s is not None:
+            inst = self.market.instruments[order.symbol]
+            s.send(msg.exec_details(s.version, -1, execution, inst))
+            if order.status == Status.FILLED:
+                s.send(msg.open_order(s.version, order, inst))
+            s.send(msg.order_status(order))
+            s.send(msg.commission_report(execution))
+        self._event(
+            "fill",
+            f"fill {order.client_id}/{order.order_id}: {execution.side} {execution.qty:g} "
+            f"{order.symbol} @ {execution.price:.2f} (commission {execution.commission:.2f})",
+            order.client_id,
+        )
+        self._account_changed(order.symbol)
+
+    def order_cancelled(self, order: SimOrder, requested: bool) -> None:
+        s = self._owner(order.client_id)
+        if s is not None:
+            s.send(msg.order_status(order))
+            if requested:
+                s.send(msg.error(s.version, order.order_id, 202, "Order Canceled - reason:"))
+        why = "cancelled" if requested else "expired/cancelled by the system"
+        self._event(
+            "cancel", f"order {order.client_id}/{order.order_id}: {why}", order.client_id
+        )
+
+    def order_rejected(self, client_id: int, order_id: int, code: int, message: str) -> None:
+        s = self._owner(client_id)
+        if s is not None:
+            s.send(msg.error(s.version, order_id, code, message))
+        self._event("reject", f"order {client_id}/{order_id}: error {code} {message}", client_id)
+
+    # connections
+
+    async def _on_connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._handlers_running.add(task)
+        session = ClientSession(self, reader, writer)
+        try:
+            if not self._running or self.refusing:
+                session.close()
+                return
+            self._sessions.append(session)
+            await session.run()
+        finally:
+            if task is not None:
+                self._handlers_running.discard(task)
+
+    def _session_closed(self, session: ClientSession) -> None:
+        if session in self._sessions:
+            self._sessions.remove(session)
+            if session.started:
+                self._event(
+                    "disconnect",
+                    f"client {session.client_id} disconnected ({session.peer})",
+                    session.client_id,
+                )
+        if session._flusher is not None and not session._flusher.done():
+            session._flusher.cancel()
+
+    def _started(self) -> list[ClientSession]:
+        return [s for s in self._sessions if s.started and not s.closed]
+
+    def _dispatch(self, session: ClientSession, fields: list[str]) -> None:
+        try:
+            msg_id = int(fields[0])
+        except ValueError:
+            log.warning("client %s sent a message with id %r", session.peer, fields[0])
+            return
+        if not session.started and msg_id != msg.IN_START_API:
+            log.debug("client %s: message %s before startApi ignored", session.peer, msg_id)
+            return
+        handler = self._handlers.get(msg_id)
+        if handler is None:
+            log.debug("client %s: message %s not simulated", session.peer, msg_id)
+            return
+        try:
+            handler(session, _Cursor(fields))
+        except Exception:
+            log.exception("client %s: failed to handle message %s: %s", session.peer, msg_id, fields)
+
+    def _handler_table(self) -> dict[int, Handler]:
+        return {
+            msg.IN_START_API: self._start_api,
+            msg.IN_REQ_IDS: self._req_ids,
+            msg.IN_REQ_MANAGED_ACCTS: lambda s, c: s.send(msg.managed_accounts(self.account_id)),
+            msg.IN_REQ_CURRENT_TIME: self._req_current_time,
+            msg.IN_REQ_MKT_DATA: self._req_mkt_data,
+            msg.IN_CANCEL_MKT_DATA: self._cancel_mkt_data,
+            msg.IN_REQ_MARKET_DATA_TYPE: lambda s, c: None,
+            msg.IN_REQ_CONTRACT_DETAILS: self._req_contract_details,
+            msg.IN_REQ_HISTORICAL_DATA: self._req_historical_data,
+            msg.IN_CANCEL_HISTORICAL_DATA: lambda s, c: None,
+            msg.IN_REQ_HEAD_TIMESTAMP: self._req_head_timestamp,
+            msg.IN_REQ_POSITIONS: self._req_positions,
+            msg.IN_CANCEL_POSITIONS: self._cancel_positions,
+            msg.IN_REQ_ACCOUNT_UPDATES: self._req_account_updates,
+            msg.IN_REQ_ACCOUNT_UPDATES_MULTI: self._req_account_updates_multi,
+            msg.IN_CANCEL_ACCOUNT_UPDATES_MULTI: self._cancel_account_updates_multi,
+            msg.IN_REQ_POSITIONS_MULTI: self._req_positions_multi,
+            msg.IN_CANCEL_POSITIONS_MULTI: self._cancel_positions_multi,
+            msg.IN_REQ_ACCOUNT_SUMMARY: self._req_account_summary,
+            msg.IN_CANCEL_ACCOUNT_SUMMARY: lambda s, c: None,
+            msg.IN_REQ_PNL: self._req_pnl,
+            msg.IN_CANCEL_PNL: self._cancel_pnl,
+            msg.IN_REQ_PNL_SINGLE: self._req_pnl_single,
+            msg.IN_CANCEL_PNL_SINGLE: self._cancel_pnl_single,
+            msg.IN_PLACE_ORDER: self._place_order,
+            msg.IN_CANCEL_ORDER: self._cancel_order,
+            msg.IN_REQ_GLOBAL_CANCEL: self._global_cancel,
+            msg.IN_REQ_OPEN_ORDERS: self._req_open_orders,
+            msg.IN_REQ_ALL_OPEN_ORDERS: self._req_all_open_orders,
+            msg.IN_REQ_AUTO_OPEN_ORDERS: lambda s, c: None,
+            msg.IN_REQ_COMPLETED_ORDERS: self._req_completed_orders,
+            msg.IN_REQ_EXECUTIONS: self._req_executions,
+        }
+
+    # handlers: connection
+
+    def _start_api(self, s: ClientSession, c: _Cursor) -> None:
+        if s.started:
+            return
+        c.skip()  # version
+        client_id = c.int()
+        if any(o.client_id == client_id for o in self._started()):
+            s.send(msg.error(s.version, -1, 326,
+                             "Unable to connect as the client id is already in use. "
+                             "Retry with a unique client id."))  # fmt: skip
+            self._event(
+                "refused", f"client {client_id} refused: client id already in use ({s.peer})"
+            )
+            asyncio.get_running_loop().call_later(0.05, s.close)
+            return
+        s.client_id = client_id
+        s.started = True
+        s.send(msg.managed_accounts(self.account_id))
+        s.send(msg.next_valid_id(self.book.next_order_id(client_id)))
+        for code in (2104, 2106, 2158):
+            s.send(msg.error(s.version, -1, code, msg.CONNECTIVITY_MESSAGES[code]))
+        self._event(
+            "connect",
+            f"client {client_id} connected from {s.peer} (server version {s.version})",
+            client_id,
+        )
+
+    def _req_ids(self, s: ClientSession, c: _Cursor) -> None:
+        assert s.client_id is not None
+        s.send(msg.next_valid_id(self.book.next_order_id(s.client_id)))
+
+    def _req_current_time(self, s: ClientSession, c: _Cursor) -> None:
+        s.send(msg.current_time(int(self._t())))
+
+    # handlers: market data
+
+    def _instrument(self, contract: dict[str, Any]) -> Instrument | None:
+        if contract["sec_type"] not in ("STK", ""):
+            return None
+        return self.market.resolve(contract["symbol"], contract["con_id"])
+
+    def _req_mkt_data(self, s: ClientSession, c: _Cursor) -> None:
+        c.skip()  # version
+        req_id = c.int()
+        contract = c.contract()
+        if contract["sec_type"] == "BAG":
+            c.skip(4 * c.int())
+        if c.bool():
+            c.skip(3)
+        c.str()  # genericTickList
+        snapshot = c.bool()
+        inst = self._instrument(contract)
+        if inst is None:
+            s.send(msg.error(s.version, req_id, 200,
+                             "No security definition has been found for the request"))  # fmt: skip
+            return
+        s.send(msg.market_data_type(req_id, 1))
+        state = _TickState(inst.symbol)
+        self._send_ticks(s, req_id, state, self._t(), force=True)
+        if snapshot:
+            s.send(msg.tick_snapshot_end(req_id))
+        else:
+            s.subs.market_data[req_id] = state
+
+    def _cancel_mkt_data(self, s: ClientSession, c: _Cursor) -> None:
+        c.skip()
+        s.subs.market_data.pop(c.int(), None)
+
+    def _session_range(self, symbol: str, t: float, last: float) -> tuple[float, float, float]:
+        """(open, high, low) of the trading day so far, tracked as ticks go out."""
+        sessions = self.market.sessions
+        i = sessions.trading_day(t)
+        cached = self._highlow.get(symbol)
+        if not sessions.is_open(t):
+            i = sessions.last_closed(t) if t < sessions.opens[i] else i
+        if cached is None or cached[0] != i:
+            bars = self.market.daily_bars(symbol, sessions.opens[i] - 1, t)
+            if bars and bars[-1].session == i:
+                b = bars[-1]
+                cached = (i, b.open, b.high, b.low)
+            else:
+                cached = (i, last, last, last)
+        else:
+            cached = (i, cached[1], max(cached[2], last), min(cached[3], last))
+        self._highlow[symbol] = cached
+        return cached[1], cached[2], cached[3]
+
+    def _tick_fields(self, req_id: int, state: _TickState, q: Quote, t: float,
+                     force: bool) -> list[list[Field]]:  # fmt: skip
+        op, hi, lo = self._session_range(state.symbol, t, q.last)
+        close = self.market.prev_close(state.symbol, t)
+        now = (q.bid, q.bid_size, q.ask, q.ask_size, q.last, q.last_size, q.volume, hi, lo, op, close)
+        old = state.last
+        out: list[list[Field]] = []
+        if force or not old or old[0:2] != now[0:2]:
+            out.append(msg.tick_price(req_id, msg.TICK_BID, q.bid, q.bid_size))
+        if force or not old or old[2:4] != now[2:4]:
+            out.append(msg.tick_price(req_id, msg.TICK_ASK, q.ask, q.ask_size))
+        if force or not old or old[4:6] != now[4:6]:
+            out.append(msg.tick_price(req_id, msg.TICK_LAST, q.last, q.last_size))
+        if force or not old or old[6] != now[6]:
+            out.append(msg.tick_size(req_id, msg.TICK_VOLUME, q.volume))
+        if force or not old or old[7] != now[7]:
+            out.append(msg.tick_price(req_id, msg.TICK_HIGH, hi, 0.0))
+        if force or not old or old[8] != now[8]:
+            out.append(msg.tick_price(req_id, msg.TICK_LOW, lo, 0.0))
+        if force or not old or old[9] != now[9]:
+            out.append(msg.tick_price(req_id, msg.TICK_OPEN, op, 0.0))
+        if force or not old or old[10] != now[10]:
+            out.append(msg.tick_price(req_id, msg.TICK_CLOSE, close, 0.0))
+        state.last = now
+        return out
+
+    def _send_ticks(self, s: ClientSession, req_id: int, state: _TickState, t: float,
+                    force: bool = False) -> int:  # fmt: skip
+        q = self.market.quote(state.symbol, t)
+        out = self._tick_fields(req_id, state, q, t, force)
+        for fields in out:
+            s.send(fields)
+        return len(out)
+
+    async def _tick_loop(self) -> None:
+        """Stream ticks to reqMktData subscribers every `tick_interval` real seconds.
+
+        With `tick_interval` 0 every subscription gets a full set of ticks each round, as fast as
+        the sockets drain (the benchmark's mode).
+        """
+        while True:
+            if self.tick_interval > 0:
+                await asyncio.sleep(self.tick_interval)
+            if self.stalled or not self.ib_link_up or not self.market_data_farm_ok:
+                if self.tick_interval <= 0:
+                    await asyncio.sleep(0.01)
+                continue
+            t = self._t()
+            busy = False
+            for s in self._started():
+                if not s.subs.market_data or s.buffered > WRITE_BUFFER_LIMIT:
+                    continue
+                busy = True
+                force = self.tick_interval <= 0
+                for req_id, state in list(s.subs.market_data.items()):
+                    self._send_ticks(s, req_id, state, t, force=force)
+            if self.tick_interval <= 0:
+                sessions = [s for s in self._started() if s.subs.market_data]
+                if busy:
+                    await asyncio.gather(*(_drain(s) for s in sessions))
+                else:
+                    await asyncio.sleep(0.01)
+
+    async def _engine_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.engine_interval)
+            if self.stalled:
+                continue
+            try:
+                self.book.advance()
+            except Exception:
+                log.exception("order engine failed")
+
+    async def _account_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.account_interval)
+            if self.stalled:
+                continue
+            try:
+                self._publish_account(None)
+            except Exception:
+                log.exception("account update failed")
+
+    # handlers: reference data and history
+
+    def _trading_hours(self, t: float) -> tuple[str, str]:
+        sessions = self.market.sessions
+        i = sessions.trading_day(t)
+        parts = []
+        for k in range(i, min(i + 5, len(sessions))):
+            o = datetime.fromtimestamp(sessions.opens[k], ET)
+            cl = datetime.fromtimestamp(sessions.closes[k], ET)
+            parts.append(f"{o:%Y%m%d}:{o:%H%M}-{cl:%Y%m%d}:{cl:%H%M}")
+        liquid = ";".join(parts)
+        return liquid, liquid
+
+    def _req_contract_details(self, s: ClientSession, c: _Cursor) -> None:
+        c.skip()  # version
+        req_id = c.int()
+        inst = self._instrument(c.contract())
+        if inst is None:
+            s.send(msg.error(s.version, req_id, 200,
+                             "No security definition has been found for the request"))  # fmt: skip
+            return
+        trading, liquid = self._trading_hours(self._t())
+        s.send(msg.contract_details(s.version, req_id, inst, trading, liquid))
+        s.send(msg.contract_details_end(req_id))
+
+    def _req_head_timestamp(self, s: ClientSession, c: _Cursor) -> None:
+        req_id = c.int()
+        first = self.market.sessions.opens[0]
+        s.send(msg.head_timestamp(req_id, datetime.fromtimestamp(first, ET).strftime("%Y%m%d-%H:%M:%S")))
+
+    def _req_historical_data(self, s: ClientSession, c: _Cursor) -> None:
+        req_id = c.int()
+        contract = c.contract()
+        c.bool()  # includeExpired
+        end_text = c.str()
+        bar_size = c.str()
+        duration = c.str()
+        c.bool()  # useRTH
+        what = c.str()
+        date_format = c.int() or 1
+        inst = self._instrument(contract)
+        if inst is None:
+            s.send(msg.error(s.version, req_id, 200,
+                             "No security definition has been found for the request"))  # fmt: skip
+            return
+        now = self._t()
+
+        def fail(why: str) -> None:
+            s.send(msg.error(s.version, req_id, 162, f"Historical Market Data Service error message:{why}"))
+
+        if what.upper() == "SCHEDULE":
+            fail("the simulator has no SCHEDULE data")
+            return
+        try:
+            end = _parse_end(end_text) if end_text else now
+            span = duration_seconds(duration)
+            size = bar_size_seconds(bar_size)
+        except ValueError as exc:
+            fail(str(exc))
+            return
+        end = min(end, now)
+        start = end - span.total_seconds()
+        if size < 5:
+            fail(f"bar size {bar_size!r} is below the simulator's 5 second step")
+            return
+        daily = size >= 86400
+        if daily:
+            bars = self.market.daily_bars(inst.symbol, start, end)
+            if size > 86400:
+                bars = _aggregate(bars, size)
+        else:
+            bars = self.market.intraday_bars(inst.symbol, start, end, size)
+        s.send(msg.historical_data(req_id, msg.tws_time(start), msg.tws_time(end), bars,
+                                   date_format, daily))  # fmt: skip
+
+    # handlers: account
+
+    def _position_rows(self) -> list[tuple[Instrument, float, float]]:
+        out = []
+        for sym, (qty, avg) in self.account.positions.items():
+            out.append((self.market.instruments[sym], qty, avg))
+        return out
+
+    def _req_positions(self, s: ClientSession, c: _Cursor) -> None:
+        s.subs.positions = True
+        for inst, qty, avg in self._position_rows():
+            s.send(msg.position(self.account_id, inst, qty, round(avg, 6)))
+        s.send(msg.position_end())
+
+    def _cancel_positions(self, s: ClientSession, c: _Cursor) -> None:
+        s.subs.positions = False
+
+    def _req_account_updates(self, s: ClientSession, c: _Cursor) -> None:
+        c.skip()
+        subscribe = c.bool()
+        c.str()  # account code
+        if not subscribe:
+            s.subs.account_updates = False
+            return
+        s.subs.account_updates = True
+        s.subs.values_sent.clear()
+        s.subs.portfolio_sent.clear()
+        self._send_account_values(s, force=True)
+        self._send_portfolio(s, None, force=True)
+        s.send(msg.account_time(self._t()))
+        s.send(msg.account_download_end(self.account_id))
+
+    def _value_strings(self) -> dict[str, str]:
+        vals = {k: f"{v:.2f}" for k, v in self.account.values().items()}
+        vals["Cushion"] = f"{self.account.values()['Cushion']:.6f}"
+        vals["Leverage"] = f"{self.account.values()['Leverage']:.4f}"
+        return vals
+
+    def _send_account_values(self, s: ClientSession, force: bool = False) -> bool:
+        vals = self._value_strings()
+        sent = False
+        if force:
+            s.send(msg.account_value("AccountCode", self.account_id, "", self.account_id))
+            s.send(msg.account_value("AccountType", "INDIVIDUAL", "", self.account_id))
+            s.send(msg.account_value("AccountReady", "true", "", self.account_id))
+            s.send(msg.account_value("Currency", "USD", "USD", self.account_id))
+            s.send(msg.account_value("DayTradesRemaining", "-1", "", self.account_id))
+        for key, val in vals.items():
+            if force or s.subs.values_sent.get(key) != val:
+                s.send(msg.account_value(key, val, "USD", self.account_id))
+                if key in ("CashBalance", "TotalCashValue", "NetLiquidation", "UnrealizedPnL",
+                           "RealizedPnL"):  # fmt: skip
+                    s.send(msg.account_value(key if key != "TotalCashValue" else "TotalCashBalance",
+                                             val, "BASE", self.account_id))  # fmt: skip
+                s.subs.values_sent[key] = val
+                sent = True
+        return sent
+
+    def _send_portfolio(self, s: ClientSession, symbol: str | None, force: bool = False) -> bool:
+        sent = False
+        symbols = [symbol] if symbol else list(self.account.holdings)
+        for sym in symbols:
+            h = self.account.holdings.get(sym)
+            qty = h.quantity if h else 0.0
+            if not qty and sym not in s.subs.portfolio_sent:
+                continue
+            inst = self.market.instruments[sym]
+            price = self.account.price(sym)
+            row = (
+                qty,
+                price,
+                round(qty * price, 2),
+                round(h.avg_cost if h else 0.0, 6),
+                round(self.account.unrealized(sym), 2),
+                round(self.account.realized(sym), 2),
+            )
+            if force or s.subs.portfolio_sent.get(sym) != row:
+                s.send(msg.portfolio(inst, *row, self.account_id))
+                sent = True
+                if qty:
+                    s.subs.portfolio_sent[sym] = row
+                else:
+                    s.subs.portfolio_sent.pop(sym, None)
+        return sent
+
+    def _req_account_updates_multi(self, s: ClientSession, c: _Cursor) -> None:
+        c.skip()
+        req_id = c.int()
+        c.str()  # account
+        model = c.str()
+        s.subs.account_multi.add(req_id)
+        for key, val in self._value_strings().items():
+            s.send(msg.account_update_multi(req_id, self.account_id, model, key, val, "USD"))
+        s.send(msg.account_update_multi_end(req_id))
+
+    def _cancel_account_updates_multi(self, s: ClientSession, c: _Cursor) -> None:
+        c.skip()
+        s.subs.account_multi.discard(c.int())
+
+    def _req_positions_multi(self, s: ClientSession, c: _Cursor) -> None:
+        c.skip()
+        req_id = c.int()
+        c.str()
+        model = c.str()
+        s.subs.positions_multi.add(req_id)
+        for inst, qty, avg in self._position_rows():
+            s.send(msg.position_multi(req_id, self.account_id, inst, qty, round(avg, 6), model))
+        s.send(msg.position_multi_end(req_id))
+
+    def _cancel_positions_multi(self, s: ClientSession, c: _Cursor) -> None:
+        c.skip()
+        s.subs.positions_multi.discard(c.int())
+
+    def _req_account_summary(self, s: ClientSession, c: _Cursor) -> None:
+        c.skip()
+        req_id = c.int()
+        c.str()  # group
+        tags = [t.strip() for t in c.str().split(",") if t.strip()]
+        vals = self._value_strings()
+        for tag in tags:
+            if tag == "AccountType":
+                s.send(msg.account_summary(req_id, self.account_id, tag, "INDIVIDUAL", ""))
+            elif tag in vals:
+                s.send(msg.account_summary(req_id, self.account_id, tag, vals[tag], "USD"))
+        s.send(msg.account_summary_end(req_id))
+
+    def _pnl_row(self) -> tuple[float, ...]:
+        a = self.account
+        return (round(a.daily_pnl, 2), round(a.unrealized_pnl, 2), round(a.realized_pnl, 2))
+
+    def _pnl_single_row(self, symbol: str) -> tuple[float, ...]:
+        p = self.account.pnl_single(symbol)
+        return (p.position, round(p.daily, 2), round(p.unrealized, 2), round(p.realized, 2),
+                round(p.value, 2))  # fmt: skip
+
+    def _req_pnl(self, s: ClientSession, c: _Cursor) -> None:
+        req_id = c.int()
+        row = self._pnl_row()
+        s.subs.pnl[req_id] = row
+        s.send(msg.pnl(req_id, *row))
+
+    def _cancel_pnl(self, s: ClientSession, c: _Cursor) -> None:
+        s.subs.pnl.pop(c.int(), None)
+
+    def _req_pnl_single(self, s: ClientSession, c: _Cursor) -> None:
+        req_id = c.int()
+        c.str()  # account
+        c.str()  # model
+        con_id = c.int()
+        inst = self.market.resolve(con_id=con_id)
+        if inst is None:
+            s.send(msg.error(s.version, req_id, 200,
+                             "No security definition has been found for the request"))  # fmt: skip
+            return
+        row = self._pnl_single_row(inst.symbol)
+        s.subs.pnl_single[req_id] = (con_id, row)
+        s.send(msg.pnl_single(req_id, *row))
+
+    def _cancel_pnl_single(self, s: ClientSession, c: _Cursor) -> None:
+        s.subs.pnl_single.pop(c.int(), None)
+
+    def _account_changed(self, symbol: str) -> None:
+        """After a fill: positions, portfolio, account values and P&L to their subscribers."""
+        self._publish_account(symbol)
+        self._notify()
+
+    def _publish_account(self, symbol: str | None) -> None:
+        sessions = self._started()
+        if not sessions:
+            return
+        t = self._t()
+        for s in sessions:
+            if symbol is not None and (s.subs.positions or s.subs.positions_multi):
+                h = self.account.holdings.get(symbol)
+                inst = self.market.instruments[symbol]
+                qty, avg = (h.quantity, h.avg_cost) if h else (0.0, 0.0)
+                if s.subs.positions:
+                    s.send(msg.position(self.account_id, inst, qty, round(avg, 6)))
+                for req_id in s.subs.positions_multi:
+                    s.send(msg.position_multi(req_id, self.account_id, inst, qty, round(avg, 6), ""))
+            if s.subs.account_updates:
+                changed = self._send_portfolio(s, symbol)
+                if symbol is not None:
+                    self._send_portfolio(s, None)
+                changed = self._send_account_values(s) or changed
+                if changed:
+                    s.send(msg.account_time(t))
+            if s.subs.account_multi:
+                vals = self._value_strings()
+                for req_id in s.subs.account_multi:
+                    for key in ("NetLiquidation", "TotalCashValue", "GrossPositionValue",
+                                "BuyingPower", "AvailableFunds"):  # fmt: skip
+                        s.send(msg.account_update_multi(req_id, self.account_id, "", key,
+                                                        vals[key], "USD"))  # fmt: skip
+            for req_id, old in list(s.subs.pnl.items()):
+                row = self._pnl_row()
+                if row != old:
+                    s.subs.pnl[req_id] = row
+                    s.send(msg.pnl(req_id, *row))
+            for req_id, (con_id, old) in list(s.subs.pnl_single.items()):
+                sym = self.market.by_con_id.get(con_id)
+                if sym is None:
+                    continue
+                row = self._pnl_single_row(sym)
+                if row != old:
+                    s.subs.pnl_single[req_id] = (con_id, row)
+                    s.send(msg.pnl_single(req_id, *row))
+
+    # handlers: orders
+
+    def _place_order(self, s: ClientSession, c: _Cursor) -> None:
+        assert s.client_id is not None
+        order_id = c.int()
+        contract = c.contract()
+        c.str()  # secIdType
+        c.str()  # secId
+        action = c.str().upper()
+        quantity = c.float() or 0.0
+        order_type = c.str().upper()
+        lmt = c.float()
+        aux = c.float()
+        tif = c.str().upper() or "DAY"
+        c.str()  # ocaGroup
+        account = c.str()
+        c.str()  # openClose
+        c.str()  # origin
+        order_ref = c.str()
+        c.skip(6)  # transmit, parentId, blockOrder, sweepToFill, displaySize, triggerMethod
+        outside_rth = c.bool()
+        self.book.advance()
+        self.book.place(
+            s.client_id,
+            order_id,
+            OrderRequest(
+                symbol=contract["symbol"],
+                con_id=contract["con_id"],
+                sec_type=contract["sec_type"],
+                action=action,
+                quantity=quantity,
+                order_type=order_type,
+                lmt_price=lmt,
+                aux_price=aux,
+                tif=tif,
+                outside_rth=outside_rth,
+                order_ref=order_ref,
+                account=account,
+            ),
+        )
+
+    def _cancel_order(self, s: ClientSession, c: _Cursor) -> None:
+        assert s.client_id is not None
+        c.skip()
+        order_id = c.int()
+        self.book.advance()
+        if not self.book.cancel(s.client_id, order_id):
+            s.send(msg.error(s.version, order_id, 10147,
+                             f"OrderId {order_id} that needs to be cancelled is not found."))  # fmt: skip
+
+    def _global_cancel(self, s: ClientSession, c: _Cursor) -> None:
+        self.book.advance()
+        n = self.book.global_cancel()
+        self._event("cancel", f"client {s.client_id}: global cancel ({n} order(s))", s.client_id)
+
+    def _send_open_orders(self, s: ClientSession, orders: list[SimOrder]) -> None:
+        for o in orders:
+            inst = self.market.instruments[o.symbol]
+            s.send(msg.open_order(s.version, o, inst))
+            s.send(msg.order_status(o))
+        s.send(msg.open_order_end())
+
+    def _req_open_orders(self, s: ClientSession, c: _Cursor) -> None:
+        self.book.advance()
+        self._send_open_orders(s, [o for o in self.book.working() if o.client_id == s.client_id])
+
+    def _req_all_open_orders(self, s: ClientSession, c: _Cursor) -> None:
+        self.book.advance()
+        self._send_open_orders(s, self.book.working())
+
+    def _req_completed_orders(self, s: ClientSession, c: _Cursor) -> None:
+        api_only = c.bool()
+        today = datetime.fromtimestamp(self._t(), ET).date()
+        for o in self.book.completed():
+            if api_only and o.order_id == 0:
+                continue
+            if o.completed_at is None or datetime.fromtimestamp(o.completed_at, ET).date() != today:
+                continue
+            s.send(msg.completed_order(s.version, o, self.market.instruments[o.symbol]))
+        s.send(msg.completed_orders_end())
+
+    def _req_executions(self, s: ClientSession, c: _Cursor) -> None:
+        c.skip()
+        req_id = c.int()
+        client_id = c.int()
+        acct = c.str()
+        since = c.str()
+        symbol = c.str().upper()
+        sec_type = c.str().upper()
+        c.str()  # exchange
+        side = c.str().upper()
+        self.book.advance()
+        today = datetime.fromtimestamp(self._t(), ET).date()
+        after: float | None = None
+        if since:
+            with contextlib.suppress(ValueError):
+                after = _parse_end(since)
+        for ex in self.book.executions:
+            if ex.time.astimezone(ET).date() != today:
+                continue
+            if client_id and ex.client_id != client_id:
+                continue
+            if acct and acct != ex.account:
+                continue
+            if symbol and symbol != ex.symbol:
+                continue
+            if sec_type and sec_type != "STK":
+                continue
+            if side and {"BUY": "BOT", "SELL": "SLD"}.get(side, side) != ex.side:
+                continue
+            if after is not None and ex.time.timestamp() < after:
+                continue
+            inst = self.market.instruments[ex.symbol]
+            s.send(msg.exec_details(s.version, req_id, ex, inst))
+            s.send(msg.commission_report(ex))
+        s.send(msg.exec_details_end(req_id))
+
+
+async def _drain(s: ClientSession) -> None:
+    try:
+        await s.writer.drain()
+    except (ConnectionError, OSError):
+        s.close()
+
+
+def _parse_end(text: str) -> float:
+    """An IB endDateTime: `yyyymmdd hh:mm:ss [tz]`, `yyyymmdd-hh:mm:ss` (UTC) or `yyyymmdd`."""
+    from zoneinfo import ZoneInfo
+
+    text = text.strip()
+    if len(text) == 8 and text.isdigit():
+        d = datetime.strptime(text, "%Y%m%d").replace(tzinfo=ET) + timedelta(hours=23, minutes=59, seconds=59)
+        return d.timestamp()
+    if "-" in text[:9]:
+        return datetime.strptime(text, "%Y%m%d-%H:%M:%S").replace(tzinfo=UTC).timestamp()
+    parts = text.split(" ")
+    if len(parts) >= 3:
+        try:
+            tz = ZoneInfo(parts[2])
+        except Exception as exc:
+            raise ValueError(f"unknown time zone in {text!r}") from exc
+        return datetime.strptime(parts[0] + parts[1], "%Y%m%d%H:%M:%S").replace(tzinfo=tz).timestamp()
+    return datetime.strptime(text, "%Y%m%d %H:%M:%S").replace(tzinfo=ET).timestamp()
+
+
+def _aggregate(bars: list[Any], size: int) -> list[Any]:
+    """Weekly or monthly bars from daily ones."""
+    from weekly_er_tui.sim.market import Bar
+
+    groups: dict[tuple[int, int], list[Bar]] = {}
+    for b in bars:
+        d = datetime.fromtimestamp(b.time, ET).date()
+        key = (d.isocalendar()[0], d.isocalendar()[1]) if size < 28 * 86400 else (d.year, d.month)
+        groups.setdefault(key, []).append(b)
+    out = []
+    for group in groups.values():
+        out.append(
+            Bar(
+                time=group[0].time,
+                session=group[0].session,
+                open=group[0].open,
+                high=max(b.high for b in group),
+                low=min(b.low for b in group),
+                close=group[-1].close,
+                volume=sum(b.volume for b in group),
+            )
+        )
+    return out
