@@ -201,14 +201,13 @@ def check_order(
     gross = 0.0
     values: dict[str, float] = {}
     sector_values: dict[str, float] = {}
-    overrides = limits.sector_overrides
     for p in snapshot.positions:
         if p.quantity == 0:
             continue
         v = abs(p.market_value)
         gross += v
         values[p.symbol] = values.get(p.symbol, 0.0) + v
-        sector = overrides.get(p.symbol) or p.sector or "Unknown"
+        sector = sector_of(p.symbol, p.sector, limits)
         sector_values[sector] = sector_values.get(sector, 0.0) + v
         if p.symbol == sym:
             held_qty += p.quantity

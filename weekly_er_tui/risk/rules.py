@@ -5,6 +5,8 @@ change of the portfolio, not only on the 5-minute safety timer.
 
 Weights
 -------
+Positions are folded by symbol: two lines in one symbol are one position (for max_positions,
+max_position_value and the weights); lines with quantity 0 are closed and do not count.
 A position's weight is abs(market value) / net liquidation: the share of the account's equity that
 rides on it. Shorts count by absolute value (a short is exposure too). When net liquidation is zero
 or negative (the equity is gone, or IB has not sent account values yet) a weight is taken against
