@@ -1,0 +1,378 @@
+"""The cockpit: hosts the engine as a worker and renders its latest state on a fixed tick.
+
+The engine publishes a new immutable `EngineState` whenever anything changes, which can be a
+thousand times a second in a busy market. The app never reacts to those: a timer reads
+`engine.state` a few times a second and, when its version moved, updates every pane in one batch.
+The ET clock and the heartbeat mark tick on every refresh whatever the engine does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import ClassVar
+
+from textual import work
+from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import Footer
+from textual.worker import Worker, WorkerState
+
+from weekly_er_tui.clock import Clock
+from weekly_er_tui.config import SafetyLimits
+from weekly_er_tui.engine_api import EngineHandle
+from weekly_er_tui.model import ConnectionState, EngineState, TradingState
+from weekly_er_tui.ui import figures
+from weekly_er_tui.ui import formatting as fmt
+from weekly_er_tui.ui.messages import CommandDone, StateRendered
+from weekly_er_tui.ui.screens import (
+    FlattenConfirmScreen,
+    HelpScreen,
+    QuitConfirmScreen,
+    ResumeConfirmScreen,
+)
+from weekly_er_tui.ui.screens.help import KeyHelp
+from weekly_er_tui.ui.widgets.alerts import AlertLog
+from weekly_er_tui.ui.widgets.banner import BannerLine, StatusBanner, banner_lines
+from weekly_er_tui.ui.widgets.bars import ConcentrationBars
+from weekly_er_tui.ui.widgets.header import CockpitHeader
+from weekly_er_tui.ui.widgets.heartbeat import HeartbeatPanel
+from weekly_er_tui.ui.widgets.plan import PlanTable
+from weekly_er_tui.ui.widgets.positions import PositionsTable
+from weekly_er_tui.ui.widgets.risk import RiskSummary
+from weekly_er_tui.ui.widgets.status_strip import StatusStrip
+
+# From this width on, the heartbeat, risk and concentration panes get a column of their own.
+WIDE_FROM = 130
+
+# The engine is told to stop on quit; past this many seconds the app leaves anyway.
+STOP_TIMEOUT_S = 10.0
+
+KEY_DETAILS = {
+    "pause": "no new entries; exits, the Friday close and safety actions still run",
+    "resume": "back to ACTIVE; asks to confirm when the engine is HALTED",
+    "flatten": "close every position, cancel orders; asks for Y (shift+y); queued if offline",
+    "reconnect": "drop and re-open the IB connection now",
+    "check_now": "run the safety rules at once",
+    "sort": "sort the positions by the next column (or click a header)",
+    "help": "this screen",
+    "quit": "leave the app; warns when positions are open (monitoring stops)",
+}
+
+_CONNECTED = frozenset({ConnectionState.CONNECTED, ConnectionState.DEGRADED})
+
+
+class WeeklyERApp(App[None]):
+    """The trader's cockpit over one `EngineHandle`."""
+
+    CSS_PATH = "app.tcss"
+    ENABLE_COMMAND_PALETTE = False
+    AUTO_FOCUS = "#positions"
+    HORIZONTAL_BREAKPOINTS = [
+        (0, "-narrow"),
+        (WIDE_FROM, "-wide"),
+    ]
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("p", "pause", "Pause", id="pause", priority=True),
+        Binding("r", "resume", "Resume", id="resume"),
+        Binding("F", "flatten", "FLATTEN", id="flatten", key_display="F", priority=True),
+        Binding("c", "reconnect", "Reconnect", id="reconnect"),
+        Binding("s", "check_now", "Check", id="check_now"),
+        Binding("o", "cycle_sort", "Sort", id="sort"),
+        Binding("question_mark", "help", "Help", id="help", key_display="?"),
+        Binding("q", "quit", "Quit", id="quit"),
+    ]
+
+    def __init__(
+        self,
+        engine: EngineHandle,
+        *,
+        clock: Clock,
+        limits: SafetyLimits,
+        title: str = "Weekly ER",
+        refresh_hz: float = 5.0,
+        host_engine: bool = True,
+    ) -> None:
+        super().__init__()
+        if not 0 < refresh_hz <= 30:
+            raise ValueError(f"refresh_hz must be between 0 and 30 (got {refresh_hz})")
+        self.engine = engine
+        self.clock = clock
+        self.limits = limits
+        self.title = title
+        self.refresh_hz = refresh_hz
+        self.host_engine = host_engine
+        self.rendered: EngineState | None = None
+        self.engine_error = ""
+        self._stopping = False
+
+    # -- layout ---------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield CockpitHeader(id="header")
+        yield StatusBanner(id="banner")
+        yield StatusStrip(id="strip")
+        with Horizontal(id="body"):
+            with Vertical(id="side"):
+                yield HeartbeatPanel(id="heartbeat")
+                yield RiskSummary(id="risk")
+                yield ConcentrationBars(id="concentration-side", classes="concentration")
+            with VerticalScroll(id="detail"):
+                yield PositionsTable(id="positions")
+                yield ConcentrationBars(id="concentration-detail", classes="concentration")
+                yield PlanTable(id="plan")
+                yield AlertLog(id="alerts")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.set_class(self.no_color, "-no-color")
+        titles = {
+            "#heartbeat": "Connection",
+            "#risk": "Risk",
+            "#concentration-side": "Concentration",
+            "#concentration-detail": "Concentration",
+            "#positions": "Positions",
+            "#plan": "This week's plan",
+            "#alerts": "Alerts (newest first)",
+        }
+        for selector, text in titles.items():
+            self.query_one(selector).border_title = text
+        self.refresh_from_engine()
+        self.set_interval(1 / self.refresh_hz, self.refresh_from_engine, name="refresh")
+        if self.host_engine:
+            self.run_engine()
+
+    # -- the engine as a worker -----------------------------------------------------------------
+
+    @work(
+        exclusive=True,
+        group="engine",
+        exit_on_error=False,
+        description="engine: connection monitor, safety monitor, strategy, alert sender",
+    )
+    async def run_engine(self) -> None:
+        await self.engine.run()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        worker = event.worker
+        if worker.group == "engine" and event.state is WorkerState.ERROR and not self._stopping:
+            self.engine_error = f"{type(worker.error).__name__}: {worker.error}"
+            self.notify(
+                f"The engine stopped: {self.engine_error}. Monitoring is DOWN.",
+                title="ENGINE STOPPED",
+                severity="error",
+                timeout=30,
+            )
+            self.refresh_from_engine(force=True)
+
+    # -- rendering ------------------------------------------------------------------------------
+
+    def refresh_from_engine(self, force: bool = False) -> None:
+        """The refresh tick: the clock always, the panes when the engine's state moved on."""
+        now = self.clock.now()
+        state = self.engine.state
+        changed = force or self.rendered is None or state.version != self.rendered.version
+        with self.batch_update():
+            self._tick(now)
+            if changed:
+                self._render_state(state, now)
+        if changed:
+            self.post_message(StateRendered(state.version))
+
+    def _tick(self, now: datetime) -> None:
+        # Clock-driven, so the mark alternates once a second in real use and stands still under a
+        # fixed test clock.
+        pulse = int(now.timestamp()) % 2 == 0
+        self.query_one(CockpitHeader).tick(now)
+        heartbeat = self.query_one(HeartbeatPanel)
+        heartbeat.now = now
+        heartbeat.pulse = pulse
+        strip = self.query_one(StatusStrip)
+        strip.now = now
+        strip.pulse = pulse
+
+    def _render_state(self, state: EngineState, now: datetime) -> None:
+        previous = self.rendered
+        self.rendered = state
+        limits = self.limits
+        self.query_one(CockpitHeader).show(
+            live=state.live, account=state.account, trading_state=state.trading_state
+        )
+        lines = banner_lines(state)
+        if self.engine_error:
+            lines = (
+                BannerLine("danger", "ENGINE STOPPED", f"{self.engine_error}; monitoring is DOWN"),
+                *lines,
+            )
+        self.query_one(StatusBanner).lines = lines
+
+        risk = figures.risk_figures(state, limits)
+        self.query_one(HeartbeatPanel).stats = state.connection
+        self.query_one(RiskSummary).figures = risk
+        strip = self.query_one(StatusStrip)
+        strip.stats = state.connection
+        strip.figures = risk
+
+        stocks = figures.stock_concentration(state, limits)
+        sectors = figures.sector_concentration(state, limits)
+        for bars in self.query(ConcentrationBars):
+            bars.show(
+                stocks, sectors, limits.max_position_concentration, limits.max_sector_concentration
+            )
+
+        positions = state.portfolio.positions if state.portfolio else ()
+        table = self.query_one(PositionsTable)
+        table.show(
+            positions,
+            figures.position_weights(state),
+            now=now,
+            stale_after=limits.stale_price_seconds,
+        )
+        open_count = table.row_count
+        table.border_title = f"Positions ({open_count})"
+        if state.portfolio is not None:
+            p = state.portfolio
+            table.border_subtitle = (
+                f"unrealized {fmt.signed_money(p.unrealized_pnl)} · "
+                f"gross {fmt.money(p.gross_position_value)}"
+            )
+        self.query_one(PlanTable).show(state.plan)
+        self.query_one(AlertLog).show(state.alerts)
+
+        if previous is None or (
+            previous.trading_state,
+            previous.portfolio is None,
+        ) != (state.trading_state, state.portfolio is None):
+            self.refresh_bindings()
+
+    # -- keys -----------------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Dim the keys that would do nothing now (they stay in the footer)."""
+        state = self.engine.state.trading_state
+        if action == "pause" and state in (TradingState.PAUSED, TradingState.HALTED):
+            return None
+        if action == "resume" and state is TradingState.ACTIVE:
+            return None
+        return True
+
+    def key_help(self) -> list[KeyHelp]:
+        out = []
+        for binding in self.BINDINGS:
+            assert isinstance(binding, Binding)
+            out.append(
+                KeyHelp(
+                    binding.key_display or binding.key,
+                    binding.description,
+                    KEY_DETAILS.get(binding.id or "", ""),
+                )
+            )
+        return out
+
+    def action_pause(self) -> None:
+        self.send_command("pause", lambda: self.engine.pause("manual: p key"))
+
+    def action_resume(self) -> None:
+        state = self.engine.state
+        if state.trading_state is TradingState.HALTED:
+
+            def answered(confirmed: bool | None) -> None:
+                if confirmed:
+                    self.send_command(
+                        "resume", lambda: self.engine.resume("manual: r key, confirmed")
+                    )
+                else:
+                    self.notify("Still HALTED: nothing sent.")
+
+            self.push_screen(ResumeConfirmScreen(state.trading_state_reason), answered)
+        else:
+            self.send_command("resume", lambda: self.engine.resume("manual: r key"))
+
+    def action_flatten(self) -> None:
+        if isinstance(self.screen, FlattenConfirmScreen):
+            return
+        state = self.engine.state
+        if state.flatten_pending:
+            self.notify("A flatten is already QUEUED: it runs on reconnect.", severity="warning")
+            return
+        positions = state.portfolio.open_positions if state.portfolio else ()
+
+        def answered(confirmed: bool | None) -> None:
+            if confirmed:
+                self.send_command("flatten", lambda: self.engine.flatten("manual: F key"))
+            else:
+                self.notify("Flatten cancelled: nothing sent.")
+
+        self.push_screen(
+            FlattenConfirmScreen(positions, connected=state.connection.state in _CONNECTED),
+            answered,
+        )
+
+    def action_reconnect(self) -> None:
+        self.send_command("reconnect", self.engine.reconnect)
+
+    def action_check_now(self) -> None:
+        self.send_command("check_now", self.engine.check_now)
+
+    def action_cycle_sort(self) -> None:
+        self.query_one(PositionsTable).cycle_sort()
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.key_help()))
+
+    async def action_quit(self) -> None:
+        state = self.engine.state
+        open_positions = state.portfolio.open_positions if state.portfolio else ()
+        if not open_positions:
+            self.shutdown()
+            return
+        if isinstance(self.screen, QuitConfirmScreen):
+            return
+
+        def answered(confirmed: bool | None) -> None:
+            if confirmed:
+                self.shutdown()
+
+        value = sum(abs(p.market_value) for p in open_positions)
+        self.push_screen(QuitConfirmScreen(len(open_positions), value), answered)
+
+    # -- commands -------------------------------------------------------------------------------
+
+    @work(group="commands", exit_on_error=False, description="send one command to the engine")
+    async def send_command(self, command: str, call: Callable[[], Awaitable[None]]) -> None:
+        try:
+            await call()
+        except Exception as exc:  # shown to the trader, never swallowed
+            self.post_message(CommandDone(command, False, f"{type(exc).__name__}: {exc}"))
+        else:
+            self.post_message(CommandDone(command, True))
+
+    def on_command_done(self, message: CommandDone) -> None:
+        done = {
+            "pause": "Pause sent: no new entries.",
+            "resume": "Resume sent.",
+            "flatten": "Flatten sent: closing every position.",
+            "reconnect": "Reconnect requested.",
+            "check_now": "Safety check requested.",
+        }
+        if not message.ok:
+            self.notify(f"{message.command} failed: {message.detail}", severity="error", timeout=15)
+        elif message.command == "flatten" and self.engine.state.flatten_pending:
+            self.notify("Flatten QUEUED: it runs on reconnect.", severity="warning", timeout=15)
+        else:
+            self.notify(done.get(message.command, f"{message.command} done."))
+        self.refresh_from_engine()
+
+    @work(exclusive=True, group="shutdown", exit_on_error=False, description="stop and quit")
+    async def shutdown(self) -> None:
+        self._stopping = True
+        if self.host_engine:
+            try:
+                await asyncio.wait_for(self.engine.stop(), timeout=STOP_TIMEOUT_S)
+            except Exception as exc:
+                self.log.error(f"engine.stop() failed: {exc!r}")
+        self.exit()

@@ -1,0 +1,129 @@
+"""The banner under the header: what is wrong right now, in words, or nothing at all."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from textual.content import Content
+from textual.reactive import reactive
+from textual.widget import Widget
+
+from weekly_er_tui.model import ConnectionState, EngineState, Severity, TradingState
+
+MAX_LINES = 3
+
+# Each line is colored by its own level, full width, so a danger line is red even beside a warning.
+LINE_STYLE = {"danger": "bold #ffffff on $error", "warning": "#000000 on $warning"}
+
+
+@dataclass(frozen=True, slots=True)
+class BannerLine:
+    level: Literal["danger", "warning"]
+    label: str
+    text: str
+
+
+def banner_lines(state: EngineState) -> tuple[BannerLine, ...]:
+    """The conditions a trader must not miss, most urgent first."""
+    danger: list[BannerLine] = []
+    warning: list[BannerLine] = []
+    conn = state.connection
+    if state.flatten_pending:
+        danger.append(
+            BannerLine("danger", "FLATTEN QUEUED", "runs on reconnect; every position will close")
+        )
+    if state.flatten_in_progress:
+        count = len(state.portfolio.open_positions) if state.portfolio else 0
+        danger.append(
+            BannerLine("danger", "FLATTEN IN PROGRESS", f"closing {count} open positions")
+        )
+    if state.trading_state is TradingState.HALTED:
+        danger.append(
+            BannerLine(
+                "danger",
+                "HALTED",
+                f"{state.trading_state_reason or 'emergency'}; only closing orders run; "
+                "r resumes (asks to confirm)",
+            )
+        )
+    elif state.trading_state is TradingState.REDUCING:
+        warning.append(
+            BannerLine(
+                "warning",
+                "REDUCING",
+                f"only orders that reduce a position; {state.trading_state_reason or 'safety'}",
+            )
+        )
+    elif state.trading_state is TradingState.PAUSED:
+        warning.append(
+            BannerLine(
+                "warning",
+                "PAUSED",
+                f"no new entries; exits and safety actions still run "
+                f"({state.trading_state_reason or 'manual'}; r resumes)",
+            )
+        )
+    if conn.state is ConnectionState.FAILED:
+        danger.append(
+            BannerLine(
+                "danger",
+                "CONNECTION FAILED",
+                f"{conn.last_error or 'gave up reconnecting'}; c reconnects now",
+            )
+        )
+    elif conn.state is ConnectionState.RECONNECTING:
+        warning.append(
+            BannerLine(
+                "warning",
+                "CONNECTION LOST",
+                f"reconnecting (attempt {conn.reconnect_attempts}); prices are stale",
+            )
+        )
+    elif conn.state is ConnectionState.DEGRADED:
+        warning.append(
+            BannerLine(
+                "warning",
+                "CONNECTION DEGRADED",
+                ", ".join(conn.degraded_reasons) or conn.last_error or "IB reports a problem",
+            )
+        )
+    if state.strategy_error:
+        danger.append(BannerLine("danger", "STRATEGY ERROR", state.strategy_error))
+    if state.safety is not None:
+        for v in sorted(state.safety.violations, key=lambda v: v.severity.rank):
+            if v.severity is Severity.CRITICAL:
+                danger.append(BannerLine("danger", "LIMIT BREACHED", v.message))
+            elif v.severity.at_least(Severity.MEDIUM):
+                warning.append(BannerLine("warning", "OVER LIMIT", v.message))
+    lines = danger + warning
+    if len(lines) > MAX_LINES:
+        more = len(lines) - (MAX_LINES - 1)
+        lines = [
+            *lines[: MAX_LINES - 1],
+            BannerLine(lines[MAX_LINES - 1].level, "…", f"and {more} more: see the alert log"),
+        ]
+    return tuple(lines)
+
+
+class StatusBanner(Widget):
+    """Red when something is dangerous, amber when something needs a look; hidden otherwise."""
+
+    lines: reactive[tuple[BannerLine, ...]] = reactive((), layout=True)
+
+    def watch_lines(self, lines: tuple[BannerLine, ...]) -> None:
+        self.display = bool(lines)
+        danger = any(line.level == "danger" for line in lines)
+        self.set_class(danger, "-danger")
+        self.set_class(bool(lines) and not danger, "-warning")
+
+    def render(self) -> Content:
+        width = self.size.width
+        rendered = []
+        for line in self.lines:
+            colors = LINE_STYLE[line.level]
+            content = Content.assemble((f" {line.label} ", "bold reverse"), " ", line.text)
+            if content.cell_length < width:
+                content = content.pad_right(width - content.cell_length)
+            rendered.append(content.stylize_before(colors))
+        return Content("\n").join(rendered)

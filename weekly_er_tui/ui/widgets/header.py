@@ -1,0 +1,84 @@
+"""The top line: PAPER or LIVE, the account, the trading state badge and the ET clock."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.content import Content
+from textual.reactive import reactive
+from textual.widget import Widget
+from textual.widgets import Static
+
+from weekly_er_tui.model import TradingState
+from weekly_er_tui.ui import formatting as fmt
+
+TRADING_MARK = {
+    TradingState.ACTIVE: "▶",
+    TradingState.PAUSED: "‖",
+    TradingState.REDUCING: "▼",
+    TradingState.HALTED: "■",
+}
+
+
+class ModeBadge(Widget):
+    """PAPER or LIVE: real money is never mistaken for paper."""
+
+    live: reactive[bool] = reactive(False)
+
+    def watch_live(self, live: bool) -> None:
+        self.set_class(live, "-live")
+        self.set_class(not live, "-paper")
+
+    def render(self) -> str:
+        return " LIVE " if self.live else " PAPER "
+
+
+class TradingBadge(Widget):
+    """ACTIVE, PAUSED, REDUCING or HALTED, in words and color."""
+
+    trading_state: reactive[TradingState] = reactive(TradingState.ACTIVE)
+
+    def watch_trading_state(self, state: TradingState) -> None:
+        for each in TradingState:
+            self.set_class(each is state, f"-{each.value.lower()}")
+
+    def render(self) -> str:
+        state = self.trading_state
+        return f" {TRADING_MARK[state]} {state.value} "
+
+
+class EtClock(Widget):
+    """Market time (America/New_York), from the app's clock."""
+
+    now: reactive[datetime | None] = reactive(None)
+
+    def render(self) -> str:
+        return fmt.et_clock(self.now) if self.now else ""
+
+
+class AccountLabel(Widget):
+    account: reactive[str] = reactive("")
+
+    def render(self) -> Content:
+        return Content.assemble(("account ", "dim"), (self.account or "—", "bold"))
+
+
+class CockpitHeader(Horizontal):
+    """One line that says whose money, in what state, at what market time."""
+
+    def compose(self) -> ComposeResult:
+        yield ModeBadge(id="mode")
+        yield AccountLabel(id="account")
+        yield TradingBadge(id="trading")
+        yield Static(id="header-gap")
+        yield EtClock(id="clock")
+
+    def show(self, *, live: bool, account: str, trading_state: TradingState) -> None:
+        self.query_one(ModeBadge).live = live
+        self.query_one(AccountLabel).account = account
+        self.query_one(TradingBadge).trading_state = trading_state
+
+    def tick(self, now: datetime) -> None:
+        self.query_one(EtClock).now = now

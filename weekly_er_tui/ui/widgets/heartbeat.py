@@ -1,0 +1,97 @@
+"""The connection's heartbeat: state as a colored, pulsing mark, beat age, latency, reconnects."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from textual.content import Content
+from textual.reactive import reactive
+from textual.widget import Widget
+
+from weekly_er_tui.model import ConnectionState, ConnectionStats
+from weekly_er_tui.ui import formatting as fmt
+
+STATE_STYLE = {
+    ConnectionState.CONNECTED: "bold $success",
+    ConnectionState.CONNECTING: "bold $warning",
+    ConnectionState.DEGRADED: "bold reverse $warning",
+    ConnectionState.RECONNECTING: "bold reverse $warning",
+    ConnectionState.FAILED: "bold reverse $error",
+    ConnectionState.STOPPED: "dim",
+}
+
+# States in which the trader must look: the whole panel turns, not only the mark.
+TROUBLE = frozenset(
+    {ConnectionState.DEGRADED, ConnectionState.RECONNECTING, ConnectionState.FAILED}
+)
+
+
+def mark(pulse: bool) -> str:
+    """The heartbeat mark: it alternates on the refresh tick, driven by the clock."""
+    return "●" if pulse else "○"
+
+
+def state_label(stats: ConnectionStats, pulse: bool) -> Content:
+    state = stats.state
+    return Content.assemble(
+        (mark(pulse), STATE_STYLE[state].replace("reverse ", "")),
+        " ",
+        (f" {state.value} " if state in TROUBLE else state.value, STATE_STYLE[state]),
+    )
+
+
+def beat_age(stats: ConnectionStats, now: datetime) -> str:
+    if stats.last_heartbeat is None:
+        return "never"
+    return fmt.duration((now - stats.last_heartbeat).total_seconds()) + " ago"
+
+
+def latency_ms(ms: float | None) -> str:
+    return "n/a" if ms is None else f"{ms:.0f} ms"
+
+
+class HeartbeatPanel(Widget):
+    """Everything about the link to IB that the trader needs at a glance."""
+
+    stats: reactive[ConnectionStats] = reactive(ConnectionStats, layout=True)
+    now: reactive[datetime | None] = reactive(None)
+    pulse: reactive[bool] = reactive(False)
+
+    def watch_stats(self, stats: ConnectionStats) -> None:
+        for state in ConnectionState:
+            self.set_class(state is stats.state, f"-{state.value.lower()}")
+        self.set_class(stats.state in TROUBLE, "-trouble")
+
+    def watch_pulse(self, pulse: bool) -> None:
+        self.set_class(pulse, "-pulse")
+
+    def render(self) -> Content:
+        s = self.stats
+        now = self.now or datetime.now().astimezone()
+        where = f"{s.host}:{s.port} client {s.client_id}" if s.host else "no gateway configured"
+        head = Content.assemble(state_label(s, self.pulse), "  ", (where, "dim"))
+        if s.state is ConnectionState.RECONNECTING:
+            head = head + Content.styled(f"  attempt {s.reconnect_attempts}", "bold")
+        lat = s.heartbeat_latency
+        lines = [
+            head,
+            Content.assemble(
+                ("heartbeat ", "dim"),
+                (beat_age(s, now), "bold"),
+                ("  latency ", "dim"),
+                latency_ms(lat.last_ms),
+                (f" (med {latency_ms(lat.median_ms)}, max {latency_ms(lat.worst_ms)})", "dim"),
+            ),
+            Content.assemble(
+                ("reconnect attempts ", "dim"),
+                (str(s.reconnect_attempts), "bold" if s.reconnect_attempts else ""),
+                ("  disconnects ", "dim"),
+                str(s.total_disconnects),
+                ("  uptime ", "dim"),
+                f"{s.uptime_pct:.1f}%",
+            ),
+        ]
+        problem = s.last_error or ", ".join(s.degraded_reasons)
+        if problem and s.state is not ConnectionState.CONNECTED:
+            lines.append(Content.styled(problem, "italic"))
+        return Content("\n").join(lines)
