@@ -1,0 +1,187 @@
+"""The kinds of alert, their default priorities and the advice each one carries.
+
+An alert's key is `<kind>` or `<kind>:<what>` (`limit_breach:daily_loss`, `order_rejected:AAPL`):
+the part before the first `:` names the kind, which gives the default priority (overridable with
+`alerts.priorities` in config.json), the category, what the system does about it and what the
+trader should do next.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from weekly_er_tui.model import Severity
+
+CRITICAL, HIGH, MEDIUM, LOW, INFO = (
+    Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.LOW, Severity.INFO,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AlertKind:
+    name: str
+    category: str  # "connection", "safety", "trading" or "system"
+    priority: Severity
+    when: str
+    action: str  # what the system does about it, unless the alert's facts say otherwise
+    next_steps: str  # what the trader should do, unless the alert's facts say otherwise
+
+
+KINDS: dict[str, AlertKind] = {
+    k.name: k
+    for k in (
+        AlertKind(
+            "connection_lost", "connection", HIGH,
+            "the connection to TWS / IB Gateway dropped",
+            "Reconnecting automatically; no new orders go out until the connection is back.",
+            "Nothing yet if a 'reconnected' alert follows within minutes. Otherwise check that "
+            "TWS or IB Gateway is running and logged in and that its API port is enabled.",
+        ),
+        AlertKind(
+            "reconnected", "connection", LOW,
+            "the connection is back after a loss",
+            "Resynchronised positions, orders and account values; trading continues.",
+            "No action needed.",
+        ),
+        AlertKind(
+            "reconnect_failed", "connection", CRITICAL,
+            "every reconnection attempt failed",
+            "Automatic reconnection gave up; positions are NOT being watched.",
+            "Manual intervention required: check TWS / IB Gateway (running, logged in, API "
+            "enabled), then reconnect from the app or restart weekly-er-tui. Watch open "
+            "positions in TWS meanwhile.",
+        ),
+        AlertKind(
+            "degraded", "connection", HIGH,
+            "connected, but IB reports a problem (data farm down, stale prices)",
+            "Continuing; prices shown as stale in the app are not to be trusted.",
+            "Check IB's system status page and the data farm indicators in TWS.",
+        ),
+        AlertKind(
+            "monitoring_stopped", "system", HIGH,
+            "a monitor (heartbeat, safety check) stopped unexpectedly",
+            "The rest of the system keeps running.",
+            "Restart weekly-er-tui; until then positions are not fully watched.",
+        ),
+        AlertKind(
+            "limit_breach", "safety", MEDIUM,
+            "a safety limit is breached (priority: the violation's severity)",
+            "Recorded; the safety monitor acts according to the breach's severity.",
+            "Review the position named above and reduce it if needed; if the limit is too "
+            "tight, adjust safety_limits in config.json.",
+        ),
+        AlertKind(
+            "emergency_stop", "safety", CRITICAL,
+            "the emergency stop-loss fired",
+            "Closing ALL positions with market orders; trading is HALTED until you resume it.",
+            "Check in the app or TWS that every closing order filled. Review what caused the "
+            "loss before resuming trading.",
+        ),
+        AlertKind(
+            "trading_paused", "safety", MEDIUM,
+            "trading was paused",
+            "No new entries; exits and safety actions still run.",
+            "Review the reason; resume trading when it is safe.",
+        ),
+        AlertKind(
+            "trading_halted", "safety", CRITICAL,
+            "trading was halted",
+            "Only closing orders and cancels are allowed; the halt survives restarts.",
+            "Review positions and open orders, then resume trading explicitly when it is safe.",
+        ),
+        AlertKind(
+            "trading_resumed", "safety", LOW,
+            "trading was resumed",
+            "New entries are allowed again.",
+            "No action needed.",
+        ),
+        AlertKind(
+            "orphaned_position", "safety", MEDIUM,
+            "a position the strategy does not track",
+            "Left as it is; no automatic action.",
+            "Review it: close it, or add the symbol to safety_limits.orphan_ignore.",
+        ),
+        AlertKind(
+            "position_entry", "trading", LOW,
+            "a position was opened",
+            "Tracking the position until the Friday close.",
+            "No action needed.",
+        ),
+        AlertKind(
+            "position_exit", "trading", LOW,
+            "a position was closed",
+            "Recorded in logs/trade_journal.csv.",
+            "No action needed.",
+        ),
+        AlertKind(
+            "order_error", "trading", HIGH,
+            "IB reported an error on an order",
+            "The order is recorded with IB's error; it is not resent automatically.",
+            "Check the order in TWS and in logs/events_log.csv.",
+        ),
+        AlertKind(
+            "order_rejected", "trading", HIGH,
+            "an order was rejected (by the pre-trade checks or by IB)",
+            "The order was not sent (or IB refused it); nothing else changed.",
+            "Check the reason above; adjust the plan or the limits if the order should go.",
+        ),
+        AlertKind(
+            "friday_close_incomplete", "trading", CRITICAL,
+            "positions are still open after the Friday close and its backup",
+            "The backup close ran and did not flatten everything.",
+            "Close the remaining positions manually in TWS before the market closes.",
+        ),
+        AlertKind(
+            "test", "system", INFO,
+            "`weekly-er-tui test-alert`",
+            "Nothing: this is a test.",
+            "No action needed: if you can read this, the channel works.",
+        ),
+    )
+}
+
+UNKNOWN = AlertKind(
+    "unknown", "system", MEDIUM, "an alert of no known kind", "Not stated.", "Read the details."
+)
+
+
+def kind_name(key: str) -> str:
+    """The kind named by an alert key: the part before the first ':'."""
+    return key.split(":", 1)[0].strip()
+
+
+def kind_of(key: str) -> AlertKind:
+    return KINDS.get(kind_name(key), UNKNOWN)
+
+
+def priority_for(
+    kind: str, overrides: Mapping[str, Severity], given: Severity | None = None
+) -> Severity:
+    """The priority of an alert of `kind`: the config's override, else the priority the caller
+    gave (a violation's severity), else the kind's default."""
+    if kind in overrides:
+        return overrides[kind]
+    if given is not None:
+        return given
+    return KINDS.get(kind, UNKNOWN).priority
+
+
+def unknown_overrides(overrides: Mapping[str, Severity]) -> list[str]:
+    """Problems with `alerts.priorities`: names that are no alert kind."""
+    return [
+        f"alerts.priorities.{name}: unknown alert kind; known kinds: {', '.join(KINDS)}"
+        for name in overrides
+        if name not in KINDS
+    ]
+
+
+def markdown_table() -> str:
+    """The kinds as the Markdown table in alerts/README.md (a test keeps the two equal)."""
+    lines = [
+        "| kind | category | default priority | when |",
+        "|---|---|---|---|",
+    ]
+    lines += [f"| `{k.name}` | {k.category} | {k.priority.value} | {k.when} |" for k in
+              KINDS.values()]
+    return "\n".join(lines)

@@ -1,0 +1,552 @@
+"""AlertManager: the one way the engine tells a person something.
+
+`alert()` is synchronous and cheap: it decides (priority, de-duplication, rate limit), renders the
+messages, journals what needs no network and puts the rest on a bounded queue. `run()` is the
+sender the engine hosts as a background task; it is the only part that waits on the network, so
+trading never waits for an email.
+
+Decisions, all documented in alerts/README.md:
+- De-duplication is by key for every priority: within `dedupe_window` (Clock seconds) of a sent
+  alert, the same key is folded into it (counted, shown in the UI's alert log). The window ends
+  with one message that says "repeated N times since HH:MM" (or the next alert with that key says
+  so). A more urgent alert with the same key is an escalation and goes at once; a CRITICAL alert
+  with a new key always goes.
+- The hourly rate limit (Clock time) is per channel; CRITICAL alerts count but are never held back.
+- The queue keeps the most urgent first. When it is full, the least urgent non-CRITICAL message
+  (oldest first) is dropped and recorded as ALERT_FAILED; CRITICAL messages are never dropped.
+- An unreachable server (or a 4xx reply) is retried with exponential backoff in real seconds
+  (`retry_initial_delay` .. `retry_max_delay`) and the messages wait in the queue; a permanent
+  error (bad login, refused recipients, untrusted certificate) fails that message at once. The
+  first failure of each message and its final outcome are events; no failure is ever raised.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import socket
+import threading
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from typing import Any
+
+from weekly_er_tui.alerts.channels import (
+    AlertConfigError,
+    Channel,
+    DeliveryError,
+    SmtpTransport,
+    channels_for,
+)
+from weekly_er_tui.alerts.kinds import (
+    KINDS,
+    UNKNOWN,
+    AlertKind,
+    kind_name,
+    kind_of,
+    priority_for,
+    unknown_overrides,
+)
+from weekly_er_tui.alerts.templates import TemplateError, Templates, build_context
+from weekly_er_tui.clock import Clock
+from weekly_er_tui.config import AlertsConfig
+from weekly_er_tui.journal import Journal
+from weekly_er_tui.model import Alert, AlertRecord, EventType, Severity
+
+log = logging.getLogger("weekly_er_tui.alerts")
+
+RECORD_LIMIT = 200
+HOUR = timedelta(hours=1)
+
+RecordCallback = Callable[[AlertRecord], None]
+PositionsFn = Callable[[], str]
+
+
+@dataclass(eq=False)
+class _Entry:
+    """One alert in the UI's log, with each channel's delivery status."""
+
+    alert: Alert
+    priority: Severity
+    timestamp: datetime
+    status: dict[str, str] = field(default_factory=dict)
+    folded: int = 0
+
+    def record(self) -> AlertRecord:
+        delivered = ", ".join(f"{ch} {st}" for ch, st in self.status.items()) or "log only"
+        if self.folded:
+            delivered += f"; +{self.folded} repeat{'s' if self.folded != 1 else ''} folded"
+        return AlertRecord(self.timestamp, self.priority, self.alert.title, delivered)
+
+
+@dataclass(eq=False)
+class _Delivery:
+    seq: int
+    entry: _Entry
+    channel: Channel
+    message: EmailMessage
+    attempts: int = 0
+
+    @property
+    def order(self) -> tuple[int, int]:
+        return (self.entry.priority.rank, self.seq)
+
+
+@dataclass(eq=False)
+class _Window:
+    """The de-duplication window opened by a sent alert."""
+
+    opened: datetime
+    priority: Severity
+    entry: _Entry
+    folded: int = 0
+    last: Alert | None = None
+    folded_priority: Severity = Severity.INFO
+
+
+class _RateLimit:
+    """At most `per_hour` messages in any hour of Clock time; CRITICAL always admitted."""
+
+    def __init__(self, per_hour: int) -> None:
+        self.per_hour = per_hour
+        self.sent: deque[datetime] = deque()
+
+    def admit(self, now: datetime, priority: Severity) -> bool:
+        while self.sent and now - self.sent[0] >= HOUR:
+            self.sent.popleft()
+        if len(self.sent) < self.per_hour or priority is Severity.CRITICAL:
+            self.sent.append(now)
+            return True
+        return False
+
+
+class AlertManager:
+    """Every part of the engine sends its alerts through one of these."""
+
+    def __init__(
+        self,
+        config: AlertsConfig,
+        journal: Journal,
+        clock: Clock,
+        *,
+        host: str | None = None,
+        account: str = "",
+        transport: SmtpTransport | None = None,
+    ) -> None:
+        problems = unknown_overrides(config.priorities)
+        try:
+            self._templates = Templates.from_config(config)
+        except TemplateError as exc:
+            problems += exc.problems
+        self.host = host or socket.gethostname()
+        if transport is None:
+            try:
+                transport = SmtpTransport(config, host=self.host)
+            except AlertConfigError as exc:
+                problems += exc.problems
+        if problems or transport is None:
+            raise AlertConfigError(problems)
+        self._transport = transport
+        self.config = config
+        self.account = account
+        self._journal = journal
+        self._clock = clock
+        self._positions_fn: PositionsFn | None = None
+        self.channels: tuple[Channel, ...] = channels_for(config)
+        self._limits = {ch.name: _RateLimit(ch.rate_limit_per_hour) for ch in self.channels}
+        self._window = timedelta(seconds=config.dedupe_window)
+        self._queue: list[_Delivery] = []
+        self._in_flight: _Delivery | None = None
+        self._seq = itertools.count()
+        self._entries: deque[_Entry] = deque(maxlen=RECORD_LIMIT)
+        self._records: tuple[AlertRecord, ...] | None = ()
+        self._windows: dict[str, _Window] = {}
+        self._subscribers: list[RecordCallback] = []
+        self._wakeup = asyncio.Event()
+        self._folds_changed = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread: int | None = None
+        self._running = False
+        self._failures = 0
+
+    # --- what the engine and the UI call ---------------------------------------------------
+
+    def set_context(
+        self, *, account: str | None = None, positions_summary_fn: PositionsFn | None = None
+    ) -> None:
+        """The account and a function returning "current positions and P&L" as short text,
+        which every message body carries (without it: "(not available)")."""
+        if account is not None:
+            self.account = account
+        if positions_summary_fn is not None:
+            self._positions_fn = positions_summary_fn
+
+    def alert(self, alert: Alert) -> None:
+        """Take an alert. Never blocks, never raises; callable from any thread."""
+        try:
+            loop = self._loop
+            if (
+                loop is not None
+                and self._loop_thread is not None
+                and threading.get_ident() != self._loop_thread
+            ):
+                loop.call_soon_threadsafe(self.alert, alert)
+                return
+            self._accept(alert)
+        except Exception:
+            log.exception("alert %r could not be processed", getattr(alert, "key", alert))
+
+    def notify(
+        self,
+        kind: str,
+        title: str,
+        body: str = "",
+        *,
+        about: str = "",
+        priority: Severity | None = None,
+        facts: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Alert of a kind from alerts/kinds.py, e.g. `notify("emergency_stop", "Emergency stop:
+        portfolio -10.4% (limit -10%)", facts={"action": "Closing all positions"})`.
+
+        The key is `kind` or `kind:about`. The priority is the config's override for the kind,
+        else `priority` (a violation's severity), else the kind's default. Facts named `action`
+        and `next_steps` replace the kind's advice in the body.
+        """
+        try:
+            info = KINDS.get(kind)
+            if info is None:
+                log.warning("unknown alert kind %r; known kinds: %s", kind, ", ".join(KINDS))
+            self.alert(
+                Alert(
+                    key=f"{kind}:{about}" if about else kind,
+                    priority=priority_for(kind, self.config.priorities, priority),
+                    kind=(info or UNKNOWN).category,
+                    title=title,
+                    body=body,
+                    facts=dict(facts or {}),
+                    timestamp=self._clock.now(),
+                )
+            )
+        except Exception:
+            log.exception("alert of kind %r could not be processed", kind)
+
+    @property
+    def records(self) -> tuple[AlertRecord, ...]:
+        """The alert log, newest first: every alert, sent or not, with its delivery status."""
+        if self._records is None:
+            self._records = tuple(e.record() for e in self._entries)
+        return self._records
+
+    @property
+    def pending(self) -> int:
+        """Messages waiting to be sent (including one being sent)."""
+        return len(self._queue) + (self._in_flight is not None)
+
+    def subscribe(self, callback: RecordCallback) -> Callable[[], None]:
+        """Call `callback` with each new or updated record (read `records` for the whole log).
+        Returns an unsubscribe function."""
+        self._subscribers.append(callback)
+        return lambda: self._subscribers.remove(callback) if callback in self._subscribers else None
+
+    async def run(self) -> None:
+        """Send what is queued until cancelled. Host it as one background task."""
+        if self._running:
+            raise RuntimeError("AlertManager.run() is already running")
+        self._running = True
+        self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
+        flusher = asyncio.create_task(self._flush_folds(), name="alerts: repeats summary")
+        me = asyncio.current_task()
+        try:
+            while True:
+                # On Python 3.11 a cancel that lands as a reply arrives can be swallowed inside
+                # the SMTP library (asyncio.wait_for); the task still says it is cancelling.
+                if me is not None and me.cancelling():
+                    raise asyncio.CancelledError
+                if not self._queue:
+                    self._idle.set()
+                    self._wakeup.clear()
+                    await self._wakeup.wait()
+                    continue
+                delivery = min(self._queue, key=lambda d: d.order)
+                self._queue.remove(delivery)
+                self._in_flight = delivery
+                try:
+                    delay = await self._deliver(delivery)
+                except asyncio.CancelledError:
+                    self._queue.append(delivery)  # not sent: it waits for the next run()
+                    raise
+                finally:
+                    self._in_flight = None
+                if delay > 0:
+                    # Real seconds: this waits for a server, not for the market.
+                    await asyncio.sleep(delay)
+        finally:
+            flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await flusher
+            self._loop = None
+            self._loop_thread = None
+            self._running = False
+
+    async def drain(self, timeout: float) -> bool:
+        """Wait until every queued message is sent or failed. False when `timeout` (real
+        seconds) passes first, for example while the server is down or no run() is going."""
+        try:
+            async with asyncio.timeout(timeout):
+                while self._queue or self._in_flight is not None:
+                    await self._idle.wait()
+        except TimeoutError:
+            return False
+        return True
+
+    # --- deciding --------------------------------------------------------------------------
+
+    def _accept(self, alert: Alert) -> None:
+        now = self._clock.now()
+        kind = kind_of(alert.key)
+        priority = priority_for(kind_name(alert.key), self.config.priorities, alert.priority)
+        if alert.timestamp is None:
+            alert = replace(alert, timestamp=now)
+        win = self._windows.get(alert.key)
+        repeated: tuple[int, datetime] | None = None
+        if win is not None:
+            if now - win.opened < self._window and priority.rank >= win.priority.rank:
+                self._fold(win, alert, priority)
+                return
+            if win.folded:
+                repeated = (win.folded, win.opened)
+        self._dispatch(alert, priority, kind, now, repeated)
+        if len(self._windows) > 4 * RECORD_LIMIT:
+            self._windows = {
+                k: w for k, w in self._windows.items()
+                if w.folded or now - w.opened < self._window
+            }
+
+    def _fold(self, win: _Window, alert: Alert, priority: Severity) -> None:
+        win.folded += 1
+        win.last = alert
+        if win.folded == 1 or priority.rank < win.folded_priority.rank:
+            win.folded_priority = priority
+        win.entry.folded += 1
+        if win.folded == 1:
+            self._folds_changed.set()
+        log.debug("alert %r folded into the one sent at %s (%d repeats)",
+                  alert.key, win.opened.isoformat(), win.folded)
+        self._publish(win.entry)
+
+    def _dispatch(
+        self,
+        alert: Alert,
+        priority: Severity,
+        kind: AlertKind,
+        now: datetime,
+        repeated: tuple[int, datetime] | None,
+    ) -> None:
+        when = alert.timestamp or now
+        entry = _Entry(alert, priority, when)
+        self._windows[alert.key] = _Window(now, priority, entry)
+        self._entries.appendleft(entry)
+        context: dict[str, str] | None = None
+        for ch in self.channels:
+            if not priority.at_least(ch.min_priority):
+                continue
+            if not self._limits[ch.name].admit(now, priority):
+                entry.status[ch.name] = "rate-limited"
+                self._event_failed(
+                    entry, ch,
+                    f"rate limit reached ({ch.rate_limit_per_hour} {ch.name} messages per hour, "
+                    f"alerts.{ch.name}_rate_limit_per_hour); not sent. CRITICAL alerts are "
+                    "never held back",
+                    attempts=0, will_retry=False,
+                )
+                continue
+            if context is None:
+                context = build_context(
+                    alert, priority, kind, when=when, host=self.host, account=self.account,
+                    positions=self._positions_text(), repeated=repeated,
+                )
+            if ch.name == "email":
+                message = self._transport.message(
+                    ch.recipients, self._templates.subject_for(context),
+                    self._templates.body_for(context), priority,
+                )
+            else:
+                message = self._transport.message(
+                    ch.recipients, None, self._templates.sms_for(context), priority
+                )
+            entry.status[ch.name] = "queued"
+            self._enqueue(_Delivery(next(self._seq), entry, ch, message))
+        if not entry.status:
+            self._event(
+                EventType.ALERT_SENT, entry, "log", 0,
+                f"Alert logged (no email or SMS at this priority): [{priority}] {alert.title}",
+                repeated=repeated[0] if repeated else 0,
+            )
+        self._publish(entry)
+
+    def _enqueue(self, new: _Delivery) -> None:
+        if len(self._queue) >= self.config.queue_size:
+            droppable = [d for d in (*self._queue, new)
+                         if d.entry.priority is not Severity.CRITICAL]
+            if droppable:
+                victim = max(droppable, key=lambda d: (d.entry.priority.rank, -d.seq))
+                if victim is not new:
+                    self._queue.remove(victim)
+                    self._queue.append(new)
+                victim.entry.status[victim.channel.name] = "dropped (queue full)"
+                self._event_failed(
+                    victim.entry, victim.channel,
+                    f"the alert queue is full ({self.config.queue_size} messages, "
+                    "alerts.queue_size); the least urgent message was dropped",
+                    attempts=victim.attempts, will_retry=False,
+                )
+                if victim is not new:
+                    self._publish(victim.entry)
+                self._signal_work()
+                return
+        self._queue.append(new)
+        self._signal_work()
+
+    def _signal_work(self) -> None:
+        self._idle.clear()
+        self._wakeup.set()
+
+    def _positions_text(self) -> str:
+        fn = self._positions_fn
+        if fn is None:
+            return "(not available)"
+        try:
+            return str(fn()).strip() or "(none)"
+        except Exception as exc:
+            log.warning("positions summary for an alert failed: %s", type(exc).__name__)
+            return f"(not available: {type(exc).__name__})"
+
+    # --- sending ---------------------------------------------------------------------------
+
+    async def _deliver(self, d: _Delivery) -> float:
+        """Try one message once. Returns the backoff to wait before the next try (0: none)."""
+        ch, entry = d.channel, d.entry
+        d.attempts += 1
+        try:
+            await self._transport.send(d.message, ch.recipients)
+        except DeliveryError as exc:
+            err = exc
+        except Exception as exc:  # a bug must not stop the sender; the text is still scrubbed
+            err = DeliveryError(self._transport.scrub(f"{type(exc).__name__}: {exc}"),
+                                transient=False)
+        else:
+            self._failures = 0
+            entry.status[ch.name] = "sent"
+            self._event(
+                EventType.ALERT_SENT, entry, ch.name, len(ch.recipients),
+                f"Alert sent by {ch.name} to {len(ch.recipients)} recipient(s): "
+                f"[{entry.priority}] {entry.alert.title}",
+                attempts=d.attempts,
+            )
+            self._publish(entry)
+            return 0.0
+        limit = self.config.retry_max_attempts
+        if err.transient and (limit == 0 or d.attempts < limit):
+            self._failures += 1
+            delay = min(
+                self.config.retry_initial_delay * float(2 ** min(self._failures - 1, 30)),
+                self.config.retry_max_delay,
+            )
+            entry.status[ch.name] = f"retrying (attempt {d.attempts} failed)"
+            self._queue.append(d)
+            log.warning("Failed to send alert %r by %s (attempt %d); retrying in %.1fs: %s",
+                        entry.alert.title, ch.name, d.attempts, delay, err.text)
+            if d.attempts == 1:
+                self._event_failed(entry, ch, err.text, attempts=d.attempts, will_retry=True)
+            self._publish(entry)
+            return delay
+        entry.status[ch.name] = f"FAILED: {err.text}"
+        self._event_failed(entry, ch, err.text, attempts=d.attempts, will_retry=False)
+        self._publish(entry)
+        return 0.0
+
+    async def _flush_folds(self) -> None:
+        """At the end of each window with folded repeats, send one message that counts them."""
+        while True:
+            self._folds_changed.clear()
+            due = [w.opened + self._window for w in self._windows.values() if w.folded]
+            if due and min(due) <= self._clock.now():
+                try:
+                    self._flush_due(self._clock.now())
+                except Exception:
+                    log.exception("summary of repeated alerts failed")
+                continue
+            waits: list[asyncio.Future[Any]] = [
+                asyncio.ensure_future(self._folds_changed.wait())
+            ]
+            if due:
+                waits.append(asyncio.ensure_future(self._clock.sleep_until(min(due))))
+            try:
+                await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for w in waits:
+                    w.cancel()
+                await asyncio.gather(*waits, return_exceptions=True)
+
+    def _flush_due(self, now: datetime) -> None:
+        for key, win in list(self._windows.items()):
+            if win.folded and win.last is not None and now - win.opened >= self._window:
+                last = win.last
+                self._dispatch(last, win.folded_priority, kind_of(key), now,
+                               (win.folded, win.opened))
+
+    # --- records and events ----------------------------------------------------------------
+
+    def _publish(self, entry: _Entry) -> None:
+        self._records = None
+        record = entry.record()
+        for fn in list(self._subscribers):
+            try:
+                fn(record)
+            except Exception:
+                log.exception("alert log subscriber %r failed", fn)
+
+    def _event_failed(
+        self, entry: _Entry, ch: Channel, error: str, *, attempts: int, will_retry: bool
+    ) -> None:
+        then = "; will retry" if will_retry else ""
+        self._event(
+            EventType.ALERT_FAILED, entry, ch.name, len(ch.recipients),
+            f"Failed to send alert by {ch.name}: [{entry.priority}] {entry.alert.title}: "
+            f"{error}{then}",
+            error=error, attempts=attempts, will_retry=will_retry,
+        )
+
+    def _event(
+        self,
+        event_type: EventType,
+        entry: _Entry,
+        channel: str,
+        recipients: int,
+        message: str,
+        **extra: Any,
+    ) -> None:
+        severity = entry.priority
+        if event_type is EventType.ALERT_FAILED and not severity.at_least(Severity.MEDIUM):
+            severity = Severity.MEDIUM  # a message that did not go is worth a warning
+        details: dict[str, Any] = {
+            "key": entry.alert.key,
+            "channel": channel,
+            "priority": entry.priority.value,
+            "recipients": recipients,
+            **extra,
+        }
+        scrub = self._transport.scrub
+        details = {k: scrub(v) if isinstance(v, str) else v for k, v in details.items()}
+        try:
+            self._journal.event(event_type, severity, scrub(message), details)
+        except Exception:
+            log.exception("could not journal %s for alert %r", event_type, entry.alert.key)
