@@ -64,7 +64,7 @@ class SimAccount:
         self._sod_qty[symbol] = float(quantity)
 
     def roll(self, at: float | None = None) -> None:
-        """Start a new trading day if the clock (or `at`) has passed the previous session's close."""
+        """Start a new trading day once the clock (or `at`) is past the previous close."""
         day = self.market.sessions.trading_day(self._now() if at is None else at)
         if day <= self._day:
             return

@@ -166,10 +166,10 @@ class _SymbolPath:
 
     def path(self, i: int) -> FloatArray:
         """Log levels at the session's step boundaries: [open, ..., last step, close]."""
-        p = self._paths.get(i)
-        if p is not None:
+        cached = self._paths.get(i)
+        if cached is not None:
             self._paths.move_to_end(i)
-            return p
+            return cached
         n = self.steps_in(i)
         ordinal = self.sessions.dates[i].toordinal()
         rng = np.random.default_rng([self.seed, self.key, ordinal, 1])
@@ -178,7 +178,7 @@ class _SymbolPath:
         np.cumsum(rng.standard_normal(n) * self.step_sigma, out=w[1:])
         frac = np.arange(n + 1, dtype=np.float64) / n
         total = self.moves(i)[1]
-        p = self.open_level(i) + w - frac * (w[n] - total)
+        p: FloatArray = self.open_level(i) + w - frac * (w[n] - total)
         self._paths[i] = p
         if len(self._paths) > 6:
             self._paths.popitem(last=False)

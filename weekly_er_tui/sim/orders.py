@@ -484,7 +484,10 @@ class OrderBook:
     def _modify(self, order: SimOrder, req: OrderRequest) -> None:
         if req.quantity < order.filled:
             self.listener.order_rejected(
-                order.client_id, order.order_id, 201, "Order rejected - reason: quantity below filled"
+                order.client_id,
+                order.order_id,
+                201,
+                "Order rejected - reason: quantity below filled",
             )
             return
         order.quantity = req.quantity
@@ -561,7 +564,7 @@ class OrderBook:
         return round_price(last + half if order.action == "BUY" else last - half)
 
     def _marketable_at(self, order: SimOrder, last: float, taker: bool = False) -> bool:
-        """Whether the market at `last` reaches the limit (the ask for a buy, the bid for a sell)."""
+        """Whether the market at `last` reaches the limit (ask for a buy, bid for a sell)."""
         assert order.lmt_price is not None
         if order.order_type == "LOC":
             return last <= order.lmt_price if order.action == "BUY" else last >= order.lmt_price

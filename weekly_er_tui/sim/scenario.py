@@ -8,11 +8,11 @@ problem by entry and field, e.g. `timeline[3].action: unknown action 'stal' (did
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import json
 import re
 from dataclasses import dataclass
-import datetime as dt
 from datetime import datetime, timedelta
 from importlib import resources
 from pathlib import Path
@@ -47,7 +47,9 @@ PARAMS = (
     "restore_code", "pct", "quantity", "price",
 )  # fmt: skip
 
-_SPAN_RE = re.compile(r"^(?:(\d+(?:\.\d+)?)d)?(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?$")
+_SPAN_RE = re.compile(
+    r"^(?:(\d+(?:\.\d+)?)d)?(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?$"
+)
 _SYMBOL_RE = re.compile(r"^[A-Z][A-Z0-9.\-]{0,9}$")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri")
 
@@ -288,9 +290,7 @@ class Scenario(_Model):
                     f"timeline[{i}].symbol: unknown symbol {t.symbol!r} (not in symbols)"
                     + _suggest(t.symbol, known)
                 )
-            if t.sector is not None and t.sector.casefold() not in {
-                s.casefold() for s in sectors
-            }:
+            if t.sector is not None and t.sector.casefold() not in {s.casefold() for s in sectors}:
                 problems.append(
                     f"timeline[{i}].sector: unknown sector {t.sector!r} (the scenario has "
                     + ", ".join(sectors)
@@ -338,8 +338,10 @@ class Scenario(_Model):
             monday += timedelta(days=7)
         out = []
         for e in self.earnings:
-            when = e.date if e.date is not None else monday + timedelta(
-                days=WEEKDAYS.index(e.weekday or "mon")
+            when = (
+                e.date
+                if e.date is not None
+                else monday + timedelta(days=WEEKDAYS.index(e.weekday or "mon"))
             )
             out.append(EarningsEvent(e.symbol, when, e.timing))
         return sorted(out, key=lambda x: (x.date, x.timing != "BMO", x.symbol))
@@ -347,7 +349,9 @@ class Scenario(_Model):
     def earnings_csv(self, now: datetime) -> str:
         """The week's calendar as CSV: symbol,date,timing (one header line)."""
         lines = ["symbol,date,timing"]
-        lines += [f"{e.symbol},{e.date.isoformat()},{e.timing}" for e in self.earnings_for_week(now)]
+        lines += [
+            f"{e.symbol},{e.date.isoformat()},{e.timing}" for e in self.earnings_for_week(now)
+        ]
         return "\n".join(lines) + "\n"
 
 
@@ -412,7 +416,11 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
     text: str
     source = str(name_or_path)
     if isinstance(name_or_path, str) and name_or_path in BUILTIN:
-        text = resources.files("weekly_er_tui.sim").joinpath(f"scenarios/{name_or_path}.json").read_text()
+        text = (
+            resources.files("weekly_er_tui.sim")
+            .joinpath(f"scenarios/{name_or_path}.json")
+            .read_text()
+        )
         source = f"built-in scenario {name_or_path!r}"
     else:
         path = Path(name_or_path)

@@ -74,7 +74,7 @@ class _Cursor:
         self.fields = fields
         self.i = start
 
-    def str(self) -> str:
+    def next_str(self) -> str:
         if self.i >= len(self.fields):
             self.i += 1
             return ""
@@ -82,15 +82,15 @@ class _Cursor:
         self.i += 1
         return v
 
-    def int(self) -> int:
-        v = self.str()
+    def next_int(self) -> int:
+        v = self.next_str()
         if not v:
             return 0
         n = int(float(v))
         return 0 if n == UNSET_INTEGER else n
 
-    def float(self) -> float | None:
-        v = self.str()
+    def next_float(self) -> float | None:
+        v = self.next_str()
         if not v:
             return None
         if v == "Infinite":
@@ -98,8 +98,8 @@ class _Cursor:
         x = float(v)
         return None if x >= UNSET_DOUBLE else x
 
-    def bool(self) -> bool:
-        v = self.str()
+    def next_bool(self) -> bool:
+        v = self.next_str()
         return v not in ("", "0", "false", "False")
 
     def skip(self, n: int = 1) -> None:
@@ -108,18 +108,18 @@ class _Cursor:
     def contract(self) -> dict[str, Any]:
         """The 12 contract fields a request carries (conId .. tradingClass)."""
         return {
-            "con_id": self.int(),
-            "symbol": self.str(),
-            "sec_type": self.str(),
-            "last_trade": self.str(),
-            "strike": self.str(),
-            "right": self.str(),
-            "multiplier": self.str(),
-            "exchange": self.str(),
-            "primary_exchange": self.str(),
-            "currency": self.str(),
-            "local_symbol": self.str(),
-            "trading_class": self.str(),
+            "con_id": self.next_int(),
+            "symbol": self.next_str(),
+            "sec_type": self.next_str(),
+            "last_trade": self.next_str(),
+            "strike": self.next_str(),
+            "right": self.next_str(),
+            "multiplier": self.next_str(),
+            "exchange": self.next_str(),
+            "primary_exchange": self.next_str(),
+            "currency": self.next_str(),
+            "local_symbol": self.next_str(),
+            "trading_class": self.next_str(),
         }
 
 
@@ -236,9 +236,11 @@ class ClientSession:
             self.send([version, msg.handshake_time(now)])
             while not self.closed:
                 size = int.from_bytes(await self.reader.readexactly(4), "big")
-                fields = (await self.reader.readexactly(size)).decode(
-                    errors="backslashreplace"
-                ).split("\0")
+                fields = (
+                    (await self.reader.readexactly(size))
+                    .decode(errors="backslashreplace")
+                    .split("\0")
+                )
                 if fields and fields[-1] == "":
                     fields.pop()
                 if not fields:
@@ -445,7 +447,7 @@ class SimulatedGateway:
         while not predicate():
             remaining = deadline - loop.time()
             if remaining <= 0:
-                raise TimeoutError("condition not met within %.1fs" % timeout)
+                raise TimeoutError(f"condition not met within {timeout:.1f}s")
             self._changed.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), min(remaining, 0.05))
@@ -519,9 +521,14 @@ class SimulatedGateway:
                            symbol: str | None = None) -> None:  # fmt: skip
         """Reject the next `n` orders (for `symbol` only, if given) with error 201 alone."""
         self.book.reject_rules.append(RejectRule(reason=reason, remaining=n, symbol=symbol))
-        self._event("fault", f"fault: rejecting the next {n} order(s)" + (f" for {symbol}" if symbol else ""))
+        self._event(
+            "fault",
+            f"fault: rejecting the next {n} order(s)" + (f" for {symbol}" if symbol else ""),
+        )
 
-    def reject_orders(self, predicate: Callable[[str], bool], reason: str = "Simulated rejection") -> None:
+    def reject_orders(
+        self, predicate: Callable[[str], bool], reason: str = "Simulated rejection"
+    ) -> None:
         """Reject every order whose symbol matches `predicate` until `clear_rejections`."""
         self.book.reject_rules.append(RejectRule(reason=reason, predicate=predicate))
         self._event("fault", "fault: rejecting orders by rule")
@@ -530,7 +537,7 @@ class SimulatedGateway:
         self.book.reject_rules.clear()
 
     def partial_fills(self, n_parts: int, interval: float = 0.0) -> None:
-        """Fill each later order in `n_parts` executions, `interval` clock seconds apart (1 = off)."""
+        """Fill later orders in `n_parts` executions, `interval` clock seconds apart (1: off)."""
         self.book.partial_parts = max(1, int(n_parts))
         self.book.partial_interval = max(0.0, float(interval))
         self._event("fault", f"fault: partial fills in {self.book.partial_parts} part(s)")
@@ -544,7 +551,9 @@ class SimulatedGateway:
         """
         text = msg.CONNECTIVITY_MESSAGES.get(code)
         if text is None:
-            raise ValueError(f"{code} is not a connectivity code ({sorted(msg.CONNECTIVITY_MESSAGES)})")
+            raise ValueError(
+                f"{code} is not a connectivity code ({sorted(msg.CONNECTIVITY_MESSAGES)})"
+            )
         if code in (1100, 2110):
             self.ib_link_up = False
         elif code == 1101:
@@ -561,7 +570,9 @@ class SimulatedGateway:
             s.send(msg.error(s.version, -1, code, text))
         self._event("fault", f"fault: connectivity {code} {text}")
 
-    def price_shock(self, pct: float, symbol: str | None = None, sector: str | None = None) -> list[str]:
+    def price_shock(
+        self, pct: float, symbol: str | None = None, sector: str | None = None
+    ) -> list[str]:
         """Move a symbol, a sector, or (neither given) every symbol by `pct` percent now."""
         if symbol is not None:
             inst = self.market.resolve(symbol)
@@ -579,7 +590,9 @@ class SimulatedGateway:
         self.process()
         return symbols
 
-    def fill_externally(self, symbol: str, quantity: float, price: float | None = None) -> SimExecution:
+    def fill_externally(
+        self, symbol: str, quantity: float, price: float | None = None
+    ) -> SimExecution:
         """A fill made outside the API (a TWS user's order): it reaches the account, positions
         and reqExecutions, but no connected client sees it as its own order."""
         order = self.book.fill_externally(symbol, quantity, price)
@@ -644,9 +657,7 @@ class SimulatedGateway:
             if requested:
                 s.send(msg.error(s.version, order.order_id, 202, "Order Canceled - reason:"))
         why = "cancelled" if requested else "expired/cancelled by the system"
-        self._event(
-            "cancel", f"order {order.client_id}/{order.order_id}: {why}", order.client_id
-        )
+        self._event("cancel", f"order {order.client_id}/{order.order_id}: {why}", order.client_id)
 
     def order_rejected(self, client_id: int, order_id: int, code: int, message: str) -> None:
         s = self._owner(client_id)
@@ -702,7 +713,9 @@ class SimulatedGateway:
         try:
             handler(session, _Cursor(fields))
         except Exception:
-            log.exception("client %s: failed to handle message %s: %s", session.peer, msg_id, fields)
+            log.exception(
+                "client %s: failed to handle message %s: %s", session.peer, msg_id, fields
+            )
 
     def _handler_table(self) -> dict[int, Handler]:
         return {
@@ -746,7 +759,7 @@ class SimulatedGateway:
         if s.started:
             return
         c.skip()  # version
-        client_id = c.int()
+        client_id = c.next_int()
         if any(o.client_id == client_id for o in self._started()):
             s.send(msg.error(s.version, -1, 326,
                              "Unable to connect as the client id is already in use. "
@@ -784,14 +797,14 @@ class SimulatedGateway:
 
     def _req_mkt_data(self, s: ClientSession, c: _Cursor) -> None:
         c.skip()  # version
-        req_id = c.int()
+        req_id = c.next_int()
         contract = c.contract()
         if contract["sec_type"] == "BAG":
-            c.skip(4 * c.int())
-        if c.bool():
+            c.skip(4 * c.next_int())
+        if c.next_bool():
             c.skip(3)
-        c.str()  # genericTickList
-        snapshot = c.bool()
+        c.next_str()  # genericTickList
+        snapshot = c.next_bool()
         inst = self._instrument(contract)
         if inst is None:
             s.send(msg.error(s.version, req_id, 200,
@@ -807,7 +820,7 @@ class SimulatedGateway:
 
     def _cancel_mkt_data(self, s: ClientSession, c: _Cursor) -> None:
         c.skip()
-        s.subs.market_data.pop(c.int(), None)
+        s.subs.market_data.pop(c.next_int(), None)
 
     def _session_range(self, symbol: str, t: float, last: float) -> tuple[float, float, float]:
         """(open, high, low) of the trading day so far, tracked as ticks go out."""
@@ -832,7 +845,19 @@ class SimulatedGateway:
                      force: bool) -> list[list[Field]]:  # fmt: skip
         op, hi, lo = self._session_range(state.symbol, t, q.last)
         close = self.market.prev_close(state.symbol, t)
-        now = (q.bid, q.bid_size, q.ask, q.ask_size, q.last, q.last_size, q.volume, hi, lo, op, close)
+        now = (
+            q.bid,
+            q.bid_size,
+            q.ask,
+            q.ask_size,
+            q.last,
+            q.last_size,
+            q.volume,
+            hi,
+            lo,
+            op,
+            close,
+        )
         old = state.last
         out: list[list[Field]] = []
         if force or not old or old[0:2] != now[0:2]:
@@ -926,7 +951,7 @@ class SimulatedGateway:
 
     def _req_contract_details(self, s: ClientSession, c: _Cursor) -> None:
         c.skip()  # version
-        req_id = c.int()
+        req_id = c.next_int()
         inst = self._instrument(c.contract())
         if inst is None:
             s.send(msg.error(s.version, req_id, 200,
@@ -937,20 +962,24 @@ class SimulatedGateway:
         s.send(msg.contract_details_end(req_id))
 
     def _req_head_timestamp(self, s: ClientSession, c: _Cursor) -> None:
-        req_id = c.int()
+        req_id = c.next_int()
         first = self.market.sessions.opens[0]
-        s.send(msg.head_timestamp(req_id, datetime.fromtimestamp(first, ET).strftime("%Y%m%d-%H:%M:%S")))
+        s.send(
+            msg.head_timestamp(
+                req_id, datetime.fromtimestamp(first, ET).strftime("%Y%m%d-%H:%M:%S")
+            )
+        )
 
     def _req_historical_data(self, s: ClientSession, c: _Cursor) -> None:
-        req_id = c.int()
+        req_id = c.next_int()
         contract = c.contract()
-        c.bool()  # includeExpired
-        end_text = c.str()
-        bar_size = c.str()
-        duration = c.str()
-        c.bool()  # useRTH
-        what = c.str()
-        date_format = c.int() or 1
+        c.next_bool()  # includeExpired
+        end_text = c.next_str()
+        bar_size = c.next_str()
+        duration = c.next_str()
+        c.next_bool()  # useRTH
+        what = c.next_str()
+        date_format = c.next_int() or 1
         inst = self._instrument(contract)
         if inst is None:
             s.send(msg.error(s.version, req_id, 200,
@@ -959,7 +988,11 @@ class SimulatedGateway:
         now = self._t()
 
         def fail(why: str) -> None:
-            s.send(msg.error(s.version, req_id, 162, f"Historical Market Data Service error message:{why}"))
+            s.send(
+                msg.error(
+                    s.version, req_id, 162, f"Historical Market Data Service error message:{why}"
+                )
+            )
 
         if what.upper() == "SCHEDULE":
             fail("the simulator has no SCHEDULE data")
@@ -1005,8 +1038,8 @@ class SimulatedGateway:
 
     def _req_account_updates(self, s: ClientSession, c: _Cursor) -> None:
         c.skip()
-        subscribe = c.bool()
-        c.str()  # account code
+        subscribe = c.next_bool()
+        c.next_str()  # account code
         if not subscribe:
             s.subs.account_updates = False
             return
@@ -1073,9 +1106,9 @@ class SimulatedGateway:
 
     def _req_account_updates_multi(self, s: ClientSession, c: _Cursor) -> None:
         c.skip()
-        req_id = c.int()
-        c.str()  # account
-        model = c.str()
+        req_id = c.next_int()
+        c.next_str()  # account
+        model = c.next_str()
         s.subs.account_multi.add(req_id)
         for key, val in self._value_strings().items():
             s.send(msg.account_update_multi(req_id, self.account_id, model, key, val, "USD"))
@@ -1083,13 +1116,13 @@ class SimulatedGateway:
 
     def _cancel_account_updates_multi(self, s: ClientSession, c: _Cursor) -> None:
         c.skip()
-        s.subs.account_multi.discard(c.int())
+        s.subs.account_multi.discard(c.next_int())
 
     def _req_positions_multi(self, s: ClientSession, c: _Cursor) -> None:
         c.skip()
-        req_id = c.int()
-        c.str()
-        model = c.str()
+        req_id = c.next_int()
+        c.next_str()
+        model = c.next_str()
         s.subs.positions_multi.add(req_id)
         for inst, qty, avg in self._position_rows():
             s.send(msg.position_multi(req_id, self.account_id, inst, qty, round(avg, 6), model))
@@ -1097,13 +1130,13 @@ class SimulatedGateway:
 
     def _cancel_positions_multi(self, s: ClientSession, c: _Cursor) -> None:
         c.skip()
-        s.subs.positions_multi.discard(c.int())
+        s.subs.positions_multi.discard(c.next_int())
 
     def _req_account_summary(self, s: ClientSession, c: _Cursor) -> None:
         c.skip()
-        req_id = c.int()
-        c.str()  # group
-        tags = [t.strip() for t in c.str().split(",") if t.strip()]
+        req_id = c.next_int()
+        c.next_str()  # group
+        tags = [t.strip() for t in c.next_str().split(",") if t.strip()]
         vals = self._value_strings()
         for tag in tags:
             if tag == "AccountType":
@@ -1122,19 +1155,19 @@ class SimulatedGateway:
                 round(p.value, 2))  # fmt: skip
 
     def _req_pnl(self, s: ClientSession, c: _Cursor) -> None:
-        req_id = c.int()
+        req_id = c.next_int()
         row = self._pnl_row()
         s.subs.pnl[req_id] = row
         s.send(msg.pnl(req_id, *row))
 
     def _cancel_pnl(self, s: ClientSession, c: _Cursor) -> None:
-        s.subs.pnl.pop(c.int(), None)
+        s.subs.pnl.pop(c.next_int(), None)
 
     def _req_pnl_single(self, s: ClientSession, c: _Cursor) -> None:
-        req_id = c.int()
-        c.str()  # account
-        c.str()  # model
-        con_id = c.int()
+        req_id = c.next_int()
+        c.next_str()  # account
+        c.next_str()  # model
+        con_id = c.next_int()
         inst = self.market.resolve(con_id=con_id)
         if inst is None:
             s.send(msg.error(s.version, req_id, 200,
@@ -1145,7 +1178,7 @@ class SimulatedGateway:
         s.send(msg.pnl_single(req_id, *row))
 
     def _cancel_pnl_single(self, s: ClientSession, c: _Cursor) -> None:
-        s.subs.pnl_single.pop(c.int(), None)
+        s.subs.pnl_single.pop(c.next_int(), None)
 
     def _account_changed(self, symbol: str) -> None:
         """After a fill: positions, portfolio, account values and P&L to their subscribers."""
@@ -1165,7 +1198,9 @@ class SimulatedGateway:
                 if s.subs.positions:
                     s.send(msg.position(self.account_id, inst, qty, round(avg, 6)))
                 for req_id in s.subs.positions_multi:
-                    s.send(msg.position_multi(req_id, self.account_id, inst, qty, round(avg, 6), ""))
+                    s.send(
+                        msg.position_multi(req_id, self.account_id, inst, qty, round(avg, 6), "")
+                    )
             if s.subs.account_updates:
                 changed = self._send_portfolio(s, symbol)
                 if symbol is not None:
@@ -1198,23 +1233,23 @@ class SimulatedGateway:
 
     def _place_order(self, s: ClientSession, c: _Cursor) -> None:
         assert s.client_id is not None
-        order_id = c.int()
+        order_id = c.next_int()
         contract = c.contract()
-        c.str()  # secIdType
-        c.str()  # secId
-        action = c.str().upper()
-        quantity = c.float() or 0.0
-        order_type = c.str().upper()
-        lmt = c.float()
-        aux = c.float()
-        tif = c.str().upper() or "DAY"
-        c.str()  # ocaGroup
-        account = c.str()
-        c.str()  # openClose
-        c.str()  # origin
-        order_ref = c.str()
+        c.next_str()  # secIdType
+        c.next_str()  # secId
+        action = c.next_str().upper()
+        quantity = c.next_float() or 0.0
+        order_type = c.next_str().upper()
+        lmt = c.next_float()
+        aux = c.next_float()
+        tif = c.next_str().upper() or "DAY"
+        c.next_str()  # ocaGroup
+        account = c.next_str()
+        c.next_str()  # openClose
+        c.next_str()  # origin
+        order_ref = c.next_str()
         c.skip(6)  # transmit, parentId, blockOrder, sweepToFill, displaySize, triggerMethod
-        outside_rth = c.bool()
+        outside_rth = c.next_bool()
         self.book.advance()
         self.book.place(
             s.client_id,
@@ -1238,11 +1273,11 @@ class SimulatedGateway:
     def _cancel_order(self, s: ClientSession, c: _Cursor) -> None:
         assert s.client_id is not None
         c.skip()
-        order_id = c.int()
+        order_id = c.next_int()
         self.book.advance()
         if not self.book.cancel(s.client_id, order_id):
-            s.send(msg.error(s.version, order_id, 10147,
-                             f"OrderId {order_id} that needs to be cancelled is not found."))  # fmt: skip
+            text = f"OrderId {order_id} that needs to be cancelled is not found."
+            s.send(msg.error(s.version, order_id, 10147, text))
 
     def _global_cancel(self, s: ClientSession, c: _Cursor) -> None:
         self.book.advance()
@@ -1265,7 +1300,7 @@ class SimulatedGateway:
         self._send_open_orders(s, self.book.working())
 
     def _req_completed_orders(self, s: ClientSession, c: _Cursor) -> None:
-        api_only = c.bool()
+        api_only = c.next_bool()
         today = datetime.fromtimestamp(self._t(), ET).date()
         for o in self.book.completed():
             if api_only and o.order_id == 0:
@@ -1277,14 +1312,14 @@ class SimulatedGateway:
 
     def _req_executions(self, s: ClientSession, c: _Cursor) -> None:
         c.skip()
-        req_id = c.int()
-        client_id = c.int()
-        acct = c.str()
-        since = c.str()
-        symbol = c.str().upper()
-        sec_type = c.str().upper()
-        c.str()  # exchange
-        side = c.str().upper()
+        req_id = c.next_int()
+        client_id = c.next_int()
+        acct = c.next_str()
+        since = c.next_str()
+        symbol = c.next_str().upper()
+        sec_type = c.next_str().upper()
+        c.next_str()  # exchange
+        side = c.next_str().upper()
         self.book.advance()
         today = datetime.fromtimestamp(self._t(), ET).date()
         after: float | None = None
@@ -1325,7 +1360,9 @@ def _parse_end(text: str) -> float:
 
     text = text.strip()
     if len(text) == 8 and text.isdigit():
-        d = datetime.strptime(text, "%Y%m%d").replace(tzinfo=ET) + timedelta(hours=23, minutes=59, seconds=59)
+        d = datetime.strptime(text, "%Y%m%d").replace(tzinfo=ET) + timedelta(
+            hours=23, minutes=59, seconds=59
+        )
         return d.timestamp()
     if "-" in text[:9]:
         return datetime.strptime(text, "%Y%m%d-%H:%M:%S").replace(tzinfo=UTC).timestamp()
@@ -1335,7 +1372,9 @@ def _parse_end(text: str) -> float:
             tz = ZoneInfo(parts[2])
         except Exception as exc:
             raise ValueError(f"unknown time zone in {text!r}") from exc
-        return datetime.strptime(parts[0] + parts[1], "%Y%m%d%H:%M:%S").replace(tzinfo=tz).timestamp()
+        return (
+            datetime.strptime(parts[0] + parts[1], "%Y%m%d%H:%M:%S").replace(tzinfo=tz).timestamp()
+        )
     return datetime.strptime(text, "%Y%m%d %H:%M:%S").replace(tzinfo=ET).timestamp()
 
 

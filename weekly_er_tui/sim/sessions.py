@@ -7,6 +7,7 @@ whose close is after it: the current session during market hours, the next one a
 from __future__ import annotations
 
 import bisect
+import warnings
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 
@@ -20,8 +21,13 @@ class Sessions:
 
     def __init__(self) -> None:
         end = (datetime.now(UTC) + timedelta(days=3650)).date().isoformat()
-        cal = xcals.get_calendar("XNYS", start=_FIRST, end=end)
-        schedule = cal.schedule
+        with warnings.catch_warnings():
+            # exchange_calendars trips a pandas deprecation warning inside its own constructor
+            warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.simplefilter("ignore", FutureWarning)
+            warnings.filterwarnings("ignore", message=".*Series.values.*")
+            cal = xcals.get_calendar("XNYS", start=_FIRST, end=end)
+            schedule = cal.schedule
         self.opens: list[int] = [int(ts.timestamp()) for ts in schedule["open"]]
         self.closes: list[int] = [int(ts.timestamp()) for ts in schedule["close"]]
         self.dates: list[date] = [ts.date() for ts in schedule.index]
