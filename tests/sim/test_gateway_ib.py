@@ -211,7 +211,7 @@ async def test_limit_order_rests_then_fills_when_price_crosses(
     [ex] = [e for e in gateway.executions if e.order_ref == "lmt-1"]
     assert ex.price == limit
     # at the fill instant the market had come through the limit
-    bid, ask = gateway.market.bid_ask("AAPL", ex.time.timestamp())
+    _, ask = gateway.market.bid_ask("AAPL", ex.time.timestamp())
     assert ask <= limit
 
 
