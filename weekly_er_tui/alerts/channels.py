@@ -161,7 +161,7 @@ class SmtpTransport:
         msg["To"] = ", ".join(recipients)
         if subject is not None:
             msg["Subject"] = subject
-        msg["Date"] = email.utils.formatdate(localtime=False)
+        msg["Date"] = email.utils.formatdate(usegmt=True)
         msg["Message-ID"] = email.utils.make_msgid(domain="weekly-er-tui")
         if priority.at_least(Severity.HIGH):
             msg["Importance"] = "high"
