@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from weekly_er_tui.sim.orders import RejectRule
@@ -43,14 +43,16 @@ class Timeline:
                 continue
             await clock.sleep_until(when)
             try:
-                self.apply(entry)
+                self.apply(entry, when)
             except Exception:
                 log.exception("timeline[%d] (%s) failed", index, entry.action)
 
-    def apply(self, entry: TimelineEntry) -> None:
-        """Apply one entry now (and schedule its undo if it has a duration)."""
+    def apply(self, entry: TimelineEntry, scheduled: datetime | None = None) -> None:
+        """Apply one entry now; with a duration, undo it `duration` clock seconds after
+        `scheduled` (the entry's instant on the timeline) or after now."""
         gw = self.gw
-        self.applied.append((gw.clock.now(), entry))
+        applied_at = gw.clock.now()
+        self.applied.append((applied_at, entry))
         undo: Callable[[], None] | None = None
         a = entry.action
         if a == "drop":
@@ -98,9 +100,10 @@ class Timeline:
             raise ValueError(f"unknown action {a!r}")
         duration = entry.duration_seconds
         if duration is not None and undo is not None:
-            gw._spawn(self._undo_after(duration, undo, a), f"sim-undo-{a}")
+            end = (scheduled or applied_at) + timedelta(seconds=duration)
+            gw._spawn(self._undo_at(end, undo, a), f"sim-undo-{a}")
 
-    async def _undo_after(self, seconds: float, undo: Callable[[], None], action: str) -> None:
-        await self.gw.clock.sleep(seconds)
-        log.info("timeline: end of %s after %gs", action, seconds)
+    async def _undo_at(self, end: datetime, undo: Callable[[], None], action: str) -> None:
+        await self.gw.clock.sleep_until(end)
+        log.info("timeline: end of %s at %s", action, end.isoformat())
         undo()
