@@ -202,3 +202,25 @@ async def test_retries_give_up_after_retry_max_attempts(
     assert [r["details"]["will_retry"] for r in rows] == [True, False]
     assert rows[-1]["details"]["attempts"] == 2
     assert manager.records[0].delivered.startswith("email FAILED: cannot reach")
+
+
+async def test_a_server_that_never_answers_times_out_and_is_retried(
+    journal: Journal, clock: ManualClock
+) -> None:
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # accepts, never greets
+        writer.close()
+
+    stall = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = stall.sockets[0].getsockname()[1]
+    try:
+        cfg = alerts_config(port, smtp_timeout=0.2, retry_max_attempts=2)
+        manager = AlertManager(cfg, journal, clock)
+        async with running(manager):
+            manager.notify("reconnect_failed", "Reconnection failed")
+            assert await manager.drain(5)
+    finally:
+        stall.close()
+    rows = events(journal, "ALERT_FAILED")
+    assert [r["details"]["will_retry"] for r in rows] == [True, False]
+    assert "timed out" in rows[-1]["details"]["error"]

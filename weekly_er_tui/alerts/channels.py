@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import base64
 import email.utils
+import os
+import socket
 import ssl
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -228,7 +230,11 @@ class SmtpTransport:
             )
         if isinstance(exc, (aiosmtplib.SMTPConnectError, aiosmtplib.SMTPServerDisconnected,
                             aiosmtplib.SMTPTimeoutError, OSError, TimeoutError)):
-            return DeliveryError(f"cannot reach {where}: {detail}", transient=True)
+            return DeliveryError(
+                f"cannot reach {where}: {self.scrub(_unreachable(exc))}; check "
+                "alerts.smtp_server, alerts.smtp_port and the network",
+                transient=True,
+            )
         return DeliveryError(f"sending through {where} failed: {detail}", transient=False)
 
 
@@ -240,6 +246,18 @@ def _describe(exc: BaseException) -> str:
     if isinstance(cause, OSError) and cause.strerror and cause.strerror not in text:
         text = f"{text} ({cause.strerror})"
     return text or type(exc).__name__
+
+
+def _unreachable(exc: BaseException) -> str:
+    """Why a connection failed, in a few words ("Connection refused", "timed out")."""
+    cause = exc.__cause__ if isinstance(exc.__cause__, OSError) else exc
+    if isinstance(cause, socket.gaierror):
+        return f"the name does not resolve ({cause.strerror})"
+    if isinstance(cause, TimeoutError) or isinstance(exc, aiosmtplib.SMTPTimeoutError):
+        return f"timed out ({exc})"
+    if isinstance(cause, OSError) and cause.errno:
+        return os.strerror(cause.errno)
+    return _describe(exc)
 
 
 def _find(exc: BaseException, kind: type[_E]) -> _E | None:

@@ -263,13 +263,9 @@ class AlertManager:
         self._loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
         flusher = asyncio.create_task(self._flush_folds(), name="alerts: repeats summary")
-        me = asyncio.current_task()
         try:
             while True:
-                # On Python 3.11 a cancel that lands as a reply arrives can be swallowed inside
-                # the SMTP library (asyncio.wait_for); the task still says it is cancelling.
-                if me is not None and me.cancelling():
-                    raise asyncio.CancelledError
+                _raise_if_cancelling()
                 if not self._queue:
                     self._idle.set()
                     self._wakeup.clear()
@@ -285,6 +281,7 @@ class AlertManager:
                     raise
                 finally:
                     self._in_flight = None
+                _raise_if_cancelling()
                 if delay > 0:
                     # Real seconds: this waits for a server, not for the market.
                     await asyncio.sleep(delay)
@@ -354,6 +351,7 @@ class AlertManager:
         entry = _Entry(alert, priority, when)
         self._windows[alert.key] = _Window(now, priority, entry)
         self._entries.appendleft(entry)
+        self._records = None
         context: dict[str, str] | None = None
         for ch in self.channels:
             if not priority.at_least(ch.min_priority):
@@ -550,3 +548,11 @@ class AlertManager:
             self._journal.event(event_type, severity, scrub(message), details)
         except Exception:
             log.exception("could not journal %s for alert %r", event_type, entry.alert.key)
+
+
+def _raise_if_cancelling() -> None:
+    """On Python 3.11 a cancel that lands just as the server answers can be swallowed inside the
+    SMTP library (asyncio.wait_for); the task still counts it, so honour it here."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
