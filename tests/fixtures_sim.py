@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -85,14 +86,35 @@ def make_gateway(scenario: Scenario, clock: Any, **kwargs: Any) -> SimulatedGate
     return SimulatedGateway(scenario, clock, port=0, seed=1, **options)
 
 
+class _DecoderErrors(logging.Handler):
+    """ib_async's decoder logs to "ib_async.Decoder" (capital D) when it drops a message."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.ERROR)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
 @pytest.fixture
 async def gateway(scenario: Scenario, manual_clock: ManualClock) -> AsyncIterator[SimulatedGateway]:
+    """A started gateway; the test fails if ib_async's decoder dropped any of its messages."""
     gw = make_gateway(scenario, manual_clock)
+    decoder_log = logging.getLogger("ib_async.Decoder")
+    errors = _DecoderErrors()
+    decoder_log.addHandler(errors)
     await gw.start()
     try:
         yield gw
     finally:
         await gw.stop()
+        decoder_log.removeHandler(errors)
+    if errors.messages:
+        pytest.fail(
+            "ib_async's decoder could not read a simulator message:\n  "
+            + "\n  ".join(errors.messages)
+        )
 
 
 class ConnectIB(Protocol):
