@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import re
 import signal
+from dataclasses import replace
 from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any, TextIO
@@ -202,7 +203,7 @@ def _demo_connection(config: AppConfig, port: int) -> Any:
     from weekly_er_tui.broker.connection import ConnectionConfig
 
     cfg = ConnectionConfig.from_config(config)
-    return ConnectionConfig(**{**cfg.__dict__, "host": "127.0.0.1", "port": port})
+    return replace(cfg, host="127.0.0.1", port=port)
 
 
 def _run_demo_app(config: AppConfig, gateway: Any, data_dir: Path, clock: Clock, err: TextIO,
@@ -286,7 +287,7 @@ async def check_connection(config: AppConfig, out: TextIO) -> int:
 
     cfg = ConnectionConfig.from_config(config)
     monitor = ConnectionMonitor(
-        ConnectionConfig(**{**cfg.__dict__, "max_reconnect_attempts": 1})
+        replace(cfg, max_reconnect_attempts=1)
     )
     try:
         await monitor.start(wait=True)
@@ -320,7 +321,7 @@ async def check_safety(config: AppConfig, out: TextIO) -> int:
     from weekly_er_tui.safety import PositionSafetyManager
 
     cfg = ConnectionConfig.from_config(config)
-    conn = RobustIBConnection(ConnectionConfig(**{**cfg.__dict__, "max_reconnect_attempts": 1}))
+    conn = RobustIBConnection(replace(cfg, max_reconnect_attempts=1))
     try:
         async with conn as ib:
             report = await PositionSafetyManager(config.safety_limits).perform_safety_check(ib)
@@ -374,7 +375,7 @@ async def flatten_account(config: AppConfig, data_dir: Path, clock: Clock, out: 
     cal = market_calendar()
     try:
         async with RobustIBConnection(
-            ConnectionConfig(**{**cfg.__dict__, "client_id": cid, "max_reconnect_attempts": 1}),
+            replace(cfg, client_id=cid, max_reconnect_attempts=1),
             journal=journal, clock=clock,
         ) as ib:
             portfolio = PortfolioTracker(ib, clock, account=config.account or "")

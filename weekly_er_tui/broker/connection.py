@@ -160,6 +160,7 @@ class ConnectionMonitor:
         self._stopping = False
         self._reconnect_task: asyncio.Task[None] | None = None
         self._heartbeat_task: asyncio.Task[None] | None = None
+        self._hb_inflight: asyncio.Future[bool] | None = None
         self._side_tasks: set[asyncio.Task[Any]] = set()
         self._connected = asyncio.Event()
         self.ib.disconnectedEvent += self._on_disconnected
@@ -256,7 +257,10 @@ class ConnectionMonitor:
     async def stop(self) -> None:
         """Disconnect and cancel every task; leaves orders at the broker as they are."""
         self._stopping = True
-        tasks = [t for t in (self._heartbeat_task, self._reconnect_task) if t is not None]
+        tasks: list[asyncio.Future[Any]] = [
+            t for t in (self._heartbeat_task, self._reconnect_task, self._hb_inflight)
+            if t is not None
+        ]
         tasks += list(self._side_tasks)
         for task in tasks:
             task.cancel()
@@ -299,7 +303,16 @@ class ConnectionMonitor:
 
     async def heartbeat(self) -> bool:
         """One heartbeat now (spaced at least 1 s from the last). False means the link was
-        declared dead, dropped, and a reconnect started."""
+        declared dead, dropped, and a reconnect started.
+
+        Heartbeats never overlap: ib_async keys reqCurrentTime by name, so a second request in
+        flight would orphan the first one's answer. A caller that arrives while one is running
+        shares its result."""
+        if self._hb_inflight is None or self._hb_inflight.done():
+            self._hb_inflight = asyncio.ensure_future(self._heartbeat())
+        return await asyncio.shield(self._hb_inflight)
+
+    async def _heartbeat(self) -> bool:
         if not self.ib.isConnected():
             return False
         spacing = MIN_HEARTBEAT_SPACING - (time.monotonic() - self._last_heartbeat_sent)
