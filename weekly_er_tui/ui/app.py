@@ -129,6 +129,18 @@ class WeeklyERApp(App[None]):
 
     def on_mount(self) -> None:
         self.set_class(self.no_color, "-no-color")
+        # Held, not queried per tick: App.query_one looks at the active screen, which is a dialog
+        # while one is open, and the cockpit must keep refreshing underneath it.
+        screen = self.screen
+        self.header = screen.query_one(CockpitHeader)
+        self.banner = screen.query_one(StatusBanner)
+        self.strip = screen.query_one(StatusStrip)
+        self.heartbeat = screen.query_one(HeartbeatPanel)
+        self.risk = screen.query_one(RiskSummary)
+        self.concentration = list(screen.query(ConcentrationBars))
+        self.positions = screen.query_one(PositionsTable)
+        self.plan = screen.query_one(PlanTable)
+        self.alerts = screen.query_one(AlertLog)
         titles = {
             "#heartbeat": "Connection",
             "#risk": "Risk",
@@ -139,7 +151,7 @@ class WeeklyERApp(App[None]):
             "#alerts": "Alerts (newest first)",
         }
         for selector, text in titles.items():
-            self.query_one(selector).border_title = text
+            screen.query_one(selector).border_title = text
         self.refresh_from_engine()
         self.set_interval(1 / self.refresh_hz, self.refresh_from_engine, name="refresh")
         if self.host_engine:
@@ -186,19 +198,17 @@ class WeeklyERApp(App[None]):
         # Clock-driven, so the mark alternates once a second in real use and stands still under a
         # fixed test clock.
         pulse = int(now.timestamp()) % 2 == 0
-        self.query_one(CockpitHeader).tick(now)
-        heartbeat = self.query_one(HeartbeatPanel)
-        heartbeat.now = now
-        heartbeat.pulse = pulse
-        strip = self.query_one(StatusStrip)
-        strip.now = now
-        strip.pulse = pulse
+        self.header.tick(now)
+        self.heartbeat.now = now
+        self.heartbeat.pulse = pulse
+        self.strip.now = now
+        self.strip.pulse = pulse
 
     def _render_state(self, state: EngineState, now: datetime) -> None:
         previous = self.rendered
         self.rendered = state
         limits = self.limits
-        self.query_one(CockpitHeader).show(
+        self.header.show(
             live=state.live, account=state.account, trading_state=state.trading_state
         )
         lines = banner_lines(state)
@@ -207,24 +217,23 @@ class WeeklyERApp(App[None]):
                 BannerLine("danger", "ENGINE STOPPED", f"{self.engine_error}; monitoring is DOWN"),
                 *lines,
             )
-        self.query_one(StatusBanner).lines = lines
+        self.banner.lines = lines
 
         risk = figures.risk_figures(state, limits)
-        self.query_one(HeartbeatPanel).stats = state.connection
-        self.query_one(RiskSummary).figures = risk
-        strip = self.query_one(StatusStrip)
-        strip.stats = state.connection
-        strip.figures = risk
+        self.heartbeat.stats = state.connection
+        self.risk.figures = risk
+        self.strip.stats = state.connection
+        self.strip.figures = risk
 
         stocks = figures.stock_concentration(state, limits)
         sectors = figures.sector_concentration(state, limits)
-        for bars in self.query(ConcentrationBars):
+        for bars in self.concentration:
             bars.show(
                 stocks, sectors, limits.max_position_concentration, limits.max_sector_concentration
             )
 
         positions = state.portfolio.positions if state.portfolio else ()
-        table = self.query_one(PositionsTable)
+        table = self.positions
         table.show(
             positions,
             figures.position_weights(state),
@@ -239,8 +248,8 @@ class WeeklyERApp(App[None]):
                 f"unrealized {fmt.signed_money(p.unrealized_pnl)} · "
                 f"gross {fmt.money(p.gross_position_value)}"
             )
-        self.query_one(PlanTable).show(state.plan)
-        self.query_one(AlertLog).show(state.alerts)
+        self.plan.show(state.plan)
+        self.alerts.show(state.alerts)
 
         if previous is None or (
             previous.trading_state,
@@ -318,7 +327,7 @@ class WeeklyERApp(App[None]):
         self.send_command("check_now", self.engine.check_now)
 
     def action_cycle_sort(self) -> None:
-        self.query_one(PositionsTable).cycle_sort()
+        self.positions.cycle_sort()
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

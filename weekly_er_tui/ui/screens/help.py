@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Static
@@ -42,33 +42,22 @@ class HelpScreen(ModalScreen[None]):
         self.keys = keys
 
     def compose(self) -> ComposeResult:
-        key_width = max(len(k.key) for k in self.keys)
-        name_width = max(len(k.name) for k in self.keys)
-        keys = Content("\n").join(
-            Content.assemble(
-                (f" {k.key:^{key_width}} ", "bold reverse"),
-                " ",
-                (f"{k.name:<{name_width}}", "bold"),
-                "  ",
-                k.detail,
-            )
-            for k in self.keys
-        )
-        legend = Content("\n").join(
-            Content.assemble((f"{mark:<12}", "bold"), " ", text) for mark, text in LEGEND
-        )
         with Vertical(id="help-dialog", classes="dialog"):
             yield Static(" KEYS ", classes="dialog-title")
             with VerticalScroll(id="help-body"):
-                yield Static(keys, id="help-keys")
+                for k in self.keys:
+                    with Horizontal(classes="help-row"):
+                        yield Static(Content.styled(f" {k.key} ", "bold reverse"), classes="-key")
+                        yield Static(Content.styled(k.name, "bold"), classes="-name")
+                        yield Static(k.detail, classes="-detail")
                 yield Static(Content.styled("How to read it", "bold"), classes="help-heading")
-                yield Static(legend, id="help-legend")
+                for mark, text in LEGEND:
+                    with Horizontal(classes="help-row"):
+                        yield Static(Content.styled(mark, "bold"), classes="-mark")
+                        yield Static(text, classes="-detail")
             yield Static(
                 Content.assemble(
-                    (" Esc ", "bold reverse"),
-                    " or ",
-                    (" ? ", "bold reverse"),
-                    " closes this screen.",
+                    (" Esc ", "bold reverse"), " or ", (" ? ", "bold reverse"), " closes this screen."
                 ),
                 classes="dialog-keys",
             )

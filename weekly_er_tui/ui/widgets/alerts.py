@@ -40,9 +40,10 @@ class AlertLog(VerticalScroll):
     ) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self._alerts: tuple[AlertRecord, ...] | None = None
+        self._lines = Static(id="alert-lines")
 
     def compose(self) -> ComposeResult:
-        yield Static(id="alert-lines")
+        yield self._lines
 
     def show(self, alerts: tuple[AlertRecord, ...]) -> None:
         if alerts == self._alerts:
@@ -55,4 +56,4 @@ class AlertLog(VerticalScroll):
             lines.append(
                 Content.styled(f"… {len(alerts) - MAX_SHOWN} older in logs/events_log.csv", "dim")
             )
-        self.query_one("#alert-lines", Static).update(Content("\n").join(lines))
+        self._lines.update(Content("\n").join(lines))

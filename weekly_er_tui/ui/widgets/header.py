@@ -68,17 +68,24 @@ class AccountLabel(Widget):
 class CockpitHeader(Horizontal):
     """One line that says whose money, in what state, at what market time."""
 
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.mode = ModeBadge(id="mode")
+        self.account = AccountLabel(id="account")
+        self.trading = TradingBadge(id="trading")
+        self.clock = EtClock(id="clock")
+
     def compose(self) -> ComposeResult:
-        yield ModeBadge(id="mode")
-        yield AccountLabel(id="account")
-        yield TradingBadge(id="trading")
+        yield self.mode
+        yield self.account
+        yield self.trading
         yield Static(id="header-gap")
-        yield EtClock(id="clock")
+        yield self.clock
 
     def show(self, *, live: bool, account: str, trading_state: TradingState) -> None:
-        self.query_one(ModeBadge).live = live
-        self.query_one(AccountLabel).account = account
-        self.query_one(TradingBadge).trading_state = trading_state
+        self.mode.live = live
+        self.account.account = account
+        self.trading.trading_state = trading_state
 
     def tick(self, now: datetime) -> None:
-        self.query_one(EtClock).now = now
+        self.clock.now = now
