@@ -14,7 +14,7 @@ from textual.message import Message
 from textual.pilot import Pilot
 
 from weekly_er_tui.clock import ManualClock
-from weekly_er_tui.model import ConnectionState, EngineState, Position, TradingState
+from weekly_er_tui.model import EngineState, Position, TradingState
 from weekly_er_tui.ui.app import WeeklyERApp
 from weekly_er_tui.ui.demo_states import (
     DEMO_LIMITS,
@@ -57,7 +57,8 @@ async def until_rendered(pilot: Pilot[None], app: WeeklyERApp, version: int) -> 
             await pilot.pause()
             return
         await pilot.pause(0.02)
-    raise AssertionError(f"version {version} never rendered (at {app.rendered and app.rendered.version})")
+    at = app.rendered.version if app.rendered else None
+    raise AssertionError(f"version {version} never rendered (showing {at})")
 
 
 async def settle(pilot: Pilot[None], app: WeeklyERApp) -> None:
@@ -212,7 +213,8 @@ async def test_flatten_then_confirm_flattens_the_account() -> None:
         screen = app.screen
         assert isinstance(screen, FlattenConfirmScreen)
         assert {p.symbol for p in screen.positions} == {
-            p.symbol for p in normal_session().portfolio.open_positions  # type: ignore[union-attr]
+            p.symbol
+            for p in normal_session().portfolio.open_positions  # type: ignore[union-attr]
         }
         assert sent(engine) == []
         await pilot.press("Y")
@@ -361,9 +363,9 @@ async def test_footer_shows_pause_and_flatten() -> None:
 # -- the positions table ------------------------------------------------------------------------
 
 
-def _repriced(state: EngineState, moves: dict[str, float], extra: tuple[Position, ...] = ()) -> (
-    EngineState
-):
+def _repriced(
+    state: EngineState, moves: dict[str, float], extra: tuple[Position, ...] = ()
+) -> EngineState:
     assert state.portfolio is not None
     positions = tuple(
         replace(
@@ -424,9 +426,8 @@ async def test_positions_are_sortable_and_the_cursor_follows() -> None:
         await pilot.press("down")  # GS
         await pilot.press("o")  # sector
         assert table.sort_column == "sector"
-        sectors = [
-            p.sector for p in sorted(engine.state.portfolio.positions, key=lambda p: table.symbols.index(p.symbol))  # type: ignore[union-attr]
-        ]
+        by_symbol = {p.symbol: p for p in engine.state.portfolio.positions}  # type: ignore[union-attr]
+        sectors = [by_symbol[s].sector for s in table.symbols]
         assert sectors == sorted(sectors)
         assert table.symbols[table.cursor_row] == "GS"
         for _ in range(4):  # qty, avg, last, value

@@ -208,9 +208,7 @@ class WeeklyERApp(App[None]):
         previous = self.rendered
         self.rendered = state
         limits = self.limits
-        self.header.show(
-            live=state.live, account=state.account, trading_state=state.trading_state
-        )
+        self.header.show(live=state.live, account=state.account, trading_state=state.trading_state)
         lines = banner_lines(state)
         if self.engine_error:
             lines = (

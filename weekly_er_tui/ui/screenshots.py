@@ -40,7 +40,7 @@ SCENES: tuple[Scene, ...] = (
     Scene("halted-160x48", "halted", LARGE, caption="HALTED after an emergency close"),
     Scene("reconnecting-160x48", "reconnecting", LARGE, caption="RECONNECTING: prices stale"),
     Scene("flatten-queued-80x24", "flatten_queued", SMALL, caption="A flatten queued offline"),
-    Scene("sector-over-limit-160x48", "sector_over_limit", LARGE, caption="A sector over its limit"),
+    Scene("sector-over-160x48", "sector_over_limit", LARGE, caption="A sector over its limit"),
     Scene("flatten-confirm-160x48", "normal", LARGE, ("F",), caption="The flatten confirmation"),
     Scene("help-160x48", "normal", LARGE, ("question_mark",), caption="The help screen"),
     Scene("live-160x48", "live", LARGE, caption="A LIVE account"),
@@ -67,14 +67,17 @@ async def render_scene(scene: Scene) -> str:
         return app.export_screenshot(title=f"Weekly ER: {scene.caption or scene.name}")
 
 
-async def write_all(out_dir: Path, names: Sequence[str] = ()) -> list[Path]:
+async def render_all(names: Sequence[str] = ()) -> dict[str, str]:
+    """Scene name -> SVG, for every scene (or those named)."""
+    return {s.name: await render_scene(s) for s in SCENES if not names or s.name in names}
+
+
+def write_all(out_dir: Path, names: Sequence[str] = ()) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    for scene in SCENES:
-        if names and scene.name not in names:
-            continue
-        path = out_dir / f"{scene.name}.svg"
-        path.write_text(await render_scene(scene), encoding="utf-8")
+    for name, svg in asyncio.run(render_all(names)).items():
+        path = out_dir / f"{name}.svg"
+        path.write_text(svg, encoding="utf-8")
         written.append(path)
     return written
 
@@ -93,7 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"unknown scene(s) {', '.join(sorted(unknown))}; "
             f"known: {', '.join(s.name for s in SCENES)}"
         )
-    for path in asyncio.run(write_all(Path(args.out_dir), args.only)):
+    for path in write_all(Path(args.out_dir), args.only):
         print(path)
     return 0
 

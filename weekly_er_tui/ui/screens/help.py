@@ -57,7 +57,10 @@ class HelpScreen(ModalScreen[None]):
                         yield Static(text, classes="-detail")
             yield Static(
                 Content.assemble(
-                    (" Esc ", "bold reverse"), " or ", (" ? ", "bold reverse"), " closes this screen."
+                    (" Esc ", "bold reverse"),
+                    " or ",
+                    (" ? ", "bold reverse"),
+                    " closes this screen.",
                 ),
                 classes="dialog-keys",
             )
