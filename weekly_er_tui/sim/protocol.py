@@ -52,7 +52,20 @@ def format_field(value: Field) -> str:
 
 def encode_fields(fields: Iterable[Field]) -> bytes:
     """A complete frame (length prefix included) for these fields."""
-    body = "".join(format_field(f) + "\0" for f in fields).encode()
+    parts: list[str] = []
+    append = parts.append
+    for f in fields:
+        t = type(f)
+        if t is str:
+            append(f)  # type: ignore[arg-type]
+        elif t is int:
+            append(str(f))
+        elif t is float and f == f and f != UNSET_DOUBLE and not math.isinf(f):  # type: ignore[arg-type]
+            append(repr(f))
+        else:
+            append(format_field(f))
+    append("")
+    body = "\0".join(parts).encode()
     return _LEN.pack(len(body)) + body
 
 

@@ -177,10 +177,19 @@ class ClientSession:
             self._flusher = gw._spawn(self._flush(), f"sim-flush-{self.peer}")
         self._wake.set()
 
-    def write_raw(self, data: bytes) -> None:
-        """Bulk path for the tick loop (no stall/delay queue in use)."""
-        if not self.closed:
-            self.writer.write(data)
+    def send_frames(self, frames: list[bytes]) -> None:
+        """Already framed messages, in one socket write when nothing holds output back."""
+        if self.closed or not frames:
+            return
+        gw = self.gw
+        if self._queue or gw.delay > 0 or gw.stalled:
+            now = asyncio.get_running_loop().time()
+            self._queue.extend((now, f) for f in frames)
+            if self._flusher is None:
+                self._flusher = gw._spawn(self._flush(), f"sim-flush-{self.peer}")
+            self._wake.set()
+            return
+        self.writer.write(b"".join(frames))
 
     @property
     def buffered(self) -> int:
@@ -380,7 +389,9 @@ class SimulatedGateway:
 
     def _bind(self) -> socket.socket:
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
+        # proto must be IPPROTO_TCP, or asyncio leaves Nagle on for accepted sockets and every
+        # answer of several small messages waits for the peer's delayed ACK (about 40 ms)
+        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self.host, self.port))
         sock.listen(128)
@@ -671,6 +682,10 @@ class SimulatedGateway:
         task = asyncio.current_task()
         if task is not None:
             self._handlers_running.add(task)
+        sock = writer.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         session = ClientSession(self, reader, writer)
         try:
             if not self._running or self.refusing:
@@ -841,50 +856,41 @@ class SimulatedGateway:
         self._highlow[symbol] = cached
         return cached[1], cached[2], cached[3]
 
-    def _tick_fields(self, req_id: int, state: _TickState, q: Quote, t: float,
-                     force: bool) -> list[list[Field]]:  # fmt: skip
+    def _tick_frames(self, req_id: int, state: _TickState, q: Quote, t: float,
+                     force: bool) -> list[bytes]:  # fmt: skip
+        """The ticks that changed since the last round (all of them when forced), framed."""
         op, hi, lo = self._session_range(state.symbol, t, q.last)
         close = self.market.prev_close(state.symbol, t)
-        now = (
-            q.bid,
-            q.bid_size,
-            q.ask,
-            q.ask_size,
-            q.last,
-            q.last_size,
-            q.volume,
-            hi,
-            lo,
-            op,
-            close,
-        )
+        now = (q.bid, q.bid_size, q.ask, q.ask_size, q.last, q.last_size, q.volume, hi, lo, op,
+               close)  # fmt: skip
         old = state.last
-        out: list[list[Field]] = []
-        if force or not old or old[0:2] != now[0:2]:
-            out.append(msg.tick_price(req_id, msg.TICK_BID, q.bid, q.bid_size))
-        if force or not old or old[2:4] != now[2:4]:
-            out.append(msg.tick_price(req_id, msg.TICK_ASK, q.ask, q.ask_size))
-        if force or not old or old[4:6] != now[4:6]:
-            out.append(msg.tick_price(req_id, msg.TICK_LAST, q.last, q.last_size))
-        if force or not old or old[6] != now[6]:
-            out.append(msg.tick_size(req_id, msg.TICK_VOLUME, q.volume))
-        if force or not old or old[7] != now[7]:
-            out.append(msg.tick_price(req_id, msg.TICK_HIGH, hi, 0.0))
-        if force or not old or old[8] != now[8]:
-            out.append(msg.tick_price(req_id, msg.TICK_LOW, lo, 0.0))
-        if force or not old or old[9] != now[9]:
-            out.append(msg.tick_price(req_id, msg.TICK_OPEN, op, 0.0))
-        if force or not old or old[10] != now[10]:
-            out.append(msg.tick_price(req_id, msg.TICK_CLOSE, close, 0.0))
+        fresh = force or not old
+        out: list[bytes] = []
+        price = msg.tick_price_frame
+        if fresh or old[0:2] != now[0:2]:
+            out.append(price(req_id, msg.TICK_BID, q.bid, q.bid_size))
+        if fresh or old[2:4] != now[2:4]:
+            out.append(price(req_id, msg.TICK_ASK, q.ask, q.ask_size))
+        if fresh or old[4:6] != now[4:6]:
+            out.append(price(req_id, msg.TICK_LAST, q.last, q.last_size))
+        if fresh or old[6] != now[6]:
+            out.append(msg.tick_size_frame(req_id, msg.TICK_VOLUME, q.volume))
+        if fresh or old[7] != now[7]:
+            out.append(price(req_id, msg.TICK_HIGH, hi, 0.0))
+        if fresh or old[8] != now[8]:
+            out.append(price(req_id, msg.TICK_LOW, lo, 0.0))
+        if fresh or old[9] != now[9]:
+            out.append(price(req_id, msg.TICK_OPEN, op, 0.0))
+        if fresh or old[10] != now[10]:
+            out.append(price(req_id, msg.TICK_CLOSE, close, 0.0))
         state.last = now
         return out
 
     def _send_ticks(self, s: ClientSession, req_id: int, state: _TickState, t: float,
                     force: bool = False) -> int:  # fmt: skip
         q = self.market.quote(state.symbol, t)
-        out = self._tick_fields(req_id, state, q, t, force)
-        for fields in out:
-            s.send(fields)
+        out = self._tick_frames(req_id, state, q, t, force)
+        s.send_frames(out)
         return len(out)
 
     async def _tick_loop(self) -> None:
@@ -907,8 +913,14 @@ class SimulatedGateway:
                     continue
                 busy = True
                 force = self.tick_interval <= 0
+                batch: list[bytes] = []
+                quotes: dict[str, Quote] = {}
                 for req_id, state in list(s.subs.market_data.items()):
-                    self._send_ticks(s, req_id, state, t, force=force)
+                    q = quotes.get(state.symbol)
+                    if q is None:
+                        q = quotes[state.symbol] = self.market.quote(state.symbol, t)
+                    batch += self._tick_frames(req_id, state, q, t, force)
+                s.send_frames(batch)
             if self.tick_interval <= 0:
                 sessions = [s for s in self._started() if s.subs.market_data]
                 if busy:
@@ -1052,9 +1064,10 @@ class SimulatedGateway:
         s.send(msg.account_download_end(self.account_id))
 
     def _value_strings(self) -> dict[str, str]:
-        vals = {k: f"{v:.2f}" for k, v in self.account.values().items()}
-        vals["Cushion"] = f"{self.account.values()['Cushion']:.6f}"
-        vals["Leverage"] = f"{self.account.values()['Leverage']:.4f}"
+        raw = self.account.values()
+        vals = {k: f"{v:.2f}" for k, v in raw.items()}
+        vals["Cushion"] = f"{raw['Cushion']:.6f}"
+        vals["Leverage"] = f"{raw['Leverage']:.4f}"
         return vals
 
     def _send_account_values(self, s: ClientSession, force: bool = False) -> bool:
