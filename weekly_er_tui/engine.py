@@ -98,6 +98,7 @@ class TradingEngine:
             wait_connected=self.monitor.wait_connected,
             alert=self.alert, strategy=strategy, calendar=self.calendar,
             history=self.portfolio.daily_closes, on_change=self._changed,
+            watch_symbols=self.portfolio.watch_symbols,
         )
         # After every (re)connect, in this order: prices and PnL, missed fills, our intents,
         # then a queued flatten and a safety check.

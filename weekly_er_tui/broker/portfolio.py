@@ -12,7 +12,7 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -144,6 +144,15 @@ class PortfolioTracker:
         contracts = [p.contract for p in ib.positions() if p.position != 0]
         await asyncio.gather(*(self._watch(c) for c in contracts))
         return {"resubscribed": sorted(self._tickers)}
+
+    async def watch_symbols(self, symbols: Sequence[str]) -> None:
+        """Stream prices (and learn sectors) for symbols not held yet: the strategy's plan, so
+        the pre-trade gate can price an entry before it is sent."""
+        if not self.ib.isConnected():
+            return
+        await asyncio.gather(
+            *(self._watch(Stock(s, "SMART", "USD")) for s in symbols if s not in self._tickers)
+        )
 
     async def _watch(self, contract: Contract) -> None:
         symbol = contract.symbol
