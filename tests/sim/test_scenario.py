@@ -150,3 +150,11 @@ def test_timeline_instants() -> None:
         "2026-11-23T15:30:00+00:00",
         "2026-11-23T15:45:00+00:00",  # a naive instant is US Eastern time
     ]
+
+
+def test_the_documented_example_is_valid() -> None:
+    doc = (Path(__file__).resolve().parents[2] / "weekly_er_tui/sim/SCENARIOS.md").read_text()
+    example = doc.split("```json\n", 1)[1].split("```", 1)[0]
+    sc = parse_scenario(json.loads(example), "SCENARIOS.md")
+    assert sc.name == "friday-early-close" and len(sc.timeline) == 6
+    assert {e.action for e in sc.timeline} >= {"stall", "refuse", "price_shock", "reject"}
