@@ -133,6 +133,13 @@ KINDS: dict[str, AlertKind] = {
             "Close the remaining positions manually in TWS before the market closes.",
         ),
         AlertKind(
+            "strategy", "trading", HIGH,
+            "the strategy cannot run as planned (bad calendar, positions carried from an "
+            "earlier week, disabled while holding)",
+            "The rest of the app keeps running; the Friday close still runs when enabled.",
+            "Read the alert's text: fix the calendar file, or review the positions named.",
+        ),
+        AlertKind(
             "test", "system", INFO,
             "`weekly-er-tui test-alert`",
             "Nothing: this is a test.",

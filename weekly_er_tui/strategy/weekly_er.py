@@ -295,7 +295,7 @@ class WeeklyERStrategy:
                     {"calendar_file": str(path), "problems": exc.problems},
                 )
                 self._send_alert(Alert(
-                    key="strategy_not_started:calendar", priority=Severity.HIGH, kind="trading",
+                    key="strategy:not_started", priority=Severity.HIGH, kind="trading",
                     title=f"The strategy did not start: {path.name} has "
                           f"{len(exc.problems)} problem(s)",
                     body="\n".join(exc.problems),
@@ -331,7 +331,7 @@ class WeeklyERStrategy:
             held = self._tracked()
             if held:
                 self._warn(
-                    "strategy_disabled_holding",
+                    "strategy:disabled_holding",
                     f"strategy.enabled is false but the strategy holds {_positions_text(held)}: "
                     "no Friday close will run for them",
                     "Close them yourself, or enable the strategy.",
@@ -1003,7 +1003,7 @@ class WeeklyERStrategy:
         if not carried or self._friday is None:
             return
         self._warn(
-            "strategy_carried_positions",
+            "strategy:carried_positions",
             f"Strategy positions from an earlier week are still open: {_positions_text(carried)}; "
             f"this week's Friday close "
             f"({self._friday.close_at.astimezone(ET):%a %Y-%m-%d %H:%M} ET) closes them",
