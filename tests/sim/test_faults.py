@@ -312,3 +312,21 @@ async def test_timeline_connectivity_restores_itself(
         assert [e.action for _, e in gw.timeline.applied] == ["connectivity"]
     finally:
         client.disconnect()
+
+
+@timeline(
+    {"at": "+10s", "action": "stall"},
+    {"at": "+20s", "action": "unstall"},
+    {"at": "+30s", "action": "refuse"},
+    {"at": "+40s", "action": "accept"},
+)
+async def test_timeline_explicit_on_and_off(
+    timeline_gateway: SimulatedGateway, manual_clock: ManualClock
+) -> None:
+    gw = timeline_gateway
+    seen: list[tuple[bool, bool]] = []
+    for n in range(1, 5):
+        manual_clock.advance(10)
+        await gw.wait_for(lambda n=n: len(gw.timeline.applied) == n)
+        seen.append((gw.stalled, gw.refusing))
+    assert seen == [(True, False), (False, False), (False, True), (False, False)]

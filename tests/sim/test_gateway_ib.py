@@ -437,3 +437,23 @@ async def test_modify_a_working_limit_order(ib: IB, gateway: SimulatedGateway) -
     await wait_until(trade.isDone)
     assert trade.orderStatus.status == "Filled"
     assert gateway.order_refs_received == ["mod", "mod"]
+
+
+async def test_all_open_orders_include_other_clients(
+    connect_ib: ConnectIB, gateway: SimulatedGateway
+) -> None:
+    a = await connect_ib(1)
+    b = await connect_ib(2)
+    trade = a.placeOrder(aapl(), LimitOrder("BUY", 10, 1.0, orderRef="a-rests"))
+    await wait_until(lambda: trade.orderStatus.status == "Submitted")
+    assert await b.reqOpenOrdersAsync() == []  # its own: none
+    everyone = await b.reqAllOpenOrdersAsync()
+    assert [(t.order.orderRef, t.order.clientId) for t in everyone] == [("a-rests", 1)]
+
+
+async def test_historical_request_for_too_many_bars_is_refused(
+    ib: IB, ib_log_guard: IbLogGuard
+) -> None:
+    ib_log_guard.expect(r"Error 162")
+    bars = await ib.reqHistoricalDataAsync(aapl(), "", "1 Y", "5 secs", "TRADES", True)
+    assert len(bars) == 0

@@ -56,6 +56,7 @@ from weekly_er_tui.sim.sessions import nyse_sessions
 log = logging.getLogger("weekly_er_tui.sim")
 
 WRITE_BUFFER_LIMIT = 4 * 1024 * 1024
+MAX_INTRADAY_BARS = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -1022,6 +1023,9 @@ class SimulatedGateway:
             fail(f"bar size {bar_size!r} is below the simulator's 5 second step")
             return
         daily = size >= 86400
+        if not daily and span.total_seconds() / size > MAX_INTRADAY_BARS:
+            fail(f"{duration} of {bar_size} bars is more than {MAX_INTRADAY_BARS} bars")
+            return
         if daily:
             bars = self.market.daily_bars(inst.symbol, start, end)
             if size > 86400:
