@@ -138,3 +138,27 @@ def test_ib_duration_and_bar_size_strings() -> None:
     for bad in ("", "D 30", "3 fortnights"):
         with pytest.raises(ValueError):
             duration_seconds(bad) if "fortnight" not in bad else bar_size_seconds(bad)
+
+
+def test_ib_end_date_times() -> None:
+    from weekly_er_tui.sim.market import parse_ib_datetime
+
+    assert parse_ib_datetime("20261123 15:00:00 UTC") == T0
+    assert parse_ib_datetime("20261123-15:00:00") == T0
+    assert parse_ib_datetime("20261123 10:00:00 US/Eastern") == T0
+    assert parse_ib_datetime("20261123 10:00:00") == T0  # no zone: US Eastern
+    assert parse_ib_datetime("20261123") == et(2026, 11, 23, 23, 59) + 59
+    with pytest.raises(ValueError):
+        parse_ib_datetime("20261123 10:00:00 Mars/Olympus")
+
+
+def test_weekly_bars_aggregate_daily_ones() -> None:
+    from weekly_er_tui.sim.market import aggregate_bars
+
+    m = make_market()
+    daily = m.daily_bars("AAPL", T0 - 28 * 86400, T0)
+    weekly = aggregate_bars(daily, 7 * 86400)
+    assert len(weekly) in (4, 5)
+    assert weekly[-1].close == daily[-1].close
+    assert max(b.high for b in weekly) == max(b.high for b in daily)
+    assert sum(b.volume for b in weekly) == sum(b.volume for b in daily)

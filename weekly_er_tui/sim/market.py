@@ -23,10 +23,12 @@ import zlib
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import numpy.typing as npt
 
+from weekly_er_tui.clock import ET
 from weekly_er_tui.sim.sessions import Sessions
 
 STEP_SECONDS = 5
@@ -490,3 +492,48 @@ def bar_size_seconds(text: str) -> int:
     if len(parts) != 2 or not parts[0].isdigit() or parts[1].lower() not in _BAR_UNITS:
         raise ValueError(f"bad bar size {text!r}")
     return int(parts[0]) * _BAR_UNITS[parts[1].lower()]
+
+
+def parse_ib_datetime(text: str) -> float:
+    """An IB endDateTime: `yyyymmdd hh:mm:ss [tz]`, `yyyymmdd-hh:mm:ss` (UTC) or `yyyymmdd`."""
+    text = text.strip()
+    if len(text) == 8 and text.isdigit():
+        d = datetime.strptime(text, "%Y%m%d").replace(tzinfo=ET) + timedelta(
+            hours=23, minutes=59, seconds=59
+        )
+        return d.timestamp()
+    if "-" in text[:9]:
+        return datetime.strptime(text, "%Y%m%d-%H:%M:%S").replace(tzinfo=UTC).timestamp()
+    parts = text.split(" ")
+    if len(parts) >= 3:
+        try:
+            tz = ZoneInfo(parts[2])
+        except Exception as exc:
+            raise ValueError(f"unknown time zone in {text!r}") from exc
+        return (
+            datetime.strptime(parts[0] + parts[1], "%Y%m%d%H:%M:%S").replace(tzinfo=tz).timestamp()
+        )
+    return datetime.strptime(text, "%Y%m%d %H:%M:%S").replace(tzinfo=ET).timestamp()
+
+
+def aggregate_bars(bars: list[Bar], size: int) -> list[Bar]:
+    """Weekly or monthly bars from daily ones."""
+    groups: dict[tuple[int, int], list[Bar]] = {}
+    for b in bars:
+        d = datetime.fromtimestamp(b.time, ET).date()
+        key = (d.isocalendar()[0], d.isocalendar()[1]) if size < 28 * 86400 else (d.year, d.month)
+        groups.setdefault(key, []).append(b)
+    out = []
+    for group in groups.values():
+        out.append(
+            Bar(
+                time=group[0].time,
+                session=group[0].session,
+                open=group[0].open,
+                high=max(b.high for b in group),
+                low=min(b.low for b in group),
+                close=group[-1].close,
+                volume=sum(b.volume for b in group),
+            )
+        )
+    return out

@@ -17,7 +17,7 @@ import socket
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from types import TracebackType
 from typing import Any
 
@@ -29,8 +29,10 @@ from weekly_er_tui.sim.market import (
     Instrument,
     Market,
     Quote,
+    aggregate_bars,
     bar_size_seconds,
     duration_seconds,
+    parse_ib_datetime,
 )
 from weekly_er_tui.sim.orders import (
     OrderBook,
@@ -280,6 +282,7 @@ class SimulatedGateway:
     clock start give the same prices and fills at any clock speed.
 
     Use `await gw.start()` / `await gw.stop()`, or `async with SimulatedGateway(...) as gw:`.
+    A scenario's own `seed` is used when `seed` is left at its default.
     """
 
     def __init__(
@@ -1011,7 +1014,7 @@ class SimulatedGateway:
             fail("the simulator has no SCHEDULE data")
             return
         try:
-            end = _parse_end(end_text) if end_text else now
+            end = parse_ib_datetime(end_text) if end_text else now
             span = duration_seconds(duration)
             size = bar_size_seconds(bar_size)
         except ValueError as exc:
@@ -1029,7 +1032,7 @@ class SimulatedGateway:
         if daily:
             bars = self.market.daily_bars(inst.symbol, start, end)
             if size > 86400:
-                bars = _aggregate(bars, size)
+                bars = aggregate_bars(bars, size)
         else:
             bars = self.market.intraday_bars(inst.symbol, start, end, size)
         s.send(msg.historical_data(req_id, msg.tws_time(start), msg.tws_time(end), bars,
@@ -1342,7 +1345,7 @@ class SimulatedGateway:
         after: float | None = None
         if since:
             with contextlib.suppress(ValueError):
-                after = _parse_end(since)
+                after = parse_ib_datetime(since)
         for ex in self.book.executions:
             if ex.time.astimezone(ET).date() != today:
                 continue
@@ -1369,52 +1372,3 @@ async def _drain(s: ClientSession) -> None:
         await s.writer.drain()
     except (ConnectionError, OSError):
         s.close()
-
-
-def _parse_end(text: str) -> float:
-    """An IB endDateTime: `yyyymmdd hh:mm:ss [tz]`, `yyyymmdd-hh:mm:ss` (UTC) or `yyyymmdd`."""
-    from zoneinfo import ZoneInfo
-
-    text = text.strip()
-    if len(text) == 8 and text.isdigit():
-        d = datetime.strptime(text, "%Y%m%d").replace(tzinfo=ET) + timedelta(
-            hours=23, minutes=59, seconds=59
-        )
-        return d.timestamp()
-    if "-" in text[:9]:
-        return datetime.strptime(text, "%Y%m%d-%H:%M:%S").replace(tzinfo=UTC).timestamp()
-    parts = text.split(" ")
-    if len(parts) >= 3:
-        try:
-            tz = ZoneInfo(parts[2])
-        except Exception as exc:
-            raise ValueError(f"unknown time zone in {text!r}") from exc
-        return (
-            datetime.strptime(parts[0] + parts[1], "%Y%m%d%H:%M:%S").replace(tzinfo=tz).timestamp()
-        )
-    return datetime.strptime(text, "%Y%m%d %H:%M:%S").replace(tzinfo=ET).timestamp()
-
-
-def _aggregate(bars: list[Any], size: int) -> list[Any]:
-    """Weekly or monthly bars from daily ones."""
-    from weekly_er_tui.sim.market import Bar
-
-    groups: dict[tuple[int, int], list[Bar]] = {}
-    for b in bars:
-        d = datetime.fromtimestamp(b.time, ET).date()
-        key = (d.isocalendar()[0], d.isocalendar()[1]) if size < 28 * 86400 else (d.year, d.month)
-        groups.setdefault(key, []).append(b)
-    out = []
-    for group in groups.values():
-        out.append(
-            Bar(
-                time=group[0].time,
-                session=group[0].session,
-                open=group[0].open,
-                high=max(b.high for b in group),
-                low=min(b.low for b in group),
-                close=group[-1].close,
-                volume=sum(b.volume for b in group),
-            )
-        )
-    return out
