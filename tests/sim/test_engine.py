@@ -10,6 +10,7 @@ import pytest
 from weekly_er_tui.clock import AcceleratedClock, ManualClock
 from weekly_er_tui.sim.account import SimAccount
 from weekly_er_tui.sim.market import Instrument, Market
+from weekly_er_tui.sim.nyse import nyse_sessions
 from weekly_er_tui.sim.orders import (
     OrderBook,
     OrderRequest,
@@ -17,7 +18,6 @@ from weekly_er_tui.sim.orders import (
     SimOrder,
     commission_for,
 )
-from weekly_er_tui.sim.sessions import nyse_sessions
 
 START = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)  # Monday 10:00 ET
 CLOSE = datetime(2026, 11, 23, 21, 0, tzinfo=UTC)

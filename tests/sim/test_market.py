@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from weekly_er_tui.sim.market import Instrument, Market, bar_size_seconds, duration_seconds
-from weekly_er_tui.sim.sessions import nyse_sessions
+from weekly_er_tui.sim.nyse import nyse_sessions
 
 START = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)  # Monday 10:00 ET
 T0 = START.timestamp()

@@ -29,7 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from weekly_er_tui.clock import ET
-from weekly_er_tui.sim.sessions import Sessions
+from weekly_er_tui.sim.nyse import Sessions
 
 STEP_SECONDS = 5
 TRADING_DAYS = 252

@@ -14,9 +14,8 @@ import asyncio
 import contextlib
 import logging
 import socket
-from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
 from typing import Any
@@ -34,6 +33,7 @@ from weekly_er_tui.sim.market import (
     duration_seconds,
     parse_ib_datetime,
 )
+from weekly_er_tui.sim.nyse import nyse_sessions
 from weekly_er_tui.sim.orders import (
     OrderBook,
     OrderRequest,
@@ -43,17 +43,10 @@ from weekly_er_tui.sim.orders import (
     Status,
 )
 from weekly_er_tui.sim.protocol import (
-    API_PREFIX,
     SERVER_VERSION,
-    UNSET_DOUBLE,
-    UNSET_INTEGER,
-    Field,
-    ProtocolError,
-    encode_fields,
-    parse_version_request,
 )
 from weekly_er_tui.sim.scenario import Scenario
-from weekly_er_tui.sim.sessions import nyse_sessions
+from weekly_er_tui.sim.session import ClientSession, Cursor, TickState
 
 log = logging.getLogger("weekly_er_tui.sim")
 
@@ -70,208 +63,7 @@ class GatewayEvent:
     client_id: int | None = None
 
 
-class _Cursor:
-    """Reads the fields of one incoming message in order."""
-
-    def __init__(self, fields: list[str], start: int = 1) -> None:
-        self.fields = fields
-        self.i = start
-
-    def next_str(self) -> str:
-        if self.i >= len(self.fields):
-            self.i += 1
-            return ""
-        v = self.fields[self.i]
-        self.i += 1
-        return v
-
-    def next_int(self) -> int:
-        v = self.next_str()
-        if not v:
-            return 0
-        n = int(float(v))
-        return 0 if n == UNSET_INTEGER else n
-
-    def next_float(self) -> float | None:
-        v = self.next_str()
-        if not v:
-            return None
-        if v == "Infinite":
-            return float("inf")
-        x = float(v)
-        return None if x >= UNSET_DOUBLE else x
-
-    def next_bool(self) -> bool:
-        v = self.next_str()
-        return v not in ("", "0", "false", "False")
-
-    def skip(self, n: int = 1) -> None:
-        self.i += n
-
-    def contract(self) -> dict[str, Any]:
-        """The 12 contract fields a request carries (conId .. tradingClass)."""
-        return {
-            "con_id": self.next_int(),
-            "symbol": self.next_str(),
-            "sec_type": self.next_str(),
-            "last_trade": self.next_str(),
-            "strike": self.next_str(),
-            "right": self.next_str(),
-            "multiplier": self.next_str(),
-            "exchange": self.next_str(),
-            "primary_exchange": self.next_str(),
-            "currency": self.next_str(),
-            "local_symbol": self.next_str(),
-            "trading_class": self.next_str(),
-        }
-
-
-@dataclass(slots=True)
-class _TickState:
-    symbol: str
-    last: tuple[float, ...] = ()
-
-
-@dataclass(slots=True)
-class _Subscriptions:
-    market_data: dict[int, _TickState] = field(default_factory=dict)
-    account_updates: bool = False
-    positions: bool = False
-    account_multi: set[int] = field(default_factory=set)
-    positions_multi: set[int] = field(default_factory=set)
-    pnl: dict[int, tuple[float, ...]] = field(default_factory=dict)
-    pnl_single: dict[int, tuple[int, tuple[float, ...]]] = field(default_factory=dict)
-    portfolio_sent: dict[str, tuple[float, ...]] = field(default_factory=dict)
-    values_sent: dict[str, str] = field(default_factory=dict)
-
-
-class ClientSession:
-    """One TCP connection: handshake, requests in, messages out (through stall and delay)."""
-
-    def __init__(
-        self, gw: SimulatedGateway, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
-        self.gw = gw
-        self.reader = reader
-        self.writer = writer
-        peer = writer.get_extra_info("peername")
-        self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
-        self.version = SERVER_VERSION
-        self.client_id: int | None = None
-        self.started = False
-        self.closed = False
-        self.subs = _Subscriptions()
-        self._queue: deque[tuple[float, bytes]] = deque()
-        self._wake = asyncio.Event()
-        self._flusher: asyncio.Task[None] | None = None
-
-    # output
-
-    def send(self, fields: list[Field]) -> None:
-        if self.closed:
-            return
-        data = encode_fields(fields)
-        gw = self.gw
-        if not self._queue and gw.delay <= 0 and not gw.stalled:
-            self.writer.write(data)
-            return
-        self._queue.append((asyncio.get_running_loop().time(), data))
-        if self._flusher is None:
-            self._flusher = gw._spawn(self._flush(), f"sim-flush-{self.peer}")
-        self._wake.set()
-
-    def send_frames(self, frames: list[bytes]) -> None:
-        """Already framed messages, in one socket write when nothing holds output back."""
-        if self.closed or not frames:
-            return
-        gw = self.gw
-        if self._queue or gw.delay > 0 or gw.stalled:
-            now = asyncio.get_running_loop().time()
-            self._queue.extend((now, f) for f in frames)
-            if self._flusher is None:
-                self._flusher = gw._spawn(self._flush(), f"sim-flush-{self.peer}")
-            self._wake.set()
-            return
-        self.writer.write(b"".join(frames))
-
-    @property
-    def buffered(self) -> int:
-        transport = self.writer.transport
-        return transport.get_write_buffer_size() if transport else 0
-
-    async def _flush(self) -> None:
-        loop = asyncio.get_running_loop()
-        while not self.closed:
-            await self._wake.wait()
-            self._wake.clear()
-            while self._queue and not self.closed:
-                await self.gw._unstalled.wait()
-                enqueued, data = self._queue[0]
-                wait = enqueued + self.gw.delay - loop.time()
-                if wait > 0:
-                    await asyncio.sleep(min(wait, 0.05))
-                    continue
-                self._queue.popleft()
-                self.writer.write(data)
-
-    def close(self) -> None:
-        if self.closed:
-            return
-        self.closed = True
-        self._wake.set()
-        with contextlib.suppress(Exception):
-            self.writer.transport.abort()
-
-    # input
-
-    async def run(self) -> None:
-        gw = self.gw
-        try:
-            prefix = await self.reader.readexactly(4)
-            if prefix != API_PREFIX:
-                raise ProtocolError(f"expected the API\\0 prefix, got {prefix!r}")
-            size = int.from_bytes(await self.reader.readexactly(4), "big")
-            request = parse_version_request(await self.reader.readexactly(size))
-            await gw._unstalled.wait()
-            version = request.negotiate(gw.server_version)
-            if version is None:
-                log.warning(
-                    "client %s asked for versions %s..%s; this gateway speaks 157..%s",
-                    self.peer,
-                    request.min_version,
-                    request.max_version,
-                    gw.server_version,
-                )
-                return
-            self.version = version
-            now = gw.clock.now().timestamp()
-            self.send([version, msg.handshake_time(now)])
-            while not self.closed:
-                size = int.from_bytes(await self.reader.readexactly(4), "big")
-                fields = (
-                    (await self.reader.readexactly(size))
-                    .decode(errors="backslashreplace")
-                    .split("\0")
-                )
-                if fields and fields[-1] == "":
-                    fields.pop()
-                if not fields:
-                    continue
-                if gw.stalled:
-                    await gw._unstalled.wait()
-                if self.closed:
-                    break
-                gw._dispatch(self, fields)
-        except (asyncio.IncompleteReadError, ConnectionError, OSError):
-            pass
-        except ProtocolError as exc:
-            log.warning("client %s: %s", self.peer, exc)
-        finally:
-            gw._session_closed(self)
-            self.close()
-
-
-Handler = Callable[[ClientSession, _Cursor], None]
+Handler = Callable[[ClientSession, Cursor], None]
 
 
 class SimulatedGateway:
@@ -730,7 +522,7 @@ class SimulatedGateway:
             log.debug("client %s: message %s not simulated", session.peer, msg_id)
             return
         try:
-            handler(session, _Cursor(fields))
+            handler(session, Cursor(fields))
         except Exception:
             log.exception(
                 "client %s: failed to handle message %s: %s", session.peer, msg_id, fields
@@ -774,7 +566,7 @@ class SimulatedGateway:
 
     # handlers: connection
 
-    def _start_api(self, s: ClientSession, c: _Cursor) -> None:
+    def _start_api(self, s: ClientSession, c: Cursor) -> None:
         if s.started:
             return
         c.skip()  # version
@@ -800,11 +592,11 @@ class SimulatedGateway:
             client_id,
         )
 
-    def _req_ids(self, s: ClientSession, c: _Cursor) -> None:
+    def _req_ids(self, s: ClientSession, c: Cursor) -> None:
         assert s.client_id is not None
         s.send(msg.next_valid_id(self.book.next_order_id(s.client_id)))
 
-    def _req_current_time(self, s: ClientSession, c: _Cursor) -> None:
+    def _req_current_time(self, s: ClientSession, c: Cursor) -> None:
         s.send(msg.current_time(int(self._t())))
 
     # handlers: market data
@@ -814,7 +606,7 @@ class SimulatedGateway:
             return None
         return self.market.resolve(contract["symbol"], contract["con_id"])
 
-    def _req_mkt_data(self, s: ClientSession, c: _Cursor) -> None:
+    def _req_mkt_data(self, s: ClientSession, c: Cursor) -> None:
         c.skip()  # version
         req_id = c.next_int()
         contract = c.contract()
@@ -830,14 +622,14 @@ class SimulatedGateway:
                              "No security definition has been found for the request"))  # fmt: skip
             return
         s.send(msg.market_data_type(req_id, 1))
-        state = _TickState(inst.symbol)
+        state = TickState(inst.symbol)
         self._send_ticks(s, req_id, state, self._t(), force=True)
         if snapshot:
             s.send(msg.tick_snapshot_end(req_id))
         else:
             s.subs.market_data[req_id] = state
 
-    def _cancel_mkt_data(self, s: ClientSession, c: _Cursor) -> None:
+    def _cancel_mkt_data(self, s: ClientSession, c: Cursor) -> None:
         c.skip()
         s.subs.market_data.pop(c.next_int(), None)
 
@@ -860,7 +652,7 @@ class SimulatedGateway:
         self._highlow[symbol] = cached
         return cached[1], cached[2], cached[3]
 
-    def _tick_frames(self, req_id: int, state: _TickState, q: Quote, t: float,
+    def _tick_frames(self, req_id: int, state: TickState, q: Quote, t: float,
                      force: bool) -> list[bytes]:  # fmt: skip
         """The ticks that changed since the last round (all of them when forced), framed."""
         op, hi, lo = self._session_range(state.symbol, t, q.last)
@@ -890,7 +682,7 @@ class SimulatedGateway:
         state.last = now
         return out
 
-    def _send_ticks(self, s: ClientSession, req_id: int, state: _TickState, t: float,
+    def _send_ticks(self, s: ClientSession, req_id: int, state: TickState, t: float,
                     force: bool = False) -> int:  # fmt: skip
         q = self.market.quote(state.symbol, t)
         out = self._tick_frames(req_id, state, q, t, force)
@@ -965,7 +757,7 @@ class SimulatedGateway:
         liquid = ";".join(parts)
         return liquid, liquid
 
-    def _req_contract_details(self, s: ClientSession, c: _Cursor) -> None:
+    def _req_contract_details(self, s: ClientSession, c: Cursor) -> None:
         c.skip()  # version
         req_id = c.next_int()
         inst = self._instrument(c.contract())
@@ -977,7 +769,7 @@ class SimulatedGateway:
         s.send(msg.contract_details(s.version, req_id, inst, trading, liquid))
         s.send(msg.contract_details_end(req_id))
 
-    def _req_head_timestamp(self, s: ClientSession, c: _Cursor) -> None:
+    def _req_head_timestamp(self, s: ClientSession, c: Cursor) -> None:
         req_id = c.next_int()
         first = self.market.sessions.opens[0]
         s.send(
@@ -986,7 +778,7 @@ class SimulatedGateway:
             )
         )
 
-    def _req_historical_data(self, s: ClientSession, c: _Cursor) -> None:
+    def _req_historical_data(self, s: ClientSession, c: Cursor) -> None:
         req_id = c.next_int()
         contract = c.contract()
         c.next_bool()  # includeExpired
@@ -1046,16 +838,16 @@ class SimulatedGateway:
             out.append((self.market.instruments[sym], qty, avg))
         return out
 
-    def _req_positions(self, s: ClientSession, c: _Cursor) -> None:
+    def _req_positions(self, s: ClientSession, c: Cursor) -> None:
         s.subs.positions = True
         for inst, qty, avg in self._position_rows():
             s.send(msg.position(self.account_id, inst, qty, round(avg, 6)))
         s.send(msg.position_end())
 
-    def _cancel_positions(self, s: ClientSession, c: _Cursor) -> None:
+    def _cancel_positions(self, s: ClientSession, c: Cursor) -> None:
         s.subs.positions = False
 
-    def _req_account_updates(self, s: ClientSession, c: _Cursor) -> None:
+    def _req_account_updates(self, s: ClientSession, c: Cursor) -> None:
         c.skip()
         subscribe = c.next_bool()
         c.next_str()  # account code
@@ -1124,7 +916,7 @@ class SimulatedGateway:
                     s.subs.portfolio_sent.pop(sym, None)
         return sent
 
-    def _req_account_updates_multi(self, s: ClientSession, c: _Cursor) -> None:
+    def _req_account_updates_multi(self, s: ClientSession, c: Cursor) -> None:
         c.skip()
         req_id = c.next_int()
         c.next_str()  # account
@@ -1134,11 +926,11 @@ class SimulatedGateway:
             s.send(msg.account_update_multi(req_id, self.account_id, model, key, val, "USD"))
         s.send(msg.account_update_multi_end(req_id))
 
-    def _cancel_account_updates_multi(self, s: ClientSession, c: _Cursor) -> None:
+    def _cancel_account_updates_multi(self, s: ClientSession, c: Cursor) -> None:
         c.skip()
         s.subs.account_multi.discard(c.next_int())
 
-    def _req_positions_multi(self, s: ClientSession, c: _Cursor) -> None:
+    def _req_positions_multi(self, s: ClientSession, c: Cursor) -> None:
         c.skip()
         req_id = c.next_int()
         c.next_str()
@@ -1148,11 +940,11 @@ class SimulatedGateway:
             s.send(msg.position_multi(req_id, self.account_id, inst, qty, round(avg, 6), model))
         s.send(msg.position_multi_end(req_id))
 
-    def _cancel_positions_multi(self, s: ClientSession, c: _Cursor) -> None:
+    def _cancel_positions_multi(self, s: ClientSession, c: Cursor) -> None:
         c.skip()
         s.subs.positions_multi.discard(c.next_int())
 
-    def _req_account_summary(self, s: ClientSession, c: _Cursor) -> None:
+    def _req_account_summary(self, s: ClientSession, c: Cursor) -> None:
         c.skip()
         req_id = c.next_int()
         c.next_str()  # group
@@ -1174,16 +966,16 @@ class SimulatedGateway:
         return (p.position, round(p.daily, 2), round(p.unrealized, 2), round(p.realized, 2),
                 round(p.value, 2))  # fmt: skip
 
-    def _req_pnl(self, s: ClientSession, c: _Cursor) -> None:
+    def _req_pnl(self, s: ClientSession, c: Cursor) -> None:
         req_id = c.next_int()
         row = self._pnl_row()
         s.subs.pnl[req_id] = row
         s.send(msg.pnl(req_id, *row))
 
-    def _cancel_pnl(self, s: ClientSession, c: _Cursor) -> None:
+    def _cancel_pnl(self, s: ClientSession, c: Cursor) -> None:
         s.subs.pnl.pop(c.next_int(), None)
 
-    def _req_pnl_single(self, s: ClientSession, c: _Cursor) -> None:
+    def _req_pnl_single(self, s: ClientSession, c: Cursor) -> None:
         req_id = c.next_int()
         c.next_str()  # account
         c.next_str()  # model
@@ -1197,7 +989,7 @@ class SimulatedGateway:
         s.subs.pnl_single[req_id] = (con_id, row)
         s.send(msg.pnl_single(req_id, *row))
 
-    def _cancel_pnl_single(self, s: ClientSession, c: _Cursor) -> None:
+    def _cancel_pnl_single(self, s: ClientSession, c: Cursor) -> None:
         s.subs.pnl_single.pop(c.next_int(), None)
 
     def _account_changed(self, symbol: str) -> None:
@@ -1251,7 +1043,7 @@ class SimulatedGateway:
 
     # handlers: orders
 
-    def _place_order(self, s: ClientSession, c: _Cursor) -> None:
+    def _place_order(self, s: ClientSession, c: Cursor) -> None:
         assert s.client_id is not None
         order_id = c.next_int()
         contract = c.contract()
@@ -1290,7 +1082,7 @@ class SimulatedGateway:
             ),
         )
 
-    def _cancel_order(self, s: ClientSession, c: _Cursor) -> None:
+    def _cancel_order(self, s: ClientSession, c: Cursor) -> None:
         assert s.client_id is not None
         c.skip()
         order_id = c.next_int()
@@ -1299,7 +1091,7 @@ class SimulatedGateway:
             text = f"OrderId {order_id} that needs to be cancelled is not found."
             s.send(msg.error(s.version, order_id, 10147, text))
 
-    def _global_cancel(self, s: ClientSession, c: _Cursor) -> None:
+    def _global_cancel(self, s: ClientSession, c: Cursor) -> None:
         self.book.advance()
         n = self.book.global_cancel()
         self._event("cancel", f"client {s.client_id}: global cancel ({n} order(s))", s.client_id)
@@ -1311,15 +1103,15 @@ class SimulatedGateway:
             s.send(msg.order_status(o))
         s.send(msg.open_order_end())
 
-    def _req_open_orders(self, s: ClientSession, c: _Cursor) -> None:
+    def _req_open_orders(self, s: ClientSession, c: Cursor) -> None:
         self.book.advance()
         self._send_open_orders(s, [o for o in self.book.working() if o.client_id == s.client_id])
 
-    def _req_all_open_orders(self, s: ClientSession, c: _Cursor) -> None:
+    def _req_all_open_orders(self, s: ClientSession, c: Cursor) -> None:
         self.book.advance()
         self._send_open_orders(s, self.book.working())
 
-    def _req_completed_orders(self, s: ClientSession, c: _Cursor) -> None:
+    def _req_completed_orders(self, s: ClientSession, c: Cursor) -> None:
         api_only = c.next_bool()
         today = datetime.fromtimestamp(self._t(), ET).date()
         for o in self.book.completed():
@@ -1330,7 +1122,7 @@ class SimulatedGateway:
             s.send(msg.completed_order(s.version, o, self.market.instruments[o.symbol]))
         s.send(msg.completed_orders_end())
 
-    def _req_executions(self, s: ClientSession, c: _Cursor) -> None:
+    def _req_executions(self, s: ClientSession, c: Cursor) -> None:
         c.skip()
         req_id = c.next_int()
         client_id = c.next_int()
