@@ -71,6 +71,21 @@ async def test_stall_keeps_the_socket_but_answers_nothing(
     await wait_until(lambda: ticker.last == gateway.price("AAPL"))
 
 
+async def test_drop_during_a_stall_forgets_the_clients(
+    ib: IB, connect_ib: ConnectIB, gateway: SimulatedGateway, ib_log_guard: IbLogGuard
+) -> None:
+    ib_log_guard.expect(r"Peer closed connection")
+    gateway.stall()
+    ib.client.reqCurrentTime()  # a request left waiting inside the stalled gateway
+    await asyncio.sleep(0.05)
+    gateway.drop_all()
+    assert gateway.clients == []
+    await wait_until(lambda: not ib.isConnected())
+    gateway.unstall()
+    again = await connect_ib(1)
+    assert gateway.clients == [1] and again.isConnected()
+
+
 async def test_stalled_gateway_answers_a_new_connect_only_after_unstall(
     gateway: SimulatedGateway, ib_log_guard: IbLogGuard
 ) -> None:

@@ -182,6 +182,8 @@ class ClientSession:
         self._wake.set()
         with contextlib.suppress(Exception):
             self.writer.transport.abort()
+        # the reader may be parked on a stall: the gateway forgets this client now, not later
+        self.gw._session_closed(self)
 
     # input
 
