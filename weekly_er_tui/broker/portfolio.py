@@ -150,8 +150,13 @@ class PortfolioTracker:
         the pre-trade gate can price an entry before it is sent."""
         if not self.ib.isConnected():
             return
+        wanted = [Stock(s, "SMART", "USD") for s in symbols if s not in self._tickers]
+        if not wanted:
+            return
+        # ib_async keys a ticker by the contract's hash, which needs a conId: qualify first.
+        qualified = await self.ib.qualifyContractsAsync(*wanted)
         await asyncio.gather(
-            *(self._watch(Stock(s, "SMART", "USD")) for s in symbols if s not in self._tickers)
+            *(self._watch(c) for c in qualified if isinstance(c, Contract) and c.conId)
         )
 
     async def _watch(self, contract: Contract) -> None:
