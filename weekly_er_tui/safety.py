@@ -41,6 +41,7 @@ from weekly_er_tui.risk.rules import (
     daily_loss_breached,
     evaluate,
     next_daily_loss_closure,
+    position_day_pnl,
 )
 from weekly_er_tui.store import Store
 
@@ -49,7 +50,12 @@ log = logging.getLogger("weekly_er_tui.safety")
 EMERGENCY_STOP = "emergency_stop_loss"
 DAILY_LOSS = "max_daily_loss"
 ORPHAN = "orphaned_position"
+# Rules about the whole account: one breach however the positions involved change (closing the
+# losers one by one must not raise a new CRITICAL alert at each step).
+PORTFOLIO_RULES = frozenset({EMERGENCY_STOP, DAILY_LOSS, "max_portfolio_value", "max_positions",
+                             "min_cash_reserve"})
 COALESCE_SECONDS = 0.05  # real seconds: how long a burst of updates is gathered into one check
+PNL_SETTLE_SECONDS = 3.0  # real seconds to wait for IB's daily P&L to reflect a closing fill
 
 AlertSink = Callable[[Alert], None]
 
@@ -131,8 +137,9 @@ class PositionSafetyManager:
     def add_listener(self, fn: Callable[[], None]) -> None:
         self._listeners.append(fn)
 
-    def set_trading_state(self, state: TradingState, reason: str) -> bool:
-        """Change (and persist) the trading state; an event and an alert. False if unchanged."""
+    def set_trading_state(self, state: TradingState, reason: str, *, alert: bool = True) -> bool:
+        """Change (and persist) the trading state; an event and an alert (unless `alert` is
+        False: the caller's own alert already says so). False if unchanged."""
         if state is self._state and reason == self._state_reason:
             return False
         old = self._state
@@ -148,11 +155,12 @@ class PositionSafetyManager:
         message = f"{words}: {reason}"
         self._event(_STATE_EVENTS[state], _STATE_PRIORITY[state], message,
                     {"from": old.value, "to": state.value, "reason": reason})
-        self._send(Alert(
-            key=_STATE_ALERT_KEYS[state], priority=_STATE_PRIORITY[state], kind="safety",
-            title=message, body=f"Trading state changed from {old.value} to {state.value}.",
-            facts={"reason": reason},
-        ))
+        if alert:
+            self._send(Alert(
+                key=_STATE_ALERT_KEYS[state], priority=_STATE_PRIORITY[state], kind="safety",
+                title=message, body=f"Trading state changed from {old.value} to {state.value}.",
+                facts={"reason": reason},
+            ))
         for fn in list(self._listeners):
             fn()
         return True
@@ -217,12 +225,14 @@ class PositionSafetyManager:
         self._dirty.set()
 
     def evaluate(self, snap: PortfolioSnapshot) -> SafetyReport:
-        tracked: set[str] = set()
-        vanished: set[str] = set()
+        held = {p.symbol for p in snap.open_positions}
         if self.store is not None:
             tracked = set(self.store.tracked_positions())
-            held = {p.symbol for p in snap.open_positions}
             vanished = tracked - held
+        else:
+            # No store (the standalone API): what the strategy tracks is unknown, so there is no
+            # orphan verdict, rather than calling every position in the account an orphan.
+            tracked, vanished = held, set()
         return evaluate(
             snap, self.limits, baseline_nlv=self.baseline(snap), now=self.clock.now(),
             tracked=tracked, vanished=vanished,
@@ -230,7 +240,9 @@ class PositionSafetyManager:
 
     async def check(self, trigger: str = "timer") -> SafetyReport | None:
         """One check: evaluate, record, alert on new violations, act on CRITICAL ones."""
-        if self.portfolio is None:
+        if self.portfolio is None or not self._is_connected():
+            # Before the first resync (or while the link is down) ib_async's state is empty or
+            # stale: a check would report "cash $0" and similar non-facts. The resync asks again.
             return None
         t0 = time.perf_counter()
         snap = self.portfolio.snapshot()
@@ -255,10 +267,14 @@ class PositionSafetyManager:
             await self._act(report)
         return report
 
+    @staticmethod
+    def _identity(v: Violation) -> tuple[str, tuple[str, ...]]:
+        return (v.rule, ()) if v.rule in PORTFOLIO_RULES else (v.rule, v.symbols)
+
     def _record_violations(self, report: SafetyReport) -> None:
-        current = {(v.rule, v.symbols) for v in report.violations}
+        current = {self._identity(v) for v in report.violations}
         for v in report.violations:
-            if (v.rule, v.symbols) in self._active_violations:
+            if self._identity(v) in self._active_violations:
                 continue
             self._event(
                 EventType.ORPHANED_POSITION if v.rule == ORPHAN else EventType.SAFETY_VIOLATION,
@@ -287,8 +303,9 @@ class PositionSafetyManager:
             DAILY_LOSS: "Closing losing positions first, largest loss first, until the day's "
                         "loss is within the limit.",
         }.get(v.rule, "No automatic action: review and reduce the exposure.")
+        what = v.rule if v.rule in PORTFOLIO_RULES else f"{v.rule}:{','.join(v.symbols)}"
         return Alert(
-            key=f"{kind_key}:{v.rule}:{','.join(v.symbols)}", priority=v.severity, kind="safety",
+            key=f"{kind_key}:{what}", priority=v.severity, kind="safety",
             title=title, body=f"{v.message}\n\nWhat the system did: {action}",
             facts={"rule": v.rule, "value": v.value, "limit": v.limit,
                    "symbols": list(v.symbols), "risk_score": report.overall_risk_score,
@@ -302,13 +319,18 @@ class PositionSafetyManager:
             rules = {v.rule for v in report.critical}
             if EMERGENCY_STOP in rules:
                 v = next(v for v in report.critical if v.rule == EMERGENCY_STOP)
-                self.set_trading_state(
-                    TradingState.HALTED,
-                    f"emergency stop: portfolio down {v.value:.1%} (limit {v.limit:.0%})",
-                )
+                if self._state is not TradingState.HALTED:
+                    # The emergency-stop alert already says "Trading HALTED": one CRITICAL
+                    # alert for one event. A HALT stays latched with its first reason.
+                    self.set_trading_state(
+                        TradingState.HALTED,
+                        f"emergency stop: portfolio down {v.value:.1%} (limit {v.limit:.0%})",
+                        alert=False,
+                    )
                 if self.portfolio.snapshot().open_positions:
                     await self.emergency_close("EMERGENCY", f"emergency stop: {v.message}")
-            elif DAILY_LOSS in rules:
+            elif DAILY_LOSS in rules and self.portfolio.snapshot().open_positions:
+                # With nothing open there is nothing to reduce: the day's loss stands.
                 await self._reduce_daily_loss()
 
     async def _reduce_daily_loss(self) -> None:
@@ -327,8 +349,7 @@ class PositionSafetyManager:
             target = next_daily_loss_closure(snap)
             if target is None:
                 break
-            if target.daily_pnl is not None and target.daily_pnl >= 0 and \
-                    target.unrealized_pnl >= 0:
+            if position_day_pnl(target) >= 0:
                 # No loser is left and the loss persists: close everything.
                 break
             self._event(EventType.EMERGENCY_CLOSE, Severity.CRITICAL,
@@ -339,9 +360,15 @@ class PositionSafetyManager:
             if target.symbol in result.remaining:
                 break  # could not close it; fall through to closing everything
             closed.append(target.symbol)
+            # Re-evaluate on a daily P&L that includes this close, not the one from before it.
+            wait_pnl = getattr(self.portfolio, "wait_pnl_current", None)
+            if wait_pnl is not None and not await wait_pnl(PNL_SETTLE_SECONDS):
+                log.warning("no P&L update from IB %gs after closing %s; re-evaluating on the "
+                            "last one", PNL_SETTLE_SECONDS, target.symbol)
         self.set_trading_state(TradingState.HALTED,
                                "daily loss limit still breached after closing the losers")
-        await self.emergency_close("DAILY_LOSS", "daily loss limit still breached")
+        if self.portfolio.snapshot().open_positions:
+            await self.emergency_close("DAILY_LOSS", "daily loss limit still breached")
 
     async def emergency_close(self, reason: str, why: str) -> Any:
         """Close everything through the executor, with events and a CRITICAL alert."""

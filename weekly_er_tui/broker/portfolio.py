@@ -25,6 +25,7 @@ log = logging.getLogger("weekly_er_tui.portfolio")
 
 UNKNOWN_SECTOR = "Unknown"
 DETAILS_TIMEOUT = 5.0
+FIRST_PNL_TIMEOUT = 2.0  # real seconds a resync waits for IB's answer to reqPnL
 
 
 def _num(v: Any) -> float | None:
@@ -56,6 +57,11 @@ class PortfolioTracker:
         self._listeners: list[Callable[[], None]] = []
         self._pending: set[asyncio.Task[Any]] = set()
         self._attached = False
+        # Account PnL updates received, and how many had arrived at the latest execution (or
+        # reqPnL): the daily P&L is current once an update came after that.
+        self.pnl_updates = 0
+        self._pnl_mark = 0
+        self._pnl_arrived = asyncio.Event()
 
     # -- wiring ----------------------------------------------------------------------------
     def attach(self) -> None:
@@ -66,9 +72,10 @@ class PortfolioTracker:
         ib.pendingTickersEvent += self._on_tickers
         ib.updatePortfolioEvent += self._on_update
         ib.positionEvent += self._on_position
-        ib.pnlEvent += self._on_update
+        ib.pnlEvent += self._on_pnl
         ib.pnlSingleEvent += self._on_update
         ib.accountValueEvent += self._on_update
+        ib.execDetailsEvent += self._on_exec
 
     def detach(self) -> None:
         if not self._attached:
@@ -78,9 +85,10 @@ class PortfolioTracker:
         ib.pendingTickersEvent -= self._on_tickers
         ib.updatePortfolioEvent -= self._on_update
         ib.positionEvent -= self._on_position
-        ib.pnlEvent -= self._on_update
+        ib.pnlEvent -= self._on_pnl
         ib.pnlSingleEvent -= self._on_update
         ib.accountValueEvent -= self._on_update
+        ib.execDetailsEvent -= self._on_exec
         for task in self._pending:
             task.cancel()
 
@@ -97,6 +105,32 @@ class PortfolioTracker:
 
     def _on_update(self, *args: Any) -> None:
         self._changed()
+
+    def _on_pnl(self, *args: Any) -> None:
+        self.pnl_updates += 1
+        self._pnl_arrived.set()
+        self._changed()
+
+    def _on_exec(self, *args: Any) -> None:
+        self._pnl_mark = self.pnl_updates
+
+    @property
+    def pnl_current(self) -> bool:
+        """Whether an account PnL update arrived after the latest execution (and reqPnL)."""
+        return self.pnl_updates > self._pnl_mark
+
+    async def wait_pnl_current(self, timeout: float) -> bool:
+        """Wait (real seconds) until the daily P&L reflects the latest fill. IB sends PnL on its
+        own schedule (about once a second), after the position message, so a snapshot taken as
+        soon as a position is gone still shows the day's P&L from before the fill."""
+        try:
+            async with asyncio.timeout(timeout):
+                while not self.pnl_current:
+                    self._pnl_arrived.clear()
+                    await self._pnl_arrived.wait()
+        except TimeoutError:
+            return False
+        return True
 
     def _on_position(self, pos: Any) -> None:
         symbol = pos.contract.symbol
@@ -123,9 +157,14 @@ class PortfolioTracker:
             accounts = ib.managedAccounts()
             self.account = accounts[0] if accounts else ""
         if self.account:
+            self._pnl_mark = self.pnl_updates
             ib.reqPnL(self.account)
         contracts = [p.contract for p in ib.positions() if p.position != 0]
         await asyncio.gather(*(self._watch(c) for c in contracts))
+        # The first check after a (re)connect must not run blind on the day's P&L: the session
+        # baseline is net liquidation minus it, and max_daily_loss reads it.
+        if self.account and not await self.wait_pnl_current(FIRST_PNL_TIMEOUT):
+            log.warning("No P&L from IB within %gs of reqPnL", FIRST_PNL_TIMEOUT)
         self._changed()
         return {
             "market_data": len(self._tickers),
