@@ -254,11 +254,17 @@ def prepare_demo(config: AppConfig, scenario: Any, data_dir: Path, clock: Clock)
     for p in scenario.positions:
         store.track_position(p.symbol, p.quantity, "wer-demo-earlier", clock.now())
     store.close()
+    from weekly_er_tui.strategy.calendars import market_calendar
+
+    cal = market_calendar()
     calendar = data_dir / "demo_calendar.csv"
-    rows = ["symbol,report_date,timing"] + [
-        f"{e.symbol},{e.date.isoformat()},{e.timing}"
-        for e in scenario.earnings_for_week(clock.now())
-    ]
+    rows = ["symbol,report_date,timing"]
+    for e in scenario.earnings_for_week(clock.now()):
+        day = e.date
+        # A weekday entry can land on a holiday (Thanksgiving); companies report on sessions.
+        if not cal.is_session(day):
+            day = cal.previous_session(day)
+        rows.append(f"{e.symbol},{day.isoformat()},{e.timing}")
     calendar.write_text("\n".join(rows) + "\n")
     strategy = config.strategy.model_copy(update={"calendar_file": str(calendar)})
     return config.model_copy(update={"strategy": strategy})
