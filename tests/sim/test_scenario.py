@@ -56,6 +56,28 @@ def test_demo_earnings_are_in_the_clocks_week(now: datetime, monday: str) -> Non
     assert len(csv.splitlines()) == len(events) + 1
 
 
+@pytest.mark.parametrize(
+    ("now", "weekday", "expected"),
+    [
+        (datetime(2026, 11, 23, 15, tzinfo=UTC), "thu", "2026-11-25"),  # Thanksgiving -> Wed
+        (datetime(2027, 1, 19, 15, tzinfo=UTC), "mon", "2027-01-19"),  # MLK day -> Tue
+        (datetime(2026, 11, 23, 15, tzinfo=UTC), "tue", "2026-11-24"),  # a normal day stays
+    ],
+)
+def test_weekday_earnings_avoid_holidays(now: datetime, weekday: str, expected: str) -> None:
+    data = small_scenario_data()
+    data["earnings"] = [{"symbol": "MSFT", "weekday": weekday, "timing": "AMC"}]
+    [event] = parse_scenario(data).earnings_for_week(now)
+    assert event.date.isoformat() == expected
+
+
+def test_the_demo_calendar_is_all_trading_days_in_thanksgiving_week() -> None:
+    from weekly_er_tui.sim.nyse import nyse_sessions
+
+    events = load_scenario("demo").earnings_for_week(datetime(2026, 11, 23, 15, tzinfo=UTC))
+    assert all(nyse_sessions().index_of_date(e.date) is not None for e in events)
+
+
 def test_the_small_scenario_loads_from_a_file(tmp_path: Path) -> None:
     path = tmp_path / "s.json"
     path.write_text(json.dumps(small_scenario_data()))

@@ -330,19 +330,29 @@ class Scenario(_Model):
         """The earnings calendar, with weekday entries placed in the week of `now` (US Eastern).
 
         On a Saturday or Sunday "the week" is the coming one, so a demo started at the weekend
-        shows the week it is about to trade.
+        shows the week it is about to trade. A weekday that is an NYSE holiday moves to the
+        nearest session of that week (the day before first).
         """
+        from weekly_er_tui.sim.nyse import nyse_sessions
+
+        sessions = nyse_sessions()
         today = now.astimezone(ET).date()
         monday = today - timedelta(days=today.weekday())
         if today.weekday() >= 5:
             monday += timedelta(days=7)
+        week = [monday + timedelta(days=k) for k in range(5)]
+        trading = [d for d in week if sessions.index_of_date(d) is not None]
         out = []
         for e in self.earnings:
-            when = (
-                e.date
-                if e.date is not None
-                else monday + timedelta(days=WEEKDAYS.index(e.weekday or "mon"))
-            )
+            if e.date is not None:
+                when = e.date
+            else:
+                when = week[WEEKDAYS.index(e.weekday or "mon")]
+                if when not in trading and trading:
+                    # a holiday (Thanksgiving Thursday, a Monday holiday): the nearest session
+                    # of the same week, earlier first, so the demo stays tradable every week
+                    asked = when
+                    when = min(trading, key=lambda d: (abs((d - asked).days), d > asked))
             out.append(EarningsEvent(e.symbol, when, e.timing))
         return sorted(out, key=lambda x: (x.date, x.timing != "BMO", x.symbol))
 
