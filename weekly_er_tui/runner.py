@@ -242,18 +242,16 @@ def _run_demo_app(config: AppConfig, gateway: Any, data_dir: Path, clock: Clock,
 
 
 def prepare_demo(config: AppConfig, scenario: Any, data_dir: Path, clock: Clock) -> AppConfig:
-    """The demo's data directory: a fresh state database whose tracked positions are the
-    scenario's (entered earlier in the week), and the scenario's earnings calendar."""
+    """The demo's data directory: a fresh state database, and the scenario's earnings calendar.
+    The scenario's opening positions are the trader's own holdings (on the orphan ignore list):
+    the strategy trades the week's reports beside them and closes only its own on Friday."""
     from weekly_er_tui.store import Store
 
     data_dir.mkdir(parents=True, exist_ok=True)
     state = data_dir / "state"
     for f in state.glob("weekly_er.sqlite*"):
         f.unlink()
-    store = Store.in_data_dir(data_dir)
-    for p in scenario.positions:
-        store.track_position(p.symbol, p.quantity, "wer-demo-earlier", clock.now())
-    store.close()
+    Store.in_data_dir(data_dir).close()
     from weekly_er_tui.strategy.calendars import market_calendar
 
     cal = market_calendar()
@@ -267,7 +265,9 @@ def prepare_demo(config: AppConfig, scenario: Any, data_dir: Path, clock: Clock)
         rows.append(f"{e.symbol},{day.isoformat()},{e.timing}")
     calendar.write_text("\n".join(rows) + "\n")
     strategy = config.strategy.model_copy(update={"calendar_file": str(calendar)})
-    return config.model_copy(update={"strategy": strategy})
+    held = sorted({*config.safety_limits.orphan_ignore, *(p.symbol for p in scenario.positions)})
+    limits = config.safety_limits.model_copy(update={"orphan_ignore": held})
+    return config.model_copy(update={"strategy": strategy, "safety_limits": limits})
 
 
 def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

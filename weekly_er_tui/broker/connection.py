@@ -342,10 +342,11 @@ class ConnectionMonitor:
 
     # -- internals -------------------------------------------------------------------------
     async def _heartbeat_loop(self) -> None:
+        # The first beat right away, so the latency is known from the start.
         while not self._stopping:
-            await asyncio.sleep(self.config.heartbeat_interval)
             if self.is_connected and not self.reconnecting:
                 await self.heartbeat()
+            await asyncio.sleep(self.config.heartbeat_interval)
 
     async def _connect_once(self) -> bool:
         cfg = self.config
