@@ -461,16 +461,6 @@ class OrderBook:
             order.status = Status.FILLED
             order.completed_at = t
             order.completed_status = "Filled"
-        log.info(
-            "fill %s %s %s @ %.2f (order %s/%s perm %s)",
-            execution.side,
-            qty,
-            order.symbol,
-            price,
-            order.client_id,
-            order.order_id,
-            order.perm_id,
-        )
         self.listener.order_filled(order, execution)
 
     def _cancel(self, order: SimOrder, t: float, requested: bool) -> None:
