@@ -123,6 +123,7 @@ class PositionSafetyManager:
         self._known_tracked: set[str] = set()
         self._listeners: list[Callable[[], None]] = []
         self._mem_baselines: dict[tuple[str, str], float] = {}
+        self._standalone: Any = None  # the standalone API's own PortfolioTracker
         self.checks_run = 0
 
     # -- trading state ---------------------------------------------------------------------
@@ -425,13 +426,27 @@ class PositionSafetyManager:
             await self.clock.sleep(self.check_interval)
 
     # -- the documented standalone API -----------------------------------------------------
-    async def perform_safety_check(self, ib: Any) -> dict[str, Any]:
-        """One check over an ib_async.IB's current state; the documented dict form."""
+    async def _tracker_for(self, ib: Any) -> Any:
+        """The engine's tracker, or (standalone) one of our own on `ib`, made and resynced once
+        and kept: it follows ib's events from then on (a new one per call would subscribe
+        everything again and leak handlers; ib_async refuses a second reqPnL)."""
         from weekly_er_tui.broker.portfolio import PortfolioTracker
 
-        tracker = self.portfolio if self.portfolio is not None else PortfolioTracker(ib, self.clock)
-        if self.portfolio is None:
+        if self.portfolio is not None:
+            return self.portfolio
+        tracker = self._standalone
+        if tracker is None or tracker.ib is not ib:
+            if tracker is not None:
+                tracker.detach()
+            tracker = self._standalone = PortfolioTracker(ib, self.clock)
             await tracker.resync(ib)
+        elif (tracker.account, "") not in ib.wrapper.pnlKey2ReqId:
+            await tracker.resync(ib)  # ib reconnected since: its subscriptions are gone
+        return tracker
+
+    async def perform_safety_check(self, ib: Any) -> dict[str, Any]:
+        """One check over an ib_async.IB's current state; the documented dict form."""
+        tracker = await self._tracker_for(ib)
         snap = tracker.snapshot()
         report = self.evaluate(snap)
         self.last_report, self.last_check = report, self.clock.now()
@@ -439,20 +454,29 @@ class PositionSafetyManager:
 
     async def emergency_close_all_positions(self, ib: Any) -> dict[str, Any]:
         """Cancel every order and close every position on `ib`; {closed, failed, remaining}."""
-        from weekly_er_tui.broker.orders import OrderExecutor
-        from weekly_er_tui.broker.portfolio import PortfolioTracker
+        from weekly_er_tui.broker.orders import FillRecorder, OrderExecutor
 
-        executor = self.executor
-        if executor is None:
-            tracker = PortfolioTracker(ib, self.clock)
-            await tracker.resync(ib)
-            if self.store is None:
-                raise RuntimeError("emergency_close_all_positions needs a store for order intents")
+        if self.executor is not None:
+            return dict((await self.executor.flatten("EMERGENCY")).to_dict())
+        # Standalone: order intents in our store, or in memory for the length of this call
+        # (the documented PositionSafetyManager(limits) has none); fills journaled as always.
+        tracker = await self._tracker_for(ib)
+        store = self.store if self.store is not None else Store(":memory:")
+        journal = self.journal if self.journal is not None else Journal(".", self.clock)
+        fills = FillRecorder(ib, journal, store, self.clock)
+        try:
             executor = OrderExecutor(
-                ib, tracker, self.store, self.journal or Journal("."), self.clock, self.limits,
+                ib, tracker, store, journal, self.clock, self.limits,
                 trading_state=lambda: TradingState.HALTED, market_open=lambda: True,
             )
-        result = await executor.flatten("EMERGENCY")
+            result = await executor.flatten("EMERGENCY")
+            await fills.resync(ib)  # every closing fill, whether its commission came or not
+        finally:
+            fills.close()
+            if store is not self.store:
+                store.close()
+            if journal is not self.journal:
+                journal.close()
         return dict(result.to_dict())
 
     # -- plumbing --------------------------------------------------------------------------

@@ -156,14 +156,17 @@ class PortfolioTracker:
         if not self.account:
             accounts = ib.managedAccounts()
             self.account = accounts[0] if accounts else ""
-        if self.account:
+        # ib_async allows one PnL subscription per account (a second reqPnL asserts); one made
+        # before (by another tracker on this connection) is live already.
+        new_pnl = bool(self.account) and (self.account, "") not in ib.wrapper.pnlKey2ReqId
+        if new_pnl:
             self._pnl_mark = self.pnl_updates
             ib.reqPnL(self.account)
         contracts = [p.contract for p in ib.positions() if p.position != 0]
         await asyncio.gather(*(self._watch(c) for c in contracts))
         # The first check after a (re)connect must not run blind on the day's P&L: the session
         # baseline is net liquidation minus it, and max_daily_loss reads it.
-        if self.account and not await self.wait_pnl_current(FIRST_PNL_TIMEOUT):
+        if new_pnl and not await self.wait_pnl_current(FIRST_PNL_TIMEOUT):
             log.warning("No P&L from IB within %gs of reqPnL", FIRST_PNL_TIMEOUT)
         self._changed()
         return {
