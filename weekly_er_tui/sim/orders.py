@@ -234,7 +234,6 @@ class OrderBook:
         problem = self._validate(req, now)
         if problem is not None:
             code, message = problem
-            log.info("order %s/%s rejected: %s", client_id, order_id, message)
             self.listener.order_rejected(client_id, order_id, code, message)
             return
         inst = self.market.resolve(req.symbol, req.con_id)
