@@ -236,28 +236,7 @@ class OrderBook:
             code, message = problem
             self.listener.order_rejected(client_id, order_id, code, message)
             return
-        inst = self.market.resolve(req.symbol, req.con_id)
-        assert inst is not None
-        order = SimOrder(
-            perm_id=next(self._perm),
-            client_id=client_id,
-            order_id=order_id,
-            symbol=inst.symbol,
-            con_id=inst.con_id,
-            action=req.action,
-            quantity=req.quantity,
-            order_type=req.order_type,
-            lmt_price=req.lmt_price,
-            aux_price=req.aux_price,
-            tif=req.tif,
-            outside_rth=req.outside_rth,
-            order_ref=req.order_ref,
-            account=req.account or self.account.account_id,
-            placed_at=now,
-            day=self.sessions.trading_day(now),
-            checked_until=now,
-        )
-        self.orders[order.perm_id] = order
+        order = self._new_order(client_id, order_id, req, now)
         self.by_client[(client_id, order_id)] = order.perm_id
         self.listener.order_accepted(order)
         if self._can_activate(order, now):
@@ -281,35 +260,42 @@ class OrderBook:
 
     def fill_externally(self, symbol: str, quantity: float, price: float | None = None) -> SimOrder:
         """A fill made outside the API (a 'TWS user' order): clientId 0, orderId 0."""
-        inst = self.market.resolve(symbol)
-        if inst is None:
+        if self.market.resolve(symbol) is None:
             raise ValueError(f"unknown symbol {symbol!r}")
         now = self._now()
-        order = SimOrder(
-            perm_id=next(self._perm),
-            client_id=0,
-            order_id=0,
-            symbol=inst.symbol,
-            con_id=inst.con_id,
-            action="BUY" if quantity > 0 else "SELL",
-            quantity=abs(quantity),
-            order_type="MKT",
-            lmt_price=None,
-            aux_price=None,
-            tif="DAY",
-            outside_rth=True,
-            order_ref="",
-            account=self.account.account_id,
-            placed_at=now,
-            day=self.sessions.trading_day(now),
-            status=Status.SUBMITTED,
-            active=True,
-        )
-        self.orders[order.perm_id] = order
+        action = "BUY" if quantity > 0 else "SELL"
+        req = OrderRequest(symbol, action, abs(quantity), "MKT", outside_rth=True)
+        order = self._new_order(0, 0, req, now)
+        order.status, order.active = Status.SUBMITTED, True
         if price is None:
-            bid, ask = self.market.bid_ask(inst.symbol, now)
+            bid, ask = self.market.bid_ask(order.symbol, now)
             price = ask if quantity > 0 else bid
         self._execute(order, abs(quantity), price, now)
+        return order
+
+    def _new_order(self, client_id: int, order_id: int, req: OrderRequest, now: float) -> SimOrder:
+        inst = self.market.resolve(req.symbol, req.con_id)
+        assert inst is not None
+        order = SimOrder(
+            perm_id=next(self._perm),
+            client_id=client_id,
+            order_id=order_id,
+            symbol=inst.symbol,
+            con_id=inst.con_id,
+            action=req.action,
+            quantity=req.quantity,
+            order_type=req.order_type,
+            lmt_price=req.lmt_price,
+            aux_price=req.aux_price,
+            tif=req.tif,
+            outside_rth=req.outside_rth,
+            order_ref=req.order_ref,
+            account=req.account or self.account.account_id,
+            placed_at=now,
+            day=self.sessions.trading_day(now),
+            checked_until=now,
+        )
+        self.orders[order.perm_id] = order
         return order
 
     # matching
