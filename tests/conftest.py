@@ -13,7 +13,10 @@ from collections.abc import Iterator
 
 import pytest
 
-IB_LOGGERS = ("ib_async.decoder", "ib_async.wrapper", "ib_async.client", "ib_async.ib")
+# ib_async names its decoder logger "ib_async.Decoder" (capital D); watch both spellings.
+IB_LOGGERS = (
+    "ib_async.Decoder", "ib_async.decoder", "ib_async.wrapper", "ib_async.client", "ib_async.ib",
+)
 
 
 class IbLogGuard(logging.Handler):
