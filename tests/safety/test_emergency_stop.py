@@ -142,6 +142,11 @@ async def test_halted_survives_a_restart(rig: MakeRig, gateway: SimulatedGateway
     engine = second.engine
     assert engine.safety.trading_state is TradingState.HALTED
     assert any("Still HALTED" in e.message for e in second.of(EventType.TRADING_HALTED))
+    assert engine.store.tracked_positions() == {}
+    assert not second.of(EventType.ORPHANED_POSITION)
+    # The HALT is not re-announced as a new state change, nor is anything closed again.
+    assert not [e for e in second.of(EventType.TRADING_HALTED) if "from" in e.details]
+    assert not second.of(EventType.EMERGENCY_CLOSE)
     before = list(gateway.order_refs_received)
     result = await engine.executor.submit(
         make_intent("AAPL", "BUY", 10, "MKT", None, "wer-entry-AAPL-after-restart", "ENTRY")
