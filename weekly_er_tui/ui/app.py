@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from pathlib import Path
 from typing import ClassVar
 
 from textual import work
@@ -67,7 +68,8 @@ _CONNECTED = frozenset({ConnectionState.CONNECTED, ConnectionState.DEGRADED})
 class WeeklyERApp(App[None]):
     """The trader's cockpit over one `EngineHandle`."""
 
-    CSS_PATH = "app.tcss"
+    # Absolute, so a subclass defined elsewhere (a test, the benchmark) finds it too.
+    CSS_PATH = Path(__file__).with_name("app.tcss")
     ENABLE_COMMAND_PALETTE = False
     AUTO_FOCUS = "#positions"
     HORIZONTAL_BREAKPOINTS = [

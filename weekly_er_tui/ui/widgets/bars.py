@@ -32,19 +32,29 @@ def limit_bar(use: float, width: int) -> Content:
     """
     width = max(3, width)
     limit_at = round(width / BAR_SCALE)
-    filled = round(max(0.0, use) / BAR_SCALE * width)
+    filled = min(width, round(max(0.0, use) / BAR_SCALE * width))
     if use > 0 and filled == 0:
         filled = 1  # a position that exists is never drawn as nothing
     style = LEVEL_STYLE[level_of(use)]
+    overflow = use > BAR_SCALE
     parts: list[tuple[str, str]] = []
-    for i in range(width):
-        if i == limit_at:
+    # Runs, not cells: one span per run keeps a bar cheap to render.
+    for start, end, mark in (
+        (0, limit_at, False),
+        (limit_at, limit_at + 1, True),
+        (limit_at + 1, width, False),
+    ):
+        if mark:
             parts.append(("┃", "bold $foreground"))
-        elif i < filled:
-            last = i == width - 1 and use > BAR_SCALE
-            parts.append(("»" if last else "█", style))
-        else:
-            parts.append(("·", "$foreground-darken-3"))
+            continue
+        full = max(0, min(end, filled) - start)
+        if full:
+            run = "█" * full
+            if overflow and start + full == width:
+                run = run[:-1] + "»"
+            parts.append((run, style))
+        if end - start - full > 0:
+            parts.append(("·" * (end - start - full), "$foreground-darken-3"))
     return Content.assemble(*parts)
 
 
@@ -65,12 +75,18 @@ def gauge_line(label: str, label_width: int, gauge: Gauge, width: int, value_tex
     )
 
 
+def _view(gauges: list[Gauge]) -> tuple[tuple[str, str, float], ...]:
+    """What a bar shows of each gauge: a new view is worth a repaint, a hair's move is not."""
+    return tuple((g.name, fmt.pct(g.value), round(g.use, 2)) for g in gauges)
+
+
 class ConcentrationBars(Widget):
     """Per-stock and per-sector weight, each against its limit, heaviest first."""
 
-    stocks: reactive[tuple[Gauge, ...]] = reactive((), layout=True)
-    sectors: reactive[tuple[Gauge, ...]] = reactive((), layout=True)
-    hidden_stocks: reactive[int] = reactive(0, layout=True)
+    # Repaint on a change; a new layout only when the number of lines changes (see show()).
+    stocks: reactive[tuple[Gauge, ...]] = reactive(())
+    sectors: reactive[tuple[Gauge, ...]] = reactive(())
+    hidden_stocks: reactive[int] = reactive(0)
     stock_limit: reactive[float] = reactive(0.0)
     sector_limit: reactive[float] = reactive(0.0)
 
@@ -84,6 +100,7 @@ class ConcentrationBars(Widget):
     ) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self.max_stocks = max_stocks
+        self._view: object = None
 
     def show(
         self,
@@ -92,10 +109,22 @@ class ConcentrationBars(Widget):
         stock_limit: float,
         sector_limit: float,
     ) -> None:
-        """Show these gauges (already sorted, heaviest first); only the top stocks are drawn."""
-        self.stocks = tuple(stocks[: self.max_stocks])
+        """Show these gauges (already sorted, heaviest first); only the top stocks are drawn.
+
+        Nothing is redrawn until what the bars show changes (a weight's tenth of a percent, a
+        hundredth of a limit): a price tick that moves a weight by a hair costs no repaint.
+        """
+        top = stocks[: self.max_stocks]
+        view = (_view(top), _view(sectors), len(stocks), stock_limit, sector_limit)
+        if view == self._view:
+            return
+        self._view = view
+        lines = (len(self.stocks), len(self.sectors), bool(self.hidden_stocks))
+        self.stocks = tuple(top)
         self.hidden_stocks = max(0, len(stocks) - self.max_stocks)
         self.sectors = tuple(sectors)
+        if lines != (len(self.stocks), len(self.sectors), bool(self.hidden_stocks)):
+            self.refresh(layout=True)
         self.stock_limit = stock_limit
         self.sector_limit = sector_limit
 

@@ -8,6 +8,9 @@ from datetime import datetime
 from typing import Any
 
 from rich.text import Text
+from textual.cache import LRUCache
+from textual.geometry import Region
+from textual.strip import Strip
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey
 
@@ -54,8 +57,8 @@ class PositionsTable(DataTable[Text]):
     """Symbol, sector, quantity, average cost, last, value, unrealized P&L (and %), weight.
 
     `show()` diffs against what is on screen: new symbols are added, gone ones removed, and only
-    the cells whose text changed are updated, so a burst of ticks costs a few cell updates and the
-    cursor and scroll position never jump.
+    the cells whose text changed are updated (for rows off screen, when they scroll into view), so
+    a burst of ticks costs a few cell updates and the cursor and scroll position never jump.
     """
 
     def __init__(
@@ -66,7 +69,9 @@ class PositionsTable(DataTable[Text]):
         classes: str | None = None,
     ) -> None:
         super().__init__(name=name, id=id, classes=classes, cursor_type="row", zebra_stripes=False)
-        self._cells: dict[str, tuple[Cell, ...]] = {}
+        self._shown: dict[str, tuple[Cell, ...]] = {}  # what the table holds, by symbol
+        self._pending: dict[str, tuple[Cell, ...]] = {}  # newer cells for rows off screen
+        self._memo: dict[str, tuple[Position, str, bool, tuple[Cell, ...]]] = {}
         self._positions: dict[str, Position] = {}
         self._weights: dict[str, float] = {}
         self.sort_column = "symbol"
@@ -74,6 +79,9 @@ class PositionsTable(DataTable[Text]):
         self._gain = "#4EBF71"
         self._loss = "#ba3c5b"
         self._warn = "#ffa62b"
+        # Rendered rows by what they show: see render_line.
+        self._strips: LRUCache[tuple[object, ...], Strip] = LRUCache(1024)
+        self._frame_key: tuple[object, ...] = ()
 
     def on_mount(self) -> None:
         for column in COLUMNS:
@@ -128,13 +136,15 @@ class PositionsTable(DataTable[Text]):
         current = {p.symbol: p for p in positions if p.quantity != 0}
         cursor_key = self._cursor_symbol()
         changed_order = False
+        sort_index = COLUMN_KEYS.index(self.sort_column)
 
-        for symbol in [s for s in self._cells if s not in current]:
+        for symbol in [s for s in self._shown if s not in current]:
             self.remove_row(symbol)
-            del self._cells[symbol]
+            del self._shown[symbol]
+            self._pending.pop(symbol, None)
+            self._memo.pop(symbol, None)
             changed_order = True
 
-        sort_col = COLUMNS[COLUMN_KEYS.index(self.sort_column)]
         for symbol, p in current.items():
             stale = p.stale or (
                 stale_after is not None
@@ -143,25 +153,27 @@ class PositionsTable(DataTable[Text]):
                 and (now - p.price_time).total_seconds() > stale_after
             )
             weight = weights.get(symbol, 0.0)
-            cells = self._row(p, weight, stale)
-            old = self._cells.get(symbol)
-            if old is None:
+            weight_text = fmt.pct(weight)
+            memo = self._memo.get(symbol)
+            # Most positions did not move since the last refresh: reuse their cells.
+            if memo is not None and memo[0] is p and memo[1] == weight_text and memo[2] == stale:
+                cells = memo[3]
+            else:
+                cells = self._row(p, weight, stale)
+                self._memo[symbol] = (p, weight_text, stale, cells)
+            shown = self._shown.get(symbol)
+            if shown is None:
                 self.add_row(
                     *(self._text(c, col.numeric) for c, col in zip(cells, COLUMNS, strict=True)),
                     key=symbol,
                 )
+                self._shown[symbol] = cells
                 changed_order = True
-            elif old != cells:
-                for i, (new_cell, old_cell) in enumerate(zip(cells, old, strict=True)):
-                    if new_cell != old_cell:
-                        col = COLUMNS[i]
-                        wider = len(new_cell[0]) > self.columns[ColumnKey(col.key)].content_width
-                        self.update_cell(
-                            symbol, col.key, self._text(new_cell, col.numeric), update_width=wider
-                        )
-                        if col is sort_col:
-                            changed_order = True
-            self._cells[symbol] = cells
+            elif shown != cells:
+                self._pending[symbol] = cells
+                changed_order = changed_order or cells[sort_index] != shown[sort_index]
+            else:
+                self._pending.pop(symbol, None)
 
         self._positions = current
         self._weights = weights
@@ -169,6 +181,92 @@ class PositionsTable(DataTable[Text]):
             self._apply_sort()
         if cursor_key is not None and cursor_key in current:
             self._keep_cursor_on(cursor_key)
+        self._flush_visible()
+
+    def _flush_visible(self) -> None:
+        """Write the pending cells of the rows on screen into the table.
+
+        Rows off screen keep their pending cells until they scroll into view: with a thousand
+        price updates a second over 500 rows, most changes are to rows no one can see, and each
+        cell update costs a repaint's worth of bookkeeping in DataTable.
+        """
+        if not self._pending:
+            return
+        top = int(self.scroll_y)
+        rows = self.ordered_rows
+        for index in range(top, min(len(rows), top + self.size.height)):
+            symbol = str(rows[index].key.value)
+            cells = self._pending.pop(symbol, None)
+            if cells is not None:
+                self._apply(symbol, cells)
+
+    def _apply(self, symbol: str, cells: tuple[Cell, ...]) -> None:
+        shown = self._shown[symbol]
+        for i, (new_cell, old_cell) in enumerate(zip(cells, shown, strict=True)):
+            if new_cell != old_cell:
+                col = COLUMNS[i]
+                wider = len(new_cell[0]) > self.columns[ColumnKey(col.key)].content_width
+                self.update_cell(
+                    symbol, col.key, self._text(new_cell, col.numeric), update_width=wider
+                )
+        self._shown[symbol] = cells
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        if round(old_value) != round(new_value):
+            self._flush_visible()
+
+    def on_resize(self) -> None:
+        self._flush_visible()
+
+    # -- rendering ------------------------------------------------------------------------------
+
+    # DataTable forgets every rendered cell whenever any cell changes, so with prices moving it
+    # would re-render every visible row on every refresh. A row's line depends only on its cells,
+    # the column widths, the cursor and hover, the widget's style and the horizontal scroll, so it
+    # is kept by exactly that and only rows whose text changed are drawn again.
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        self._frame_key = (
+            tuple(column.get_render_width(self) for column in self.ordered_columns),
+            self.size.width,
+            int(self.scroll_x),
+            self.rich_style,
+            self.has_focus,
+            self.cursor_type,
+            self.app.theme,
+        )
+        return super().render_lines(crop)
+
+    def render_line(self, y: int) -> Strip:
+        if not self.show_header:
+            return super().render_line(y)
+        if y < self.header_height:
+            header_key = (self._frame_key, "header", y, self.sort_column, self.sort_reverse)
+            strip = self._strips.get(header_key)
+            if strip is None:
+                strip = super().render_line(y)
+                self._strips.set(header_key, strip)
+            return strip
+        index = int(self.scroll_y) + y - self.header_height
+        rows = self.ordered_rows
+        if index >= len(rows):
+            return super().render_line(y)
+        symbol = rows[index].key.value
+        cells = self._shown.get(symbol or "")
+        if cells is None:
+            return super().render_line(y)
+        key = (
+            self._frame_key,
+            cells,
+            index == self.cursor_row,
+            index == self.hover_coordinate.row,
+        )
+        strip = self._strips.get(key)
+        if strip is None:
+            strip = super().render_line(y)
+            self._strips.set(key, strip)
+        return strip
 
     # -- sorting and the cursor ----------------------------------------------------------------
 
@@ -208,6 +306,7 @@ class PositionsTable(DataTable[Text]):
         for col in COLUMNS:
             self.columns[ColumnKey(col.key)].label = self._header(col)
         self._apply_sort()  # also redraws the header
+        self._flush_visible()
         if cursor_key is not None:
             self._keep_cursor_on(cursor_key)
         self.post_message(SortChanged(self.sort_column, self.sort_reverse))
