@@ -123,6 +123,7 @@ class PositionSafetyManager:
         self._known_tracked: set[str] = set()
         self._listeners: list[Callable[[], None]] = []
         self._mem_baselines: dict[tuple[str, str], float] = {}
+        self._hw_persisted: dict[str, float] = {}
         self._standalone: Any = None  # the standalone API's own PortfolioTracker
         self.checks_run = 0
 
@@ -186,15 +187,20 @@ class PositionSafetyManager:
                 "high_water": f"{iso.year}-W{iso.week:02d}"}
 
     def _baseline_get(self, kind: str, period: str) -> float | None:
-        if self.store is not None:
-            return self.store.baseline(kind, period)
-        return self._mem_baselines.get((kind, period))
+        # Checks run many times a second: baselines are read from memory, the store is the
+        # copy that survives a restart.
+        key = (kind, period)
+        if key not in self._mem_baselines and self.store is not None:
+            stored = self.store.baseline(kind, period)
+            if stored is not None:
+                self._mem_baselines[key] = stored
+        return self._mem_baselines.get(key)
 
-    def _baseline_set(self, kind: str, period: str, value: float) -> None:
-        if self.store is not None:
+    def _baseline_set(self, kind: str, period: str, value: float, *, persist: bool = True
+                      ) -> None:
+        self._mem_baselines[(kind, period)] = value
+        if persist and self.store is not None:
             self.store.set_baseline(kind, period, value, self.clock.now())
-        else:
-            self._mem_baselines[(kind, period)] = value
 
     def baseline(self, snap: PortfolioSnapshot) -> float | None:
         """The net liquidation the emergency stop-loss measures from (limits.stop_loss_baseline).
@@ -210,8 +216,16 @@ class PositionSafetyManager:
                 self._baseline_set(f"{kind}_nlv", periods[kind], value)
         hw = self._baseline_get("high_water_nlv", periods["high_water"])
         if hw is None or snap.net_liquidation > hw:
-            self._baseline_set("high_water_nlv", periods["high_water"],
-                               max(snap.net_liquidation, start_of_day))
+            new_high = max(snap.net_liquidation, start_of_day)
+            # A rally makes a new high on every tick; persisting each one would fsync the
+            # database many times a second. The store gets it when it is 0.1% above the last
+            # persisted high (a crash then loses less than 0.1% of the high-water mark).
+            persisted = self._hw_persisted.get(periods["high_water"])
+            persist = persisted is None or new_high >= persisted * 1.001
+            self._baseline_set("high_water_nlv", periods["high_water"], new_high,
+                               persist=persist)
+            if persist:
+                self._hw_persisted[periods["high_water"]] = new_high
         kind = self.limits.stop_loss_baseline
         return self._baseline_get(f"{kind}_nlv", periods[kind])
 
@@ -230,6 +244,9 @@ class PositionSafetyManager:
         if self.store is not None:
             tracked = set(self.store.tracked_positions())
             vanished = tracked - held
+            # An entry whose fill is on its way (IB sends the position before the execution's
+            # commission report) is the strategy's, not an orphan.
+            tracked |= self.store.open_intent_symbols("ENTRY")
         else:
             # No store (the standalone API): what the strategy tracks is unknown, so there is no
             # orphan verdict, rather than calling every position in the account an orphan.

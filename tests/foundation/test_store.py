@@ -71,3 +71,13 @@ def test_corrupt_file_is_reported_and_moved_aside_not_replaced(tmp_path: Path) -
     aside = list(path.parent.glob("weekly_er.sqlite.corrupt-*"))
     assert len(aside) == 1 and aside[0].read_bytes() == garbage
     assert str(aside[0]) in message
+
+
+def test_open_intent_symbols(tmp_path: Path) -> None:
+    s = Store.in_data_dir(tmp_path)
+    s.record_intent("e1", "AAPL", "BUY", 10, "MKT", "ENTRY", T0)
+    s.record_intent("e2", "MSFT", "BUY", 10, "MKT", "ENTRY", T0)
+    s.record_intent("x1", "JPM", "SELL", 10, "MKT", "EMERGENCY", T0)
+    s.update_intent("e2", "FILLED", T0)
+    assert s.open_intent_symbols("ENTRY") == {"AAPL"}
+    assert s.open_intent_symbols("EMERGENCY") == {"JPM"}
