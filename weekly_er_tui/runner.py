@@ -278,7 +278,7 @@ def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     try:
         if args.what == "connection":
             return asyncio.run(check_connection(loaded.config, out))
-        return asyncio.run(check_safety(loaded.config, out))
+        return asyncio.run(check_safety(loaded.config, out, Path(args.data_dir)))
     finally:
         remove_handlers(handlers)
 
@@ -317,23 +317,33 @@ async def check_connection(config: AppConfig, out: TextIO) -> int:
         await monitor.stop()
 
 
-async def check_safety(config: AppConfig, out: TextIO) -> int:
-    """Connect, run one safety check, print the report; exit 3 on anything CRITICAL."""
+async def check_safety(config: AppConfig, out: TextIO, data_dir: Path | None = None) -> int:
+    """Connect, run one safety check, print the report; exit 3 on anything CRITICAL.
+
+    With the data directory's state database (when there is one) the check knows the strategy's
+    tracked positions (orphans) and the stored baselines, as the running app does."""
     from weekly_er_tui.broker.connection import (
         ConnectionConfig,
         ConnectionFailed,
         RobustIBConnection,
     )
     from weekly_er_tui.safety import PositionSafetyManager
+    from weekly_er_tui.store import Store
 
     cfg = ConnectionConfig.from_config(config)
     conn = RobustIBConnection(replace(cfg, max_reconnect_attempts=1))
+    db = data_dir / "state" / "weekly_er.sqlite" if data_dir is not None else None
+    store = Store(db) if db is not None and db.exists() else None
     try:
         async with conn as ib:
-            report = await PositionSafetyManager(config.safety_limits).perform_safety_check(ib)
+            safety = PositionSafetyManager(config.safety_limits, store=store)
+            report = await safety.perform_safety_check(ib)
     except ConnectionFailed as exc:
         print(str(exc), file=out)
         return EXIT_FAILURE
+    finally:
+        if store is not None:
+            store.close()
     print(f"Risk score: {report['overall_risk_score']}/100", file=out)
     print(f"Violations: {len(report['violations'])}", file=out)
     for v in report["violations"]:
@@ -371,6 +381,7 @@ async def flatten_account(config: AppConfig, data_dir: Path, clock: Clock, out: 
     from weekly_er_tui.broker.portfolio import PortfolioTracker
     from weekly_er_tui.journal import Journal
     from weekly_er_tui.model import EventType, Severity, TradingState
+    from weekly_er_tui.safety import PositionSafetyManager
     from weekly_er_tui.store import Store
     from weekly_er_tui.strategy.calendars import market_calendar
 
@@ -387,8 +398,10 @@ async def flatten_account(config: AppConfig, data_dir: Path, clock: Clock, out: 
             portfolio = PortfolioTracker(ib, clock, account=config.account or "")
             await portfolio.resync(ib)
             fills = FillRecorder(ib, journal, store, clock)
-            store.set_trading_state(TradingState.HALTED, "flattened from the command line",
-                                    clock.now())
+            # Through the safety manager, so the HALT is an event like any other.
+            PositionSafetyManager(config.safety_limits, store=store, journal=journal,
+                                  clock=clock).set_trading_state(
+                TradingState.HALTED, "flattened from the command line")
             executor = OrderExecutor(
                 ib, portfolio, store, journal, clock, config.safety_limits,
                 trading_state=lambda: TradingState.HALTED,

@@ -138,6 +138,9 @@ async def test_flatten_yes_flattens_the_account_from_its_own_client_id(
         assert store.trading_state()[0] is TradingState.HALTED
     finally:
         store.close()
+    events = read_csv(tmp_path / "logs" / "events_log.csv")
+    halted = [e for e in events if e["event_type"] == "TRADING_HALTED"]
+    assert len(halted) == 1 and "flattened from the command line" in halted[0]["message"]
 
 
 async def test_flatten_without_yes_refuses_and_sends_nothing(
