@@ -443,6 +443,24 @@ async def test_positions_are_sortable_and_the_cursor_follows() -> None:
         assert table.symbols[table.cursor_row] == "GS"
 
 
+async def test_rows_off_screen_catch_up_when_scrolled_to() -> None:
+    from weekly_er_tui.ui.demo_states import large_book, with_price
+
+    app, engine, _ = make_app(large_book(100))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        table = app.query_one(PositionsTable)
+        table.focus()
+        last = engine.state.portfolio.positions[99]  # type: ignore[union-attr]
+        assert last.symbol == "S0099"
+        state = engine.publish(with_price(engine.state, 99, 1234.5))
+        await until_rendered(pilot, app, state.version)
+        await pilot.press("ctrl+end")  # the cursor to the last row scrolls it into view
+        await pilot.pause()
+        assert table.symbols[table.cursor_row] == "S0099"
+        assert "1,234.50" in str(table.get_row("S0099")[4])
+
+
 async def test_stale_prices_are_marked_from_the_clock() -> None:
     app, _, clock = make_app(refresh_hz=20)
     async with app.run_test(size=SIZE) as pilot:
