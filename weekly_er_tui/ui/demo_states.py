@@ -449,7 +449,14 @@ def sector_over_limit() -> EngineState:
 
 def live_session() -> EngineState:
     """The normal session on a live account: the LIVE badge must be unmistakable."""
-    return replace(normal_session(), account="U7654321", live=True, version=7)
+    state = normal_session()
+    return replace(
+        state,
+        account="U7654321",
+        live=True,
+        connection=replace(state.connection, port=7496),
+        version=7,
+    )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -64,7 +64,9 @@ async def render_scene(scene: Scene) -> str:
             await pilot.press(*scene.keys)
         await pilot.wait_for_scheduled_animations()
         await pilot.pause()
-        return app.export_screenshot(title=f"Weekly ER: {scene.caption or scene.name}")
+        return app.export_screenshot(
+            title=f"Weekly ER: {scene.caption or scene.name}", simplify=True
+        )
 
 
 async def render_all(names: Sequence[str] = ()) -> dict[str, str]:

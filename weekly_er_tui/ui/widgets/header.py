@@ -84,6 +84,8 @@ class CockpitHeader(Horizontal):
 
     def show(self, *, live: bool, account: str, trading_state: TradingState) -> None:
         self.mode.live = live
+        # Real money tints the whole line, not only the badge.
+        self.set_class(live, "-live")
         self.account.account = account
         self.trading.trading_state = trading_state
 
