@@ -116,6 +116,18 @@ async def test_an_engine_that_dies_is_unmistakable() -> None:
         assert app.query_one(StatusBanner).has_class("-danger")
 
 
+async def test_an_engine_that_returns_on_its_own_is_unmistakable() -> None:
+    class Quitter(StaticEngine):
+        async def run(self) -> None:
+            return
+
+    engine = Quitter(normal_session())
+    app = WeeklyERApp(engine, clock=ManualClock(DEMO_NOW), limits=DEMO_LIMITS)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        assert "ENGINE STOPPED" in banner_text(app)
+
+
 # -- rendering on a fixed tick ------------------------------------------------------------------
 
 
@@ -194,7 +206,8 @@ async def test_p_pauses_the_engine() -> None:
         await until_rendered(pilot, app, engine.state.version)
         assert app.query_one(TradingBadge).trading_state is TradingState.PAUSED
         assert "PAUSED" in banner_text(app)
-        # Paused: p does nothing more, r resumes without a question.
+        # Paused: p is dimmed in the footer and does nothing; r resumes without a question.
+        assert app.active_bindings["p"].enabled is False
         await pilot.press("p")
         await settle(pilot, app)
         assert sent(engine) == ["pause"]

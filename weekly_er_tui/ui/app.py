@@ -172,15 +172,21 @@ class WeeklyERApp(App[None]):
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         worker = event.worker
-        if worker.group == "engine" and event.state is WorkerState.ERROR and not self._stopping:
+        if worker.group != "engine" or self._stopping:
+            return
+        if event.state is WorkerState.ERROR:
             self.engine_error = f"{type(worker.error).__name__}: {worker.error}"
-            self.notify(
-                f"The engine stopped: {self.engine_error}. Monitoring is DOWN.",
-                title="ENGINE STOPPED",
-                severity="error",
-                timeout=30,
-            )
-            self.refresh_from_engine(force=True)
+        elif event.state is WorkerState.SUCCESS:
+            self.engine_error = "the engine stopped by itself"
+        else:
+            return
+        self.notify(
+            f"The engine stopped: {self.engine_error}. Monitoring is DOWN.",
+            title="ENGINE STOPPED",
+            severity="error",
+            timeout=30,
+        )
+        self.refresh_from_engine(force=True)
 
     # -- rendering ------------------------------------------------------------------------------
 
@@ -197,6 +203,8 @@ class WeeklyERApp(App[None]):
             self.post_message(StateRendered(state.version))
 
     def _tick(self, now: datetime) -> None:
+        # Whole seconds: what the clock and the heartbeat age show, so they repaint once a second.
+        now = now.replace(microsecond=0)
         # Clock-driven, so the mark alternates once a second in real use and stands still under a
         # fixed test clock.
         pulse = int(now.timestamp()) % 2 == 0
