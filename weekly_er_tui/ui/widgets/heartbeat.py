@@ -50,6 +50,10 @@ def latency_ms(ms: float | None) -> str:
     return "n/a" if ms is None else f"{ms:.0f} ms"
 
 
+def _ms(ms: float | None) -> str:
+    return "n/a" if ms is None else f"{ms:.0f}"
+
+
 class HeartbeatPanel(Widget):
     """Everything about the link to IB that the trader needs at a glance."""
 
@@ -80,7 +84,7 @@ class HeartbeatPanel(Widget):
                 (beat_age(s, now), "bold"),
                 ("  latency ", "dim"),
                 latency_ms(lat.last_ms),
-                (f" (med {latency_ms(lat.median_ms)}, max {latency_ms(lat.worst_ms)})", "dim"),
+                (f" (med {_ms(lat.median_ms)}, max {_ms(lat.worst_ms)})", "dim"),
             ),
             Content.assemble(
                 ("reconnect attempts ", "dim"),
