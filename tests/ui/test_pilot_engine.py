@@ -1,0 +1,138 @@
+"""The app on the real engine against the simulated gateway over TCP: the keys act on the
+simulated account, and the screen follows the connection."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from textual.pilot import Pilot
+
+from tests.conftest import IbLogGuard
+from tests.fixtures_sim import wait_until
+from weekly_er_tui.broker.connection import ConnectionConfig
+from weekly_er_tui.clock import ManualClock
+from weekly_er_tui.config import AppConfig
+from weekly_er_tui.engine import TradingEngine
+from weekly_er_tui.model import ConnectionState, TradingState
+from weekly_er_tui.sim import SimulatedGateway
+from weekly_er_tui.ui.app import WeeklyERApp
+from weekly_er_tui.ui.screens import FlattenConfirmScreen
+from weekly_er_tui.ui.widgets.heartbeat import HeartbeatPanel
+from weekly_er_tui.ui.widgets.positions import PositionsTable
+
+SIZE = (160, 48)
+
+
+@pytest.fixture
+async def engine(gateway: SimulatedGateway, manual_clock: ManualClock, tmp_path: Path,
+                 ib_log_guard: IbLogGuard) -> AsyncIterator[TradingEngine]:
+    for pattern in ("Peer closed connection", "API connection failed", "Make sure API port"):
+        ib_log_guard.expect(pattern)
+    # The scenario's holdings are the trader's own: no orphan noise in these tests.
+    config = AppConfig(safety_limits={"orphan_ignore": ["AAPL", "JPM", "XOM"]})  # type: ignore[arg-type]
+    eng = TradingEngine(
+        config, data_dir=tmp_path, clock=manual_clock,
+        connection=ConnectionConfig(port=gateway.port, heartbeat_interval=0.5,
+                                    heartbeat_timeout=0.5, reconnect_delay=0.2,
+                                    connect_timeout=2.0),
+    )
+    yield eng
+    eng.close()
+
+
+async def started(pilot: Pilot[None], app: WeeklyERApp, engine: TradingEngine) -> None:
+    """Wait until the app's worker has the engine connected and the screen shows positions."""
+    await wait_until(lambda: engine.monitor.state is ConnectionState.CONNECTED, timeout=10)
+    await wait_until(lambda: app.query_one(PositionsTable).row_count == 3, timeout=5)
+    await pilot.pause()
+
+
+def make_app(engine: TradingEngine, clock: ManualClock) -> WeeklyERApp:
+    app = WeeklyERApp(engine, clock=clock, limits=engine.config.safety_limits)
+    app.animation_level = "none"
+    return app
+
+
+async def quit_app(pilot: Pilot[None], app: WeeklyERApp, engine: TradingEngine) -> None:
+    await engine.stop()
+    await wait_until(lambda: not engine.state.is_running, timeout=10)
+    app.exit()
+    await pilot.pause()
+
+
+async def test_p_pauses_the_real_engine(engine: TradingEngine, manual_clock: ManualClock) -> None:
+    app = make_app(engine, manual_clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot, app, engine)
+        await pilot.press("p")
+        await wait_until(lambda: engine.safety.trading_state is TradingState.PAUSED)
+        assert engine.store.trading_state()[0] is TradingState.PAUSED
+        await quit_app(pilot, app, engine)
+
+
+async def test_flatten_then_confirm_flattens_the_simulated_account(
+    engine: TradingEngine, gateway: SimulatedGateway, manual_clock: ManualClock
+) -> None:
+    app = make_app(engine, manual_clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot, app, engine)
+        await pilot.press("F")
+        await pilot.pause()
+        assert isinstance(app.screen, FlattenConfirmScreen)
+        await pilot.press("Y")
+        await wait_until(lambda: not gateway.account.positions, timeout=15)
+        await wait_until(lambda: app.query_one(PositionsTable).row_count == 0, timeout=5)
+        assert gateway.open_orders() == []
+        assert engine.safety.trading_state is TradingState.HALTED
+        refs = gateway.order_refs_received
+        assert len(refs) == 3 and len(set(refs)) == 3
+        await quit_app(pilot, app, engine)
+
+
+async def test_escape_cancels_the_flatten_with_nothing_sent(
+    engine: TradingEngine, gateway: SimulatedGateway, manual_clock: ManualClock
+) -> None:
+    app = make_app(engine, manual_clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot, app, engine)
+        await pilot.press("F")
+        await pilot.pause()
+        assert isinstance(app.screen, FlattenConfirmScreen)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, FlattenConfirmScreen)
+        # Give any wrongly sent order every chance to arrive before looking.
+        await asyncio.sleep(0.2)
+        assert gateway.order_refs_received == []
+        assert set(gateway.account.positions) == {"AAPL", "JPM", "XOM"}
+        assert engine.safety.trading_state is TradingState.ACTIVE
+        await quit_app(pilot, app, engine)
+
+
+async def test_a_drop_shows_reconnecting_then_connected(
+    engine: TradingEngine, gateway: SimulatedGateway, manual_clock: ManualClock
+) -> None:
+    app = make_app(engine, manual_clock)
+    seen: list[str] = []
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot, app, engine)
+        panel = app.query_one(HeartbeatPanel)
+
+        def shown() -> str:
+            text = str(panel.render())
+            if not seen or seen[-1] != text.split()[1]:
+                seen.append(text.split()[1])
+            return text
+
+        gateway.refuse_connections()
+        gateway.drop_all()
+        await wait_until(lambda: "RECONNECTING" in shown() and panel.has_class("-trouble"),
+                         timeout=5)
+        gateway.accept_connections()
+        await wait_until(lambda: "CONNECTED" in shown() and panel.has_class("-connected"),
+                         timeout=10)
+        assert "RECONNECTING" in seen and seen[-1] == "CONNECTED"
+        await quit_app(pilot, app, engine)
