@@ -32,7 +32,7 @@ async def engine(gateway: SimulatedGateway, manual_clock: ManualClock, tmp_path:
     for pattern in ("Peer closed connection", "API connection failed", "Make sure API port"):
         ib_log_guard.expect(pattern)
     # The scenario's holdings are the trader's own: no orphan noise in these tests.
-    config = AppConfig(safety_limits={"orphan_ignore": ["AAPL", "JPM", "XOM"]})  # type: ignore[arg-type]
+    config = AppConfig.model_validate({"safety_limits": {"orphan_ignore": ["AAPL", "JPM", "XOM"]}})
     eng = TradingEngine(
         config, data_dir=tmp_path, clock=manual_clock,
         connection=ConnectionConfig(port=gateway.port, heartbeat_interval=0.5,
