@@ -136,3 +136,18 @@ async def test_a_drop_shows_reconnecting_then_connected(
                          timeout=10)
         assert "RECONNECTING" in seen and seen[-1] == "CONNECTED"
         await quit_app(pilot, app, engine)
+
+
+async def test_the_account_arriving_on_connect_is_shown(
+    engine: TradingEngine, manual_clock: ManualClock
+) -> None:
+    from weekly_er_tui.ui.widgets.header import AccountLabel
+
+    app = make_app(engine, manual_clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot, app, engine)
+        label = app.query_one(AccountLabel)
+        await wait_until(lambda: label.account == "DU1000001", timeout=5)
+        await pilot.pause()
+        assert label.size.width >= len("account DU1000001")
+        await quit_app(pilot, app, engine)

@@ -59,7 +59,9 @@ class EtClock(Widget):
 
 
 class AccountLabel(Widget):
-    account: reactive[str] = reactive("")
+    # layout=True: the label is sized to its text, and the account arrives after the first
+    # render (on connect); without a new layout it stayed as wide as "—" and showed nothing.
+    account: reactive[str] = reactive("", layout=True)
 
     def render(self) -> Content:
         return Content.assemble(("account ", "dim"), (self.account or "—", "bold"))
