@@ -87,7 +87,7 @@ class TradingEngine:
             self.ib, self.portfolio, self.store, self.journal, self.clock, limits,
             trading_state=lambda: self.safety.trading_state,
             market_open=lambda: self.calendar.is_open(self.clock.now()),
-            alert=self.alert,
+            alert=self.alert, wait_connected=self.monitor.wait_connected,
         )
         self.safety.executor = self.executor
         self.strategy = WeeklyERStrategy(

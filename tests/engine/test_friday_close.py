@@ -179,11 +179,6 @@ async def test_a_drop_as_the_close_starts_back_after_60s_is_flat_before_the_bell
     rig.assert_journal_is_the_simulators()
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "broker/orders.py OrderExecutor.flatten keeps waiting (wait_done, order_timeout 30 real s) on "
-    "the Trade objects of the dropped connection, which ib_async orphans on disconnect "
-    "(wrapper.reset()): after the reconnect the close sits out the timeout although its orders "
-    "filled, then cancels unknown orderIds (error 10147) and journals 'closed nothing'"))
 async def test_a_drop_while_the_close_orders_fill_finishes_at_the_reconnect(
     rigs: list[Rig], tmp_path: Path, ib_log_guard: IbLogGuard
 ) -> None:

@@ -13,7 +13,7 @@ import logging
 import math
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
@@ -212,6 +212,7 @@ class OrderExecutor:
         market_open: Callable[[], bool],
         alert: AlertSink | None = None,
         correlated_groups: Callable[[], Sequence[tuple[str, ...]]] = lambda: (),
+        wait_connected: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.ib = ib
         self.portfolio = portfolio
@@ -223,6 +224,8 @@ class OrderExecutor:
         self._market_open = market_open
         self._alert = alert
         self._correlated = correlated_groups
+        # Waits until the link is up and resynced (the ConnectionMonitor's); None: no waiting.
+        self._wait_connected = wait_connected
         self._recent: deque[tuple[datetime, OrderIntent]] = deque(maxlen=500)
         self._seq = 0
         self._watched: set[int] = set()
@@ -386,7 +389,8 @@ class OrderExecutor:
 
     # -- waiting ---------------------------------------------------------------------------
     async def wait_done(self, trades: Iterable[Trade], timeout: float) -> bool:
-        """Wait (real seconds) until every trade is in a done state."""
+        """Wait (real seconds) until every trade is in a done state, or the link drops.
+        True when every trade is done."""
         pending = [t for t in trades if t.orderStatus.status not in DONE_STATES]
         if not pending:
             return True
@@ -396,18 +400,24 @@ class OrderExecutor:
             if all(t.orderStatus.status in DONE_STATES for t in pending):
                 done.set()
 
+        def lost() -> None:
+            # ib_async forgets these trades with the connection: they will never update.
+            done.set()
+
         for t in pending:
             t.statusEvent += check
+        self.ib.disconnectedEvent += lost
         try:
             check()
             async with asyncio.timeout(timeout):
                 await done.wait()
-            return True
+            return all(t.orderStatus.status in DONE_STATES for t in pending)
         except TimeoutError:
             return False
         finally:
             for t in pending:
                 t.statusEvent -= check
+            self.ib.disconnectedEvent -= lost
 
     async def _wait_for(self, predicate: Callable[[], bool], timeout: float) -> bool:
         """Wait until `predicate()` holds, re-checked on every order or position message."""
@@ -479,34 +489,57 @@ class OrderExecutor:
         attempts: int = 3,
         order_timeout: float = 30.0,
         cancel_first: bool = True,
+        reconnect_timeout: float = 120.0,
     ) -> FlattenResult:
         """Cancel working orders, close every position (or `symbols`), follow each order to its
-        end, retry what did not fill, and verify: flat and no working orders."""
+        end, retry what did not fill, and verify: flat and no working orders.
+
+        A disconnect does not stall it: ib_async drops its order objects with the connection,
+        so waiting on them would sit out the timeout. The close waits for the reconnect (up to
+        `reconnect_timeout` real seconds), cancels whatever of its orders is still working at IB
+        (so nothing is sold twice), re-reads the positions and closes what is left. An attempt
+        cut short by a disconnect does not count against `attempts`."""
         t0 = time.monotonic()
         scope = list(symbols) if symbols is not None else None
+        failed: dict[str, str] = {}
+        if not await self._link_up(reconnect_timeout):
+            remaining = self.open_positions(scope)
+            return self._result(set(remaining), remaining, {
+                s: "not connected: nothing could be sent" for s in remaining}, scope, t0)
+        initial = set(self.open_positions(scope))
         if cancel_first:
             if scope is None:
                 await self.cancel_all()
             else:
                 await self.cancel_orders(self.working_orders(scope))
-        closed: set[str] = set()
-        failed: dict[str, str] = {}
-        for attempt in range(1, attempts + 1):
+        attempt = interruptions = 0
+        while attempt < attempts and interruptions <= attempts:
+            if not self.ib.isConnected():
+                if not await self._link_up(reconnect_timeout):
+                    break
+                # Orders sent before the drop may still be working: cancel, then re-read.
+                await self.cancel_orders(self.working_orders(scope))
             positions = self.open_positions(scope)
             if not positions:
                 break
+            attempt += 1
             trades: list[Trade] = []
             for symbol, qty in positions.items():
                 result = await self.submit(self.closing_intent(symbol, qty, reason))
                 if result.trade is not None:
                     trades.append(result.trade)
                 else:
-                    failed[symbol] = result.message
+                    failed[symbol] = f"attempt {attempt}: {result.message}"
             await self.wait_done(trades, order_timeout)
+            if not self.ib.isConnected():
+                interruptions += 1
+                attempt -= 1
+                for t in trades:
+                    failed[t.contract.symbol] = f"attempt {attempt + 1}: connection lost"
+                continue
             for t in trades:
                 status = t.orderStatus.status
                 if status == "Filled":
-                    closed.add(t.contract.symbol)
                     failed.pop(t.contract.symbol, None)
                 elif status in DONE_STATES:
                     why = t.log[-1].message if t.log else status
@@ -518,18 +551,37 @@ class OrderExecutor:
             unfinished = [t for t in trades if t.orderStatus.status not in DONE_STATES]
             if unfinished:
                 await self.wait_done(unfinished, 5.0)
+            filled = {t.contract.symbol for t in trades if t.orderStatus.status == "Filled"}
             # Wait for IB's position messages to catch up with the fills.
-            await self._wait_for(
-                lambda: not set(self.open_positions(scope)) & set(closed), 5.0
-            )
+            def caught_up(done: set[str] = filled) -> bool:
+                return not set(self.open_positions(scope)) & done
+
+            await self._wait_for(caught_up, 5.0)
         remaining = self.open_positions(scope)
+        return self._result(initial, remaining, failed, scope, t0)
+
+    async def _link_up(self, timeout: float) -> bool:
+        """True once connected and resynced (waiting up to `timeout` real seconds for it)."""
+        if self.ib.isConnected() and self._wait_connected is None:
+            return True
+        if self._wait_connected is None:
+            return False
+        try:
+            async with asyncio.timeout(timeout):
+                await self._wait_connected()
+        except TimeoutError:
+            return False
+        return self.ib.isConnected()
+
+    def _result(self, initial: set[str], remaining: dict[str, float], failed: dict[str, str],
+                scope: list[str] | None, t0: float) -> FlattenResult:
         for symbol in remaining:
             failed.setdefault(symbol, "still open after all attempts")
         return FlattenResult(
-            closed=tuple(sorted(closed - set(remaining))),
+            closed=tuple(sorted(initial - set(remaining))),
             failed=tuple(sorted((s, r) for s, r in failed.items() if s in remaining)),
             remaining=tuple(sorted(remaining)),
-            working_orders=len(self.working_orders(scope)),
+            working_orders=len(self.working_orders(scope)) if self.ib.isConnected() else 0,
             seconds=time.monotonic() - t0,
         )
 
