@@ -130,7 +130,8 @@ class SafetyLimits(_Section):
     min_cash_reserve: Money = 10_000
     # What the emergency stop-loss measures the drawdown from.
     stop_loss_baseline: Literal["session", "week", "high_water"] = "session"
-    # A price older than this (clock seconds) is stale: flagged and not shown as fact.
+    # A price not updated for this many real seconds is stale: flagged and not shown as fact
+    # (data flow is a network matter, so real time, also on an accelerated clock).
     stale_price_seconds: Seconds = 120.0
     sector_overrides: dict[str, str] = Field(default_factory=dict)
     orphan_ignore: list[str] = Field(default_factory=list)
