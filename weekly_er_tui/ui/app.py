@@ -55,7 +55,7 @@ KEY_DETAILS = {
     "pause": "no new entries; exits, the Friday close and safety actions still run",
     "resume": "back to ACTIVE; asks to confirm when the engine is HALTED",
     "flatten": "close every position, cancel orders; asks for Y (shift+y); queued if offline",
-    "reconnect": "drop and re-open the IB connection now",
+    "reconnect": "reconnect now; a link that answers its heartbeat is left as it is",
     "check_now": "run the safety rules at once",
     "sort": "sort the positions by the next column (or click a header)",
     "help": "this screen",
