@@ -21,7 +21,7 @@ from weekly_er_tui.alerts import AlertManager
 from weekly_er_tui.broker.connection import ConnectionConfig, ConnectionMonitor
 from weekly_er_tui.broker.orders import FillRecorder, OrderExecutor
 from weekly_er_tui.broker.portfolio import PortfolioTracker
-from weekly_er_tui.clock import Clock, WallClock
+from weekly_er_tui.clock import ET, Clock, WallClock
 from weekly_er_tui.config import AppConfig
 from weekly_er_tui.journal import Fill, Journal
 from weekly_er_tui.model import (
@@ -88,6 +88,7 @@ class TradingEngine:
             trading_state=lambda: self.safety.trading_state,
             market_open=lambda: self.calendar.is_open(self.clock.now()),
             alert=self.alert, wait_connected=self.monitor.wait_connected,
+            correlated_groups=lambda: self.safety.correlated_groups,
         )
         self.safety.executor = self.executor
         self.strategy = WeeklyERStrategy(
@@ -97,7 +98,7 @@ class TradingEngine:
             is_connected=lambda: self.monitor.is_connected,
             wait_connected=self.monitor.wait_connected,
             alert=self.alert, strategy=strategy, calendar=self.calendar,
-            history=self.portfolio.daily_closes, on_change=self._changed,
+            history=self._daily_closes, on_change=self._changed,
             watch_symbols=self.portfolio.watch_symbols,
         )
         # After every (re)connect, in this order: prices and PnL, missed fills, our intents,
@@ -125,6 +126,9 @@ class TradingEngine:
         self._flatten_pending = False
         self._flatten_running = False
         self._flatten_task: asyncio.Task[Any] | None = None
+        self._correlation_task: asyncio.Future[None] | None = None
+        self._correlation_again = False
+        self._closes_cache: dict[tuple[str, str], list[float]] = {}
 
     # -- state -----------------------------------------------------------------------------
     def _changed(self) -> None:
@@ -150,7 +154,30 @@ class TradingEngine:
 
     def _on_fill(self, fill: Fill) -> None:
         self.strategy.on_fill(fill)
+        self._refresh_correlations_soon()
         self._changed()
+
+    def _refresh_correlations_soon(self) -> None:
+        """Regroup the held and planned symbols by correlation (after a resync or a fill); one
+        refresh at a time: a burst of fills costs one."""
+        if self._correlation_task is not None and not self._correlation_task.done():
+            self._correlation_again = True
+            return
+        self._correlation_again = False
+        self._correlation_task = asyncio.ensure_future(self._refresh_correlations())
+
+    async def _refresh_correlations(self) -> None:
+        try:
+            while True:
+                snap = self.portfolio.snapshot()
+                symbols = [p.symbol for p in snap.open_positions]
+                symbols += [e.symbol for e in self.strategy.plan]
+                await self.safety.refresh_correlations(symbols, self._daily_closes)
+                if not self._correlation_again:
+                    return
+                self._correlation_again = False
+        except Exception:
+            log.exception("correlation refresh failed")
 
     @property
     def state(self) -> EngineState:
@@ -262,8 +289,9 @@ class TradingEngine:
         for task in self._tasks:
             if task.get_name() != "alerts":
                 task.cancel()
-        if self._flatten_task is not None:
-            self._flatten_task.cancel()
+        for extra in (self._flatten_task, self._correlation_task):
+            if extra is not None:
+                extra.cancel()
         for task in self._tasks:
             if task.get_name() != "alerts":
                 with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -323,7 +351,16 @@ class TradingEngine:
             self._flatten_running = False
             self._changed()
 
+    async def _daily_closes(self, symbol: str) -> list[float]:
+        """Daily closes, fetched once per symbol and ET day: IB paces historical data requests
+        (about 60 per 10 minutes), and the grouping does not need today's last tick."""
+        key = (symbol, self.clock.now().astimezone(ET).date().isoformat())
+        if key not in self._closes_cache:
+            self._closes_cache[key] = await self.portfolio.daily_closes(symbol)
+        return self._closes_cache[key]
+
     async def _after_resync(self, ib: Any) -> dict[str, Any]:
+        self._refresh_correlations_soon()
         if self._flatten_pending:
             self._flatten_task = asyncio.create_task(
                 self._run_flatten("queued emergency flatten, run on reconnect"),

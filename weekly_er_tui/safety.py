@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -37,6 +37,7 @@ from weekly_er_tui.model import (
     TradingState,
     Violation,
 )
+from weekly_er_tui.risk.correlation import correlated_groups, daily_returns
 from weekly_er_tui.risk.rules import (
     daily_loss_breached,
     evaluate,
@@ -124,6 +125,10 @@ class PositionSafetyManager:
         self._listeners: list[Callable[[], None]] = []
         self._mem_baselines: dict[tuple[str, str], float] = {}
         self._hw_persisted: dict[str, float] = {}
+        # Groups of held symbols that move together (refresh_correlations), for the
+        # correlated_exposure rule and the gate.
+        self.correlated_groups: list[tuple[str, ...]] = []
+        self.correlation_symbols: tuple[str, ...] = ()  # the symbols the last grouping saw
         self._standalone: Any = None  # the standalone API's own PortfolioTracker
         self.checks_run = 0
 
@@ -253,8 +258,35 @@ class PositionSafetyManager:
             tracked, vanished = held, set()
         return evaluate(
             snap, self.limits, baseline_nlv=self.baseline(snap), now=self.clock.now(),
-            tracked=tracked, vanished=vanished,
+            tracked=tracked, vanished=vanished, correlated_groups=self.correlated_groups,
         )
+
+    async def refresh_correlations(
+        self, symbols: Sequence[str], closes: Callable[[str], Awaitable[list[float]]]
+    ) -> list[tuple[str, ...]]:
+        """Group `symbols` whose daily returns correlate above correlation_threshold, from
+        `closes(symbol)` (daily closes, oldest first). A symbol whose bars cannot be had is left
+        out of the grouping, and said so in the log."""
+        returns: dict[str, list[float]] = {}
+        for symbol in sorted(set(symbols)):
+            try:
+                returns[symbol] = daily_returns(await closes(symbol))
+            except (TimeoutError, ConnectionError, ValueError) as exc:
+                log.warning("No daily bars for %s (%r): left out of the correlation groups",
+                            symbol, exc)
+        groups = correlated_groups(returns, self.limits.correlation_threshold)
+        if groups != self.correlated_groups:
+            self._event(
+                EventType.SAFETY_CHECK, Severity.INFO,
+                "Correlated groups (daily returns above "
+                f"{self.limits.correlation_threshold:g}): "
+                + ("; ".join(", ".join(g) for g in groups) if groups else "none"),
+                {"groups": [list(g) for g in groups], "symbols": sorted(returns)},
+            )
+        self.correlated_groups = groups
+        self.correlation_symbols = tuple(sorted(returns))
+        self.request_check()
+        return groups
 
     async def check(self, trigger: str = "timer") -> SafetyReport | None:
         """One check: evaluate, record, alert on new violations, act on CRITICAL ones."""
