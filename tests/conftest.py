@@ -19,6 +19,13 @@ IB_LOGGERS = (
 )
 
 
+# A dropped socket reads as a clean close or, with data in flight, as a reset.
+LINK_FAULT_LOGS = (
+    "Peer closed connection", "Connection reset by peer", "API connection failed",
+    "Make sure API port", "Socket disconnect",
+)
+
+
 class IbLogGuard(logging.Handler):
     """Collects ERROR records from ib_async's loggers; `expect(regex)` allows matching ones."""
 
@@ -32,6 +39,11 @@ class IbLogGuard(logging.Handler):
 
     def expect(self, pattern: str) -> None:
         self.expected.append(re.compile(pattern))
+
+    def expect_link_faults(self) -> None:
+        """What ib_async logs at ERROR when a test drops, refuses or resets the link."""
+        for pattern in LINK_FAULT_LOGS:
+            self.expect(pattern)
 
     def unexpected(self) -> list[str]:
         out = []

@@ -18,6 +18,7 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
+from tests import conftest
 from tests.fixtures_sim import wait_until
 from weekly_er_tui.broker.connection import ConnectionConfig
 from weekly_er_tui.clock import ET, Clock, ManualClock
@@ -33,8 +34,7 @@ CLIENT_ID = 7
 SEED = 7
 
 # ib_async logs these at ERROR when a test drops or refuses the link on purpose.
-LINK_FAULT_LOGS = ("Peer closed connection", "API connection failed", "Make sure API port",
-                   "Socket disconnect", "Connect call failed", "TimeoutError")
+LINK_FAULT_LOGS = (*conftest.LINK_FAULT_LOGS, "Connect call failed", "TimeoutError")
 
 
 def et(y: int, m: int, d: int, hh: int, mm: int = 0, ss: int = 0) -> datetime:

@@ -29,8 +29,7 @@ SIZE = (160, 48)
 @pytest.fixture
 async def engine(gateway: SimulatedGateway, manual_clock: ManualClock, tmp_path: Path,
                  ib_log_guard: IbLogGuard) -> AsyncIterator[TradingEngine]:
-    for pattern in ("Peer closed connection", "API connection failed", "Make sure API port"):
-        ib_log_guard.expect(pattern)
+    ib_log_guard.expect_link_faults()
     # The scenario's holdings are the trader's own: no orphan noise in these tests.
     config = AppConfig.model_validate({"safety_limits": {"orphan_ignore": ["AAPL", "JPM", "XOM"]}})
     eng = TradingEngine(
