@@ -83,6 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("check-config", help="validate a config file and print it, secrets masked")
     p.add_argument("path", nargs="?", default=DEFAULT_CONFIG)
+    p.add_argument("--log-level", default="INFO",
+                   choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"])
 
     p = sub.add_parser("check", help="test the connection monitoring or the safety check")
     p.add_argument("what", choices=["connection", "safety"])
@@ -148,7 +150,9 @@ def cmd_sim(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         from weekly_er_tui.sim.standalone import run_standalone
     except ImportError:
         return _not_yet("sim", err)
-    setup_logging(None, args.log_level, console=err)
+    # The gateway prints its own line per connect and order; the log adds only problems
+    # (or everything, with --log-level DEBUG).
+    setup_logging(None, "DEBUG" if args.log_level == "DEBUG" else "WARNING", console=err)
     start = parse_instant(args.clock_start) if args.clock_start else None
     try:
         return asyncio.run(
