@@ -110,31 +110,34 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         engine = _build_engine(loaded.config, Path(args.data_dir), clock, err)
         if engine is None:
             return EXIT_BAD_INPUT
-        if args.headless:
-            return asyncio.run(run_headless(engine))
-        return _run_app(engine, loaded.config, clock)
+        return asyncio.run(_host(engine, loaded.config, clock, headless=args.headless))
     finally:
         remove_handlers(handlers)
 
 
-def _run_app(engine: Any, config: AppConfig, clock: Clock, before: Any = None,
-             after: Any = None) -> int:
+async def _host(engine: Any, config: AppConfig, clock: Clock, *, headless: bool,
+                run_for: float | None = None, title: str = "Weekly ER") -> int:
+    """Run the engine headless, or in the app (which hosts it as a worker), until stopped."""
+    if headless:
+        return await run_headless(engine, run_for)
     from weekly_er_tui.ui.app import WeeklyERApp
 
-    async def main() -> None:
-        if before is not None:
-            await before()
-        app = WeeklyERApp(engine, clock=clock, limits=config.safety_limits)
-        try:
-            await app.run_async()
-        finally:
-            if engine.state.is_running:
-                await engine.stop()
-            engine.close()
-            if after is not None:
-                await after()
+    app = WeeklyERApp(engine, clock=clock, limits=config.safety_limits, title=title)
+    stopper = None
+    if run_for is not None:
+        async def stop_later() -> None:
+            await clock.sleep(run_for)
+            app.exit()
 
-    asyncio.run(main())
+        stopper = asyncio.ensure_future(stop_later())
+    try:
+        await app.run_async()
+    finally:
+        if stopper is not None:
+            stopper.cancel()
+        if engine.state.is_running:
+            await engine.stop()
+        engine.close()
     return EXIT_OK
 
 
@@ -178,23 +181,24 @@ def cmd_demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     args.data_dir = str(data_dir)
     handlers = _setup(args, clock, args.headless, err)
     try:
-        if args.headless:
-            async def headless() -> int:
-                await gateway.start()
-                try:
-                    engine = _build_engine(config, data_dir, clock, err,
-                                           connection=_demo_connection(config, gateway.port))
-                    if engine is None:
-                        return EXIT_BAD_INPUT
+        async def demo() -> int:
+            await gateway.start()
+            try:
+                engine = _build_engine(config, data_dir, clock, err,
+                                       connection=_demo_connection(config, gateway.port))
+                if engine is None:
+                    return EXIT_BAD_INPUT
+                if args.headless:
                     print(f"Demo: simulated gateway on 127.0.0.1:{gateway.port}, clock starts "
-                          f"{start.astimezone(ET):%a %Y-%m-%d %H:%M} ET at {args.clock_speed:g}x; "
-                          f"logs in {data_dir / 'logs'}", file=err)
-                    return await run_headless(engine, run_for)
-                finally:
-                    await gateway.stop()
+                          f"{start.astimezone(ET):%a %Y-%m-%d %H:%M} ET at "
+                          f"{args.clock_speed:g}x; logs in {data_dir / 'logs'}", file=err)
+                return await _host(engine, config, clock, headless=args.headless,
+                                   run_for=run_for,
+                                   title="Weekly ER — DEMO (simulated gateway)")
+            finally:
+                await gateway.stop()
 
-            return asyncio.run(headless())
-        return _run_demo_app(config, gateway, data_dir, clock, err, run_for)
+        return asyncio.run(demo())
     finally:
         remove_handlers(handlers)
 
@@ -206,54 +210,17 @@ def _demo_connection(config: AppConfig, port: int) -> Any:
     return replace(cfg, host="127.0.0.1", port=port)
 
 
-def _run_demo_app(config: AppConfig, gateway: Any, data_dir: Path, clock: Clock, err: TextIO,
-                  run_for: float | None) -> int:
-    from weekly_er_tui.ui.app import WeeklyERApp
-
-    async def main() -> int:
-        await gateway.start()
-        try:
-            engine = _build_engine(config, data_dir, clock, err,
-                                   connection=_demo_connection(config, gateway.port))
-            if engine is None:
-                return EXIT_BAD_INPUT
-            app = WeeklyERApp(engine, clock=clock, limits=config.safety_limits,
-                              title="Weekly ER — DEMO (simulated gateway)")
-            stopper = None
-            if run_for is not None:
-                async def stop_later() -> None:
-                    await clock.sleep(run_for)
-                    app.exit()
-
-                stopper = asyncio.ensure_future(stop_later())
-            try:
-                await app.run_async()
-            finally:
-                if stopper is not None:
-                    stopper.cancel()
-                if engine.state.is_running:
-                    await engine.stop()
-                engine.close()
-            return EXIT_OK
-        finally:
-            await gateway.stop()
-
-    return asyncio.run(main())
-
-
 def prepare_demo(config: AppConfig, scenario: Any, data_dir: Path, clock: Clock) -> AppConfig:
     """The demo's data directory: a fresh state database, and the scenario's earnings calendar.
     The scenario's opening positions are the trader's own holdings (on the orphan ignore list):
     the strategy trades the week's reports beside them and closes only its own on Friday."""
     from weekly_er_tui.store import Store
-
-    data_dir.mkdir(parents=True, exist_ok=True)
-    state = data_dir / "state"
-    for f in state.glob("weekly_er.sqlite*"):
-        f.unlink()
-    Store.in_data_dir(data_dir).close()
     from weekly_er_tui.strategy.calendars import market_calendar
 
+    data_dir.mkdir(parents=True, exist_ok=True)
+    for f in (data_dir / "state").glob("weekly_er.sqlite*"):
+        f.unlink()
+    Store.in_data_dir(data_dir).close()
     cal = market_calendar()
     calendar = data_dir / "demo_calendar.csv"
     rows = ["symbol,report_date,timing"]
