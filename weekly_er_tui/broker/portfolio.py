@@ -53,6 +53,10 @@ class PortfolioTracker:
         self.stale_after = stale_after
         self._sectors: dict[str, str] = {}
         self._tickers: dict[str, Ticker] = {}
+        # Symbols streamed on request (watch_symbols: the strategy's plan), held or not, and
+        # their conIds: every (re)connect and every 1101 streams them again.
+        self._wanted: list[str] = []
+        self._con_ids: dict[str, int] = {}
         self._price_seen: dict[str, tuple[float, datetime]] = {}
         self._listeners: list[Callable[[], None]] = []
         self._pending: set[asyncio.Task[Any]] = set()
@@ -164,6 +168,7 @@ class PortfolioTracker:
             ib.reqPnL(self.account)
         contracts = [p.contract for p in ib.positions() if p.position != 0]
         await asyncio.gather(*(self._watch(c) for c in contracts))
+        await self._watch_wanted()
         # The first check after a (re)connect must not run blind on the day's P&L: the session
         # baseline is net liquidation minus it, and max_daily_loss reads it.
         if new_pnl and not await self.wait_pnl_current(FIRST_PNL_TIMEOUT):
@@ -185,21 +190,43 @@ class PortfolioTracker:
                 ib.cancelMktData(ticker.contract)
         contracts = [p.contract for p in ib.positions() if p.position != 0]
         await asyncio.gather(*(self._watch(c) for c in contracts))
+        await self._watch_wanted()
         return {"resubscribed": sorted(self._tickers)}
 
     async def watch_symbols(self, symbols: Sequence[str]) -> None:
         """Stream prices (and learn sectors) for symbols not held yet: the strategy's plan, so
-        the pre-trade gate can price an entry before it is sent."""
+        the pre-trade gate can price an entry before it is sent. The symbols are remembered
+        (replacing the last call's): after a reconnect or a 1101 they are streamed again, so an
+        entry after a drop is not refused for want of a quote."""
+        self._wanted = list(dict.fromkeys(symbols))
         if not self.ib.isConnected():
             return
-        wanted = [Stock(s, "SMART", "USD") for s in symbols if s not in self._tickers]
-        if not wanted:
-            return
-        # ib_async keys a ticker by the contract's hash, which needs a conId: qualify first.
-        qualified = await self.ib.qualifyContractsAsync(*wanted)
-        await asyncio.gather(
-            *(self._watch(c) for c in qualified if isinstance(c, Contract) and c.conId)
-        )
+        await self._watch_wanted()
+
+    async def _watch_wanted(self) -> None:
+        missing = [s for s in self._wanted if s not in self._tickers]
+        # ib_async keys a ticker by the contract's hash, which needs a conId: qualify first
+        # (once per symbol: a resync does not wait for contract details again).
+        unknown = [Stock(s, "SMART", "USD") for s in missing if s not in self._con_ids]
+        if unknown:
+            try:
+                qualified = await asyncio.wait_for(
+                    self.ib.qualifyContractsAsync(*unknown), DETAILS_TIMEOUT
+                )
+            except (TimeoutError, ConnectionError) as exc:
+                log.warning("Could not qualify %s (%r): no prices for them yet",
+                            ", ".join(c.symbol for c in unknown), exc)
+                qualified = []
+            for c in qualified:
+                if isinstance(c, Contract) and c.conId:
+                    self._con_ids[c.symbol] = c.conId
+        contracts = []
+        for symbol in missing:
+            if symbol in self._con_ids:
+                stock = Stock(symbol, "SMART", "USD")
+                stock.conId = self._con_ids[symbol]
+                contracts.append(stock)
+        await asyncio.gather(*(self._watch(c) for c in contracts))
 
     async def _watch(self, contract: Contract) -> None:
         symbol = contract.symbol
