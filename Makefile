@@ -37,6 +37,8 @@ bench: $(STAMP)
 screenshots: $(STAMP)
 	$(BIN)/python -m weekly_er_tui.ui.screenshots screenshots
 
+# 20 seeded weeks under fire, the invariants per seed (make test runs one). Replay one seed
+# exactly: .venv/bin/pytest tests/soak --soak-seed N
 soak: $(STAMP)
 	$(BIN)/pytest -q -m soak --soak-long tests/soak
 
