@@ -50,6 +50,7 @@ def week_of(seed: int, soak_dir: Path) -> SoakRun:
 def test_week_under_fire(soak_case: tuple[int, str], soak_dir: Path,
                          ib_log_guard: IbLogGuard) -> None:
     seed, name = soak_case
+    ib_log_guard.expect_link_faults()
     for pattern in EXPECTED_IB_ERRORS:
         ib_log_guard.expect(pattern)
     run = week_of(seed, soak_dir)
