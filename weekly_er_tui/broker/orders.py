@@ -1,8 +1,8 @@
-"""OrderExecutor: the only way an order leaves the app; FillRecorder: the only way a fill enters.
+"""OrderExecutor: the only way an order leaves the app.
 
 Every order passes the pre-trade gate (risk/gate.py), then its intent is recorded in the store
-under its orderRef BEFORE it is sent, so a crash or restart never sends it twice. Every fill is
-journaled (keyed by execId, exactly once) before anything else happens with it.
+under its orderRef BEFORE it is sent, so a crash or restart never sends it twice. Fills enter
+through broker/fills.py (FillRecorder); how each order ends is followed by broker/order_status.py.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -19,11 +18,10 @@ from datetime import datetime
 from typing import Any, cast
 
 from ib_async import IB, LimitOrder, MarketOrder, Order, Stock, Trade
-from ib_async import Fill as IBFill
 
 from weekly_er_tui.clock import Clock
 from weekly_er_tui.config import SafetyLimits
-from weekly_er_tui.journal import Fill, Journal
+from weekly_er_tui.journal import Journal
 from weekly_er_tui.model import Alert, EventType, Severity, TradingState
 from weekly_er_tui.risk.gate import (
     ORDER_TYPES,
@@ -39,16 +37,18 @@ from weekly_er_tui.risk.gate import (
 )
 from weekly_er_tui.store import Store
 
+from .fills import FillRecorder
+from .order_status import DONE_STATES, OrderWatcher
 from .portfolio import PortfolioTracker
 
 log = logging.getLogger("weekly_er_tui.orders")
 
-DONE_STATES = frozenset({"Filled", "Cancelled", "ApiCancelled", "Inactive"})
-COMMISSION_GRACE = 3.0  # real seconds to wait for a commission report before journaling without
+__all__ = ["DONE_STATES", "FillRecorder", "FlattenResult", "OrderExecutor", "SubmitResult",
+           "make_intent"]
+
 MARKETABLE_LIMIT_SLIPPAGE = 0.02  # outside regular hours a close is a limit 2% through the market
 
 AlertSink = Callable[[Alert], None]
-FillListener = Callable[[Fill], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,110 +94,6 @@ def make_intent(symbol: str, side: str, quantity: float, order_type: str,
                        limit_price, order_ref, cast(OrderReason, reason))
 
 
-def _signed(side: str, qty: float) -> float:
-    return qty if side.upper() in ("BOT", "BUY") else -qty
-
-
-def _clean(v: float | None) -> float | None:
-    if v is None or math.isnan(v) or abs(v) >= 1e300:
-        return None
-    return v
-
-
-class FillRecorder:
-    """Journals every execution once (by execId), then updates the store, then tells others."""
-
-    def __init__(self, ib: IB, journal: Journal, store: Store, clock: Clock) -> None:
-        self.ib = ib
-        self.journal = journal
-        self.store = store
-        self.clock = clock
-        self._listeners: list[FillListener] = []
-        self._grace: dict[str, asyncio.TimerHandle] = {}
-        ib.execDetailsEvent += self._on_exec
-        ib.commissionReportEvent += self._on_commission
-
-    def on_fill(self, fn: FillListener) -> None:
-        self._listeners.append(fn)
-
-    def close(self) -> None:
-        self.ib.execDetailsEvent -= self._on_exec
-        self.ib.commissionReportEvent -= self._on_commission
-        for handle in self._grace.values():
-            handle.cancel()
-        self._grace.clear()
-
-    def _on_exec(self, trade: Trade, fill: IBFill) -> None:
-        exec_id = fill.execution.execId
-        if self.journal.has_fill(exec_id) or exec_id in self._grace:
-            return
-        # The commission report follows the execution; give it a moment, but never lose the fill.
-        loop = asyncio.get_running_loop()
-        self._grace[exec_id] = loop.call_later(COMMISSION_GRACE, self.record, fill)
-
-    def _on_commission(self, trade: Trade, fill: IBFill, report: Any) -> None:
-        self.record(fill)
-
-    async def resync(self, ib: IB) -> dict[str, Any]:
-        """After a reconnect: journal the day's executions that were missed while away."""
-        new = sum(1 for f in ib.fills() if self.record(f))
-        return {"fills_recovered": new}
-
-    def record(self, fill: IBFill) -> bool:
-        ex = fill.execution
-        handle = self._grace.pop(ex.execId, None)
-        if handle is not None:
-            handle.cancel()
-        if self.journal.has_fill(ex.execId):
-            return False
-        report = fill.commissionReport
-        commission = _clean(report.commission) if report and report.execId else None
-        realized = _clean(report.realizedPNL) if report and report.execId else None
-        intent = self.store.intent(ex.orderRef) if ex.orderRef else None
-        reason = intent.reason if intent else ("EXTERNAL" if not ex.orderRef else "UNKNOWN_REF")
-        entry = Fill(
-            exec_id=ex.execId, symbol=fill.contract.symbol, side=ex.side,
-            quantity=float(ex.shares), price=float(ex.price), order_ref=ex.orderRef,
-            order_id=ex.orderId, perm_id=ex.permId, commission=commission,
-            realized_pnl=realized, reason=reason, timestamp=self.clock.now(),
-        )
-        # 1. Journal (fsynced) before anything else happens with it.
-        if not self.journal.record_fill(entry):
-            return False
-        signed = _signed(ex.side, float(ex.shares))
-        now = self.clock.now()
-        # 2. The store: intent progress, and the strategy's tracked positions.
-        if intent is not None:
-            self.store.update_intent(
-                intent.order_ref, "FILLED" if intent.filled + abs(signed) >= intent.quantity
-                else "PARTIAL", now, order_id=ex.orderId, perm_id=ex.permId,
-                filled=intent.filled + abs(signed),
-            )
-        tracked = self.store.tracked_positions().get(entry.symbol)
-        if intent is not None and intent.reason == "ENTRY":
-            self.store.track_position(entry.symbol, signed, ex.orderRef, now)
-        elif tracked is not None:
-            # A close never turns a tracked long into a tracked short: clamp at zero.
-            if (tracked.quantity > 0) != (tracked.quantity + signed > 0):
-                self.store.untrack_position(entry.symbol)
-            else:
-                self.store.track_position(entry.symbol, signed, tracked.order_ref, now)
-        # 3. Then everyone else.
-        self.journal.event(
-            EventType.ORDER_FILLED, Severity.INFO,
-            f"{ex.side} {entry.quantity:g} {entry.symbol} @ {entry.price:.2f} "
-            f"(orderRef {ex.orderRef or '-'}, {reason})",
-            {"exec_id": ex.execId, "order_ref": ex.orderRef, "order_id": ex.orderId,
-             "reason": reason, "commission": commission},
-        )
-        for fn in list(self._listeners):
-            try:
-                fn(entry)
-            except Exception:
-                log.exception("fill listener failed for %s", ex.execId)
-        return True
-
-
 class OrderExecutor:
     def __init__(
         self,
@@ -228,7 +124,7 @@ class OrderExecutor:
         self._wait_connected = wait_connected
         self._recent: deque[tuple[datetime, OrderIntent]] = deque(maxlen=500)
         self._seq = 0
-        self._watched: set[int] = set()
+        self._watcher = OrderWatcher(store, journal, clock, self._send_alert)
 
     # -- refs ------------------------------------------------------------------------------
     def new_ref(self, reason: str, symbol: str) -> str:
@@ -318,37 +214,7 @@ class OrderExecutor:
         return order
 
     def _watch(self, trade: Trade, intent: OrderIntent) -> None:
-        if id(trade) in self._watched:
-            return
-        self._watched.add(id(trade))
-
-        def on_status(t: Trade) -> None:
-            status = t.orderStatus.status
-            if status not in DONE_STATES or status == "Filled":
-                return
-            self._watched.discard(id(t))
-            last = t.log[-1] if t.log else None
-            code = last.errorCode if last else 0
-            why = last.message if last else status
-            rejected = code not in (0, 202)
-            self.store.update_intent(intent.order_ref, "REJECTED" if rejected else "CANCELLED",
-                                     self.clock.now())
-            self.journal.event(
-                EventType.ORDER_REJECTED if rejected else EventType.ORDER_CANCELLED,
-                Severity.HIGH if rejected else Severity.INFO,
-                f"{intent.side} {intent.quantity:g} {intent.symbol} {status}: {why}",
-                {"order_ref": intent.order_ref, "order_id": t.order.orderId, "code": code,
-                 "filled": t.orderStatus.filled},
-            )
-            if rejected:
-                self._send_alert(Alert(
-                    key=f"order_error:{intent.symbol}", priority=Severity.HIGH, kind="trading",
-                    title=f"Order rejected by IB: {intent.side} {intent.quantity:g} "
-                          f"{intent.symbol}",
-                    body=why, facts={"order_ref": intent.order_ref, "code": code},
-                ))
-
-        trade.statusEvent += on_status
+        self._watcher.watch(trade, intent)
 
     async def reconcile(self, ib: IB) -> dict[str, Any]:
         """After a (re)connect: match recorded intents with what IB knows by orderRef."""
