@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from weekly_er_tui.clock import ET, parse_instant
 from weekly_er_tui.sim.market import Instrument
+from weekly_er_tui.sim.realism import Realism
 
 BUILTIN = ("demo",)
 
@@ -250,6 +251,17 @@ class Scenario(_Model):
     positions: list[PositionSpec] = []
     earnings: list[EarningsSpec] = []
     timeline: list[TimelineEntry] = []
+    # The realism profile and its overrides (sim/realism.py): {"profile": "real", ...}.
+    realism: dict[str, Any] = {}
+
+    def realism_profile(self) -> Realism:
+        return Realism.from_spec(self.realism)
+
+    @field_validator("realism")
+    @classmethod
+    def _realism(cls, v: dict[str, Any]) -> dict[str, Any]:
+        Realism.from_spec(v)  # every mistake named now, with its field
+        return v
 
     @field_validator("symbols")
     @classmethod

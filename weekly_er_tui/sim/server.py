@@ -45,6 +45,7 @@ from weekly_er_tui.sim.orders import (
 from weekly_er_tui.sim.protocol import (
     SERVER_VERSION,
 )
+from weekly_er_tui.sim.realism import Realism
 from weekly_er_tui.sim.scenario import Scenario
 from weekly_er_tui.sim.session import ClientSession, Cursor, TickState
 
@@ -90,6 +91,7 @@ class SimulatedGateway:
         account_interval: float = 1.0,
         server_version: int = SERVER_VERSION,
         run_timeline: bool = True,
+        realism: Realism | None = None,
     ) -> None:
         self.scenario = scenario
         self.clock = clock
@@ -102,6 +104,8 @@ class SimulatedGateway:
         self.server_version = server_version
         self.run_timeline = run_timeline
         self.account_id = scenario.account.id
+        # The real world's behaviours (sim/realism.py): the argument, else the scenario's own.
+        self.realism: Realism = realism if realism is not None else scenario.realism_profile()
         sessions = nyse_sessions()
         self.market = Market(scenario.instruments(), self.seed, clock.now(), sessions)
         self.account = SimAccount(scenario.account.id, scenario.account.cash, self.market, self._t)

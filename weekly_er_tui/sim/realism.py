@@ -1,0 +1,59 @@
+"""The realism profile: what a real TWS / IB Gateway does where a kind simulator would not.
+
+Each field switches one behaviour of ../shared/notes/ib-real-behaviour.md (the row number is in
+its comment). `Realism.kind()` is the old, kind simulator (every switch off): unit tests of the
+wire format use it. `Realism.real()` is a real gateway as documented and recorded: the soak and
+the integration tests run on it. A scenario picks a profile and overrides single switches:
+
+    "realism": {"profile": "real", "account_lag_seconds": 0.5}
+
+The gateway reads its switches from `gw.realism` at the moment a behaviour happens, so a test may
+also change one on a running gateway.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Realism(BaseModel):
+    """Switches of the simulated gateway's real-world behaviour (all off: the kind simulator)."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    profile: Literal["kind", "real"] = "kind"
+
+    @classmethod
+    def kind(cls) -> Realism:
+        return cls()
+
+    @classmethod
+    def real(cls, **overrides: object) -> Realism:
+        """Every behaviour on, at the values a real gateway shows; `overrides` change single
+        switches."""
+        fields = {name: info for name, info in cls.model_fields.items() if name != "profile"}
+        values: dict[str, object] = {"profile": "real"}
+        for name, info in fields.items():
+            extra = info.json_schema_extra
+            if isinstance(extra, dict) and "real" in extra:
+                values[name] = extra["real"]
+        values.update(overrides)
+        return cls.model_validate(values)
+
+    @classmethod
+    def from_spec(cls, spec: dict[str, object] | None) -> Realism:
+        """A scenario's `realism` object: a profile, then single overrides."""
+        if not spec:
+            return cls.kind()
+        spec = dict(spec)
+        profile = spec.pop("profile", "kind")
+        if profile == "real":
+            return cls.real(**spec)
+        return cls.model_validate({"profile": profile, **spec})
+
+
+# Adding a behaviour: one field with its kind default and its real value, e.g.
+#     account_lag_seconds: float = Field(0.0, ge=0, json_schema_extra={"real": 0.3})  # row 1
+# then read `self.realism.account_lag_seconds` where the gateway does that thing.
