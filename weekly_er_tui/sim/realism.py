@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class Realism(BaseModel):
@@ -24,6 +24,15 @@ class Realism(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     profile: Literal["kind", "real"] = "kind"
+
+    # Row 1: account values and portfolio rows come this many real seconds after the position
+    # change that moved them (0: with it) ...
+    account_lag_seconds: float = Field(0.0, ge=0, json_schema_extra={"real": 0.5})
+    # ... and otherwise every this many clock seconds (0: whenever a value changed, about once a
+    # real second: the kind simulator).
+    account_refresh_seconds: float = Field(0.0, ge=0, json_schema_extra={"real": 180.0})
+    # Row 8: a position update comes this many real seconds after its fill's execution report.
+    position_lag_seconds: float = Field(0.0, ge=0, json_schema_extra={"real": 0.2})
 
     @classmethod
     def kind(cls) -> Realism:

@@ -23,6 +23,7 @@ from typing import Any
 from weekly_er_tui.clock import ET, Clock
 from weekly_er_tui.sim import messages as msg
 from weekly_er_tui.sim.account import SimAccount
+from weekly_er_tui.sim.account_stream import AccountStream
 from weekly_er_tui.sim.faults import Timeline
 from weekly_er_tui.sim.market import (
     Instrument,
@@ -112,6 +113,7 @@ class SimulatedGateway:
         for p in scenario.positions:
             self.account.seed_position(p.symbol, p.quantity, p.avg_cost)
         self.book = OrderBook(self.market, self.account, self._t, self)
+        self.stream = AccountStream(self)
         self.delay = 0.0
         self.stalled = False
         self.refusing = False
@@ -407,7 +409,7 @@ class SimulatedGateway:
         """A fill made outside the API (a TWS user's order): it reaches the account, positions
         and reqExecutions, but no connected client sees it as its own order."""
         order = self.book.fill_externally(symbol, quantity, price)
-        self._account_changed(order.symbol)
+        self.stream.position_changed(order.symbol)
         return self.book.executions[-1]
 
     # order listener (called by the book)
@@ -459,7 +461,7 @@ class SimulatedGateway:
             f"{order.symbol} @ {execution.price:.2f} (commission {execution.commission:.2f})",
             order.client_id,
         )
-        self._account_changed(order.symbol)
+        self.stream.position_changed(order.symbol)
 
     def order_cancelled(self, order: SimOrder, requested: bool) -> None:
         s = self._owner(order.client_id)
@@ -545,19 +547,19 @@ class SimulatedGateway:
             msg.IN_REQ_HISTORICAL_DATA: self._req_historical_data,
             msg.IN_CANCEL_HISTORICAL_DATA: lambda s, c: None,
             msg.IN_REQ_HEAD_TIMESTAMP: self._req_head_timestamp,
-            msg.IN_REQ_POSITIONS: self._req_positions,
-            msg.IN_CANCEL_POSITIONS: self._cancel_positions,
-            msg.IN_REQ_ACCOUNT_UPDATES: self._req_account_updates,
-            msg.IN_REQ_ACCOUNT_UPDATES_MULTI: self._req_account_updates_multi,
-            msg.IN_CANCEL_ACCOUNT_UPDATES_MULTI: self._cancel_account_updates_multi,
-            msg.IN_REQ_POSITIONS_MULTI: self._req_positions_multi,
-            msg.IN_CANCEL_POSITIONS_MULTI: self._cancel_positions_multi,
-            msg.IN_REQ_ACCOUNT_SUMMARY: self._req_account_summary,
+            msg.IN_REQ_POSITIONS: self.stream.req_positions,
+            msg.IN_CANCEL_POSITIONS: self.stream.cancel_positions,
+            msg.IN_REQ_ACCOUNT_UPDATES: self.stream.req_account_updates,
+            msg.IN_REQ_ACCOUNT_UPDATES_MULTI: self.stream.req_account_updates_multi,
+            msg.IN_CANCEL_ACCOUNT_UPDATES_MULTI: self.stream.cancel_account_updates_multi,
+            msg.IN_REQ_POSITIONS_MULTI: self.stream.req_positions_multi,
+            msg.IN_CANCEL_POSITIONS_MULTI: self.stream.cancel_positions_multi,
+            msg.IN_REQ_ACCOUNT_SUMMARY: self.stream.req_account_summary,
             msg.IN_CANCEL_ACCOUNT_SUMMARY: lambda s, c: None,
-            msg.IN_REQ_PNL: self._req_pnl,
-            msg.IN_CANCEL_PNL: self._cancel_pnl,
-            msg.IN_REQ_PNL_SINGLE: self._req_pnl_single,
-            msg.IN_CANCEL_PNL_SINGLE: self._cancel_pnl_single,
+            msg.IN_REQ_PNL: self.stream.req_pnl,
+            msg.IN_CANCEL_PNL: self.stream.cancel_pnl,
+            msg.IN_REQ_PNL_SINGLE: self.stream.req_pnl_single,
+            msg.IN_CANCEL_PNL_SINGLE: self.stream.cancel_pnl_single,
             msg.IN_PLACE_ORDER: self._place_order,
             msg.IN_CANCEL_ORDER: self._cancel_order,
             msg.IN_REQ_GLOBAL_CANCEL: self._global_cancel,
@@ -744,7 +746,7 @@ class SimulatedGateway:
             if self.stalled:
                 continue
             try:
-                self._publish_account(None)
+                self.stream.refresh()
             except Exception:
                 log.exception("account update failed")
 
@@ -833,217 +835,6 @@ class SimulatedGateway:
             bars = self.market.intraday_bars(inst.symbol, start, end, size)
         s.send(msg.historical_data(req_id, msg.tws_time(start), msg.tws_time(end), bars,
                                    date_format, daily))  # fmt: skip
-
-    # handlers: account
-
-    def _position_rows(self) -> list[tuple[Instrument, float, float]]:
-        out = []
-        for sym, (qty, avg) in self.account.positions.items():
-            out.append((self.market.instruments[sym], qty, avg))
-        return out
-
-    def _req_positions(self, s: ClientSession, c: Cursor) -> None:
-        s.subs.positions = True
-        for inst, qty, avg in self._position_rows():
-            s.send(msg.position(self.account_id, inst, qty, round(avg, 6)))
-        s.send(msg.position_end())
-
-    def _cancel_positions(self, s: ClientSession, c: Cursor) -> None:
-        s.subs.positions = False
-
-    def _req_account_updates(self, s: ClientSession, c: Cursor) -> None:
-        c.skip()
-        subscribe = c.next_bool()
-        c.next_str()  # account code
-        if not subscribe:
-            s.subs.account_updates = False
-            return
-        s.subs.account_updates = True
-        s.subs.values_sent.clear()
-        s.subs.portfolio_sent.clear()
-        self._send_account_values(s, force=True)
-        self._send_portfolio(s, None, force=True)
-        s.send(msg.account_time(self._t()))
-        s.send(msg.account_download_end(self.account_id))
-
-    def _value_strings(self) -> dict[str, str]:
-        raw = self.account.values()
-        vals = {k: f"{v:.2f}" for k, v in raw.items()}
-        vals["Cushion"] = f"{raw['Cushion']:.6f}"
-        vals["Leverage"] = f"{raw['Leverage']:.4f}"
-        return vals
-
-    def _send_account_values(self, s: ClientSession, force: bool = False) -> bool:
-        vals = self._value_strings()
-        sent = False
-        if force:
-            s.send(msg.account_value("AccountCode", self.account_id, "", self.account_id))
-            s.send(msg.account_value("AccountType", "INDIVIDUAL", "", self.account_id))
-            s.send(msg.account_value("AccountReady", "true", "", self.account_id))
-            s.send(msg.account_value("Currency", "USD", "USD", self.account_id))
-            s.send(msg.account_value("DayTradesRemaining", "-1", "", self.account_id))
-        for key, val in vals.items():
-            if force or s.subs.values_sent.get(key) != val:
-                s.send(msg.account_value(key, val, "USD", self.account_id))
-                if key in ("CashBalance", "TotalCashValue", "NetLiquidation", "UnrealizedPnL",
-                           "RealizedPnL"):  # fmt: skip
-                    s.send(msg.account_value(key if key != "TotalCashValue" else "TotalCashBalance",
-                                             val, "BASE", self.account_id))  # fmt: skip
-                s.subs.values_sent[key] = val
-                sent = True
-        return sent
-
-    def _send_portfolio(self, s: ClientSession, symbol: str | None, force: bool = False) -> bool:
-        sent = False
-        symbols = [symbol] if symbol else list(self.account.holdings)
-        for sym in symbols:
-            h = self.account.holdings.get(sym)
-            qty = h.quantity if h else 0.0
-            if not qty and sym not in s.subs.portfolio_sent:
-                continue
-            inst = self.market.instruments[sym]
-            price = self.account.price(sym)
-            row = (
-                qty,
-                price,
-                round(qty * price, 2),
-                round(h.avg_cost if h else 0.0, 6),
-                round(self.account.unrealized(sym), 2),
-                round(self.account.realized(sym), 2),
-            )
-            if force or s.subs.portfolio_sent.get(sym) != row:
-                s.send(msg.portfolio(inst, *row, self.account_id))
-                sent = True
-                if qty:
-                    s.subs.portfolio_sent[sym] = row
-                else:
-                    s.subs.portfolio_sent.pop(sym, None)
-        return sent
-
-    def _req_account_updates_multi(self, s: ClientSession, c: Cursor) -> None:
-        c.skip()
-        req_id = c.next_int()
-        c.next_str()  # account
-        model = c.next_str()
-        s.subs.account_multi.add(req_id)
-        for key, val in self._value_strings().items():
-            s.send(msg.account_update_multi(req_id, self.account_id, model, key, val, "USD"))
-        s.send(msg.account_update_multi_end(req_id))
-
-    def _cancel_account_updates_multi(self, s: ClientSession, c: Cursor) -> None:
-        c.skip()
-        s.subs.account_multi.discard(c.next_int())
-
-    def _req_positions_multi(self, s: ClientSession, c: Cursor) -> None:
-        c.skip()
-        req_id = c.next_int()
-        c.next_str()
-        model = c.next_str()
-        s.subs.positions_multi.add(req_id)
-        for inst, qty, avg in self._position_rows():
-            s.send(msg.position_multi(req_id, self.account_id, inst, qty, round(avg, 6), model))
-        s.send(msg.position_multi_end(req_id))
-
-    def _cancel_positions_multi(self, s: ClientSession, c: Cursor) -> None:
-        c.skip()
-        s.subs.positions_multi.discard(c.next_int())
-
-    def _req_account_summary(self, s: ClientSession, c: Cursor) -> None:
-        c.skip()
-        req_id = c.next_int()
-        c.next_str()  # group
-        tags = [t.strip() for t in c.next_str().split(",") if t.strip()]
-        vals = self._value_strings()
-        for tag in tags:
-            if tag == "AccountType":
-                s.send(msg.account_summary(req_id, self.account_id, tag, "INDIVIDUAL", ""))
-            elif tag in vals:
-                s.send(msg.account_summary(req_id, self.account_id, tag, vals[tag], "USD"))
-        s.send(msg.account_summary_end(req_id))
-
-    def _pnl_row(self) -> tuple[float, ...]:
-        a = self.account
-        return (round(a.daily_pnl, 2), round(a.unrealized_pnl, 2), round(a.realized_pnl, 2))
-
-    def _pnl_single_row(self, symbol: str) -> tuple[float, ...]:
-        p = self.account.pnl_single(symbol)
-        return (p.position, round(p.daily, 2), round(p.unrealized, 2), round(p.realized, 2),
-                round(p.value, 2))  # fmt: skip
-
-    def _req_pnl(self, s: ClientSession, c: Cursor) -> None:
-        req_id = c.next_int()
-        row = self._pnl_row()
-        s.subs.pnl[req_id] = row
-        s.send(msg.pnl(req_id, *row))
-
-    def _cancel_pnl(self, s: ClientSession, c: Cursor) -> None:
-        s.subs.pnl.pop(c.next_int(), None)
-
-    def _req_pnl_single(self, s: ClientSession, c: Cursor) -> None:
-        req_id = c.next_int()
-        c.next_str()  # account
-        c.next_str()  # model
-        con_id = c.next_int()
-        inst = self.market.resolve(con_id=con_id)
-        if inst is None:
-            s.send(msg.error(s.version, req_id, 200,
-                             "No security definition has been found for the request"))  # fmt: skip
-            return
-        row = self._pnl_single_row(inst.symbol)
-        s.subs.pnl_single[req_id] = (con_id, row)
-        s.send(msg.pnl_single(req_id, *row))
-
-    def _cancel_pnl_single(self, s: ClientSession, c: Cursor) -> None:
-        s.subs.pnl_single.pop(c.next_int(), None)
-
-    def _account_changed(self, symbol: str) -> None:
-        """After a fill: positions, portfolio, account values and P&L to their subscribers."""
-        self._publish_account(symbol)
-        self._notify()
-
-    def _publish_account(self, symbol: str | None) -> None:
-        sessions = self._started()
-        if not sessions:
-            return
-        t = self._t()
-        for s in sessions:
-            if symbol is not None and (s.subs.positions or s.subs.positions_multi):
-                h = self.account.holdings.get(symbol)
-                inst = self.market.instruments[symbol]
-                qty, avg = (h.quantity, h.avg_cost) if h else (0.0, 0.0)
-                if s.subs.positions:
-                    s.send(msg.position(self.account_id, inst, qty, round(avg, 6)))
-                for req_id in s.subs.positions_multi:
-                    s.send(
-                        msg.position_multi(req_id, self.account_id, inst, qty, round(avg, 6), "")
-                    )
-            if s.subs.account_updates:
-                changed = self._send_portfolio(s, symbol)
-                if symbol is not None:
-                    self._send_portfolio(s, None)
-                changed = self._send_account_values(s) or changed
-                if changed:
-                    s.send(msg.account_time(t))
-            if s.subs.account_multi:
-                vals = self._value_strings()
-                for req_id in s.subs.account_multi:
-                    for key in ("NetLiquidation", "TotalCashValue", "GrossPositionValue",
-                                "BuyingPower", "AvailableFunds"):  # fmt: skip
-                        s.send(msg.account_update_multi(req_id, self.account_id, "", key,
-                                                        vals[key], "USD"))  # fmt: skip
-            for req_id, old in list(s.subs.pnl.items()):
-                row = self._pnl_row()
-                if row != old:
-                    s.subs.pnl[req_id] = row
-                    s.send(msg.pnl(req_id, *row))
-            for req_id, (con_id, old) in list(s.subs.pnl_single.items()):
-                sym = self.market.by_con_id.get(con_id)
-                if sym is None:
-                    continue
-                row = self._pnl_single_row(sym)
-                if row != old:
-                    s.subs.pnl_single[req_id] = (con_id, row)
-                    s.send(msg.pnl_single(req_id, *row))
 
     # handlers: orders
 

@@ -104,6 +104,7 @@ class Subscriptions:
     pnl_single: dict[int, tuple[int, tuple[float, ...]]] = field(default_factory=dict)
     portfolio_sent: dict[str, tuple[float, ...]] = field(default_factory=dict)
     values_sent: dict[str, str] = field(default_factory=dict)
+    account_sent_at: float = 0.0  # clock epoch of the last account update (accountTime)
 
 
 class ClientSession:
