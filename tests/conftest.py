@@ -72,5 +72,16 @@ def ib_log_guard() -> Iterator[IbLogGuard]:
         pytest.fail("unexpected ERROR records from ib_async:\n  " + "\n  ".join(bad))
 
 
+@pytest.fixture(autouse=True)
+def engine_lock_dir(tmp_path_factory: pytest.TempPathFactory,
+                    monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Each test's account locks in a directory of its own: the suites of several checkouts run
+    at once on this machine with the same demo accounts."""
+    path = tmp_path_factory.mktemp("locks")
+    path.chmod(0o700)
+    monkeypatch.setenv("WEEKLY_ER_TUI_RUNTIME_DIR", str(path))
+    yield
+
+
 # Fixtures of the simulated gateway, shared by every integration test.
 from tests.fixtures_sim import *  # noqa: E402, F403

@@ -98,6 +98,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--yes", action="store_true", help="required: confirms the flatten")
     p.add_argument("--client-id", type=int, default=None,
                    help="clientId for this session (default: ib_client_id + 50)")
+
+    for name, what in (("pause", "pause trading (no new entries) in the running engine"),
+                       ("resume", "resume trading in the running engine")):
+        p = sub.add_parser(name, help=what + "; with none running, in the state database")
+        _common(p)
+
+    p = sub.add_parser("status", help="the running engine's state, connection, risk, positions")
+    _common(p)
+    p.add_argument("--json", action="store_true", help="the get_system_status() dict as JSON")
+
+    p = sub.add_parser("attach", help="the cockpit on an engine already running (headless or "
+                                      "detached)")
+    _common(p)
+    p.add_argument("--read-only", action="store_true",
+                   help="show everything, refuse every key that acts")
     return parser
 
 

@@ -23,6 +23,9 @@ from weekly_er_tui.broker.orders import FillRecorder, OrderExecutor
 from weekly_er_tui.broker.portfolio import PortfolioTracker
 from weekly_er_tui.clock import ET, Clock, WallClock
 from weekly_er_tui.config import AppConfig
+from weekly_er_tui.control.lock import AccountLock, AccountLocked
+from weekly_er_tui.control.protocol import socket_path
+from weekly_er_tui.control.server import ControlServer, SocketInUse
 from weekly_er_tui.journal import Fill, Journal
 from weekly_er_tui.model import (
     Alert,
@@ -101,8 +104,10 @@ class TradingEngine:
             history=self._daily_closes, on_change=self._changed,
             watch_symbols=self.portfolio.watch_symbols,
         )
-        # After every (re)connect, in this order: prices and PnL, missed fills, our intents,
-        # then a queued flatten and a safety check.
+        # After every (re)connect, in this order: the account's lock (when the config names no
+        # account), prices and PnL, missed fills, our intents, then a queued flatten and a
+        # safety check.
+        self.monitor.add_resync_hook(self._claim_connected_account)
         self.monitor.add_resync_hook(self.portfolio.resync)
         self.monitor.add_resync_hook(self.fills.resync)
         self.monitor.add_resync_hook(self.executor.reconcile)
@@ -129,6 +134,10 @@ class TradingEngine:
         self._correlation_task: asyncio.Future[None] | None = None
         self._correlation_again = False
         self._closes_cache: dict[tuple[str, str], list[float]] = {}
+        # One engine per account on this machine; `refused` says why this one does not trade.
+        self.refused = ""
+        self._locks: dict[str, AccountLock] = {}
+        self.control = ControlServer(self, socket_path(self.data_dir), self.data_dir)
 
     # -- state -----------------------------------------------------------------------------
     def _changed(self) -> None:
@@ -216,7 +225,10 @@ class TradingEngine:
 
     # -- running ---------------------------------------------------------------------------
     async def run(self) -> None:
-        """Run everything until stop(). Returns after a clean shutdown."""
+        """Run everything until stop(). Returns after a clean shutdown, or at once (with
+        `refused` set) when another engine trades the account or serves this data directory."""
+        if not await self._claim(self.config.account or ""):
+            return
         self._running = True
         self._stop.clear()
         cm = self.monitor.config
@@ -242,7 +254,7 @@ class TradingEngine:
                                 name="safety"),
         ]
         await self.monitor.start()
-        if not error:
+        if not error and not self.refused:
             self._tasks.append(
                 asyncio.create_task(self._guard("strategy", self.strategy.run()),
                                     name="strategy")
@@ -306,6 +318,7 @@ class TradingEngine:
         self.portfolio.detach()
         self._running = False
         self._changed()
+        await self._release()
 
     def close(self) -> None:
         """Close the files (after run() returned)."""
@@ -369,6 +382,59 @@ class TradingEngine:
         self.safety.request_check()
         return {"flatten_queued": self._flatten_pending}
 
+    # -- one engine per account, and its control socket ------------------------------------
+    async def _claim(self, account: str) -> bool:
+        """Lock the account (when known) and serve the control socket; False (and `refused`,
+        journaled and alerted) when another engine holds either."""
+        try:
+            if account:
+                self._lock(account)
+            if not self.control.serving:
+                await self.control.start()
+        except (AccountLocked, SocketInUse) as exc:
+            await self._release()
+            self._refuse(str(exc))
+            return False
+        except OSError as exc:  # the data directory cannot hold a socket: trade without it
+            log.warning("control socket not served: %s", exc)
+            self.journal.event(EventType.SYSTEM, Severity.MEDIUM,
+                               f"Control socket not served ({exc}): attach, status and "
+                               f"commands from the command line do not reach this engine", {})
+        return True
+
+    def _lock(self, account: str) -> None:
+        lock = self._locks.get(account) or AccountLock(account, self.data_dir)
+        lock.acquire()
+        self._locks[account] = lock
+
+    def _refuse(self, why: str) -> None:
+        self.refused = why
+        log.critical("%s", why)
+        self.journal.event(EventType.SYSTEM, Severity.CRITICAL, f"Not trading: {why}", {})
+        self.alert(Alert(key="engine_refused", priority=Severity.HIGH, kind="system",
+                         title="A second weekly-er-tui engine refused to trade", body=why))
+
+    async def _claim_connected_account(self, ib: Any) -> dict[str, Any]:
+        """With no account configured, the login's account is known only now: lock it before
+        anything can trade, or drop the link and stop."""
+        accounts = ib.managedAccounts()
+        account = self.config.account or (accounts[0] if accounts else "")
+        if not account or account in self._locks:
+            return {}
+        try:
+            self._lock(account)
+        except AccountLocked as exc:
+            self._refuse(str(exc))
+            self._stop.set()
+            ib.disconnect()  # resync ends here: the link is never CONNECTED, nothing is sent
+        return {}
+
+    async def _release(self) -> None:
+        await self.control.stop()
+        for lock in self._locks.values():
+            lock.release()
+        self._locks.clear()
+
     async def get_system_status(self) -> dict[str, Any]:
         """The documented status dict."""
         st = self.state
@@ -389,6 +455,11 @@ class TradingEngine:
 
     # -- helpers ---------------------------------------------------------------------------
     def alert(self, alert: Alert) -> None:
+        if self.refused and alert.key != "engine_refused":
+            # A refused engine's link drop and stop are no news: the engine holding the
+            # account still monitors it.
+            log.info("not alerted (this engine refused to trade): %s", alert.title)
+            return
         self.alerts.alert(alert if alert.timestamp else replace(alert, timestamp=self.clock.now()))
 
     def _positions_summary(self) -> str:

@@ -93,6 +93,17 @@ async def run_headless(engine: Any, run_for: float | None = None) -> int:
         for sig in installed:
             loop.remove_signal_handler(sig)
         engine.close()
+    return _refused(engine)
+
+
+def _refused(engine: Any) -> int:
+    """EXIT_FAILURE, said on stderr, when the engine would not trade (another holds the
+    account or the data directory)."""
+    import sys
+
+    if engine.refused:
+        print(f"weekly-er-tui: not started: {engine.refused}", file=sys.stderr)
+        return EXIT_FAILURE
     return EXIT_OK
 
 
@@ -327,6 +338,13 @@ def cmd_flatten(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     loaded = load_or_report(args.config, err)
     if loaded is None:
         return EXIT_BAD_INPUT
+    routed = _through_engine("flatten", args, loaded.config, out,
+                             reason="emergency flatten from the command line")
+    if routed is not None:
+        return routed
+    print(f"No engine is running for {Path(args.data_dir).absolute()} (nor, by its lock, for "
+          f"account {loaded.config.account or '(not configured)'}): flattening directly with "
+          f"its own clientId.", file=out)
     clock = WallClock()
     handlers = setup_logging(args.data_dir, args.log_level, clock, console=err)
     try:
@@ -398,11 +416,100 @@ async def flatten_account(config: AppConfig, data_dir: Path, clock: Clock, out: 
     return EXIT_OK if result.flat else EXIT_FAILURE
 
 
+def _through_engine(cmd: str, args: argparse.Namespace, config: AppConfig, out: TextIO,
+                    **fields: Any) -> int | None:
+    """Send `cmd` to the running engine and report; None when no engine runs."""
+    from weekly_er_tui.control.commands import send, where
+
+    reply = send(Path(args.data_dir), cmd, config.account or "", **fields)
+    if reply is None:
+        return None
+    if not reply.get("ok"):
+        print(f"{cmd} refused by the running engine ({where(reply)}): {reply.get('error')}",
+              file=out)
+        return EXIT_FAILURE
+    st = reply["status"]
+    print(f"{cmd} done through the running engine ({where(reply)}).", file=out)
+    print(f"Trading state now: {st['trading_state']}"
+          + (f" ({st['trading_state_reason']})" if st["trading_state_reason"] else ""), file=out)
+    if cmd == "flatten":
+        print(f"Open positions: {st['positions']}" + (
+            "; the flatten is QUEUED: it runs when the connection is back"
+            if st["flatten_pending"] else ""), file=out)
+        return EXIT_OK if st["positions"] == 0 or st["flatten_pending"] else EXIT_FAILURE
+    return EXIT_OK
+
+
+def cmd_trading_state(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """`pause` / `resume`: through the running engine, else written to the data directory's
+    state database, which the next engine starts from."""
+    from weekly_er_tui.model import EventType, Severity, TradingState
+    from weekly_er_tui.safety import PositionSafetyManager
+    from weekly_er_tui.store import Store
+
+    loaded = load_or_report(args.config, err)
+    if loaded is None:
+        return EXIT_BAD_INPUT
+    reason = f"{args.command}d from the command line"
+    routed = _through_engine(args.command, args, loaded.config, out, reason=reason)
+    if routed is not None:
+        return routed
+    data_dir = Path(args.data_dir)
+    clock = WallClock()
+    from weekly_er_tui.journal import Journal
+
+    journal = Journal(data_dir, clock)
+    store = Store.in_data_dir(data_dir)
+    try:
+        safety = PositionSafetyManager(loaded.config.safety_limits, store=store, journal=journal,
+                                       clock=clock)
+        if args.command == "pause":
+            safety.pause(reason)
+        else:
+            safety.set_trading_state(TradingState.ACTIVE, reason)
+        journal.event(EventType.SYSTEM, Severity.INFO,
+                      f"{args.command} written to the state database: no engine was running", {})
+        state = store.trading_state()[0].value
+    finally:
+        journal.close()
+        store.close()
+    print(f"No engine is running for {data_dir.absolute()}: trading state {state} written to "
+          f"its state database directly; the next engine starts from it.", file=out)
+    return EXIT_OK
+
+
+def cmd_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    import json
+
+    from weekly_er_tui.control.commands import send, status_text
+
+    loaded = load_or_report(args.config, err)
+    if loaded is None:
+        return EXIT_BAD_INPUT
+    reply = send(Path(args.data_dir), "status", loaded.config.account or "")
+    if reply is None:
+        if args.json:
+            where = str(Path(args.data_dir).absolute())
+            print(json.dumps({"is_running": False, "data_dir": where}), file=out)
+        else:
+            print(f"No engine is running for {Path(args.data_dir).absolute()}.", file=out)
+        return EXIT_FAILURE
+    if args.json:
+        print(json.dumps({**reply["status"], "engine": reply["engine"],
+                          "state": reply["state"]}, indent=2), file=out)
+    else:
+        status_text(reply, out)
+    return EXIT_OK
+
+
 HANDLERS: dict[str, Handler] = {
     "run": cmd_run,
     "demo": cmd_demo,
     "check": cmd_check,
     "flatten": cmd_flatten,
+    "pause": cmd_trading_state,
+    "resume": cmd_trading_state,
+    "status": cmd_status,
 }
 
 __all__ = ["HANDLERS", "parse_duration", "run_headless"]

@@ -1,0 +1,90 @@
+"""`weekly-er-tui flatten --yes` from another terminal while an engine runs: the running engine
+is the one that flattens (its one closer), it is HALTED at once in memory and on disk, and it
+sends none of the week's entries afterwards. With no engine running, the direct path flattens
+and says so."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import IbLogGuard
+from tests.engine.rig import ACCOUNT, CLIENT_ID, LINK_FAULT_LOGS, Rig, close_rig, et, open_rig
+from weekly_er_tui import cli
+from weekly_er_tui.clock import ManualClock
+from weekly_er_tui.model import EventType, TradingState
+from weekly_er_tui.store import Store
+
+# Two entries Monday 10:00 ET; the engine starts at 09:30, before them.
+WEEK = ["AAPL,2026-11-16,AMC,,", "MSFT,2026-11-17,BMO,,"]
+
+
+@pytest.fixture
+async def rig(tmp_path: Path, ib_log_guard: IbLogGuard) -> AsyncIterator[Rig]:
+    for pattern in LINK_FAULT_LOGS:
+        ib_log_guard.expect(pattern)
+    r = await open_rig(tmp_path, ManualClock(et(2026, 11, 16, 9, 30)), WEEK)
+    try:
+        yield r
+    finally:
+        await close_rig(r)
+
+
+def config_file(rig: Rig) -> Path:
+    path = rig.data_dir.parent / "config.json"
+    path.write_text(json.dumps({
+        "ib_host": "127.0.0.1", "ib_port": rig.gw.port, "ib_client_id": CLIENT_ID,
+        "account": ACCOUNT,
+        "connection_monitoring": {"heartbeat_interval": 1, "heartbeat_timeout": 3,
+                                  "connect_timeout": 3},
+    }))
+    return path
+
+
+async def run_cli(*argv: str) -> tuple[int, str, str]:
+    """The CLI as the trader types it, in a thread (it runs its own event loop)."""
+    out, err = io.StringIO(), io.StringIO()
+    code = await asyncio.to_thread(cli.main, list(argv), out, err)
+    return code, out.getvalue(), err.getvalue()
+
+
+async def test_flatten_yes_halts_the_running_engine_and_no_entry_follows(rig: Rig) -> None:
+    engine = await rig.start_engine()
+    assert engine.safety.trading_state is TradingState.ACTIVE
+    code, out, err = await run_cli("flatten", "--yes", "--config", str(config_file(rig)),
+                                   "--data-dir", str(rig.data_dir))
+    assert code == 0, out + err
+    # HALTED at once, in memory and on disk.
+    assert engine.safety.trading_state is TradingState.HALTED
+    assert "through the running engine" in out, out + err
+    store = Store.in_data_dir(rig.data_dir)
+    try:
+        assert store.trading_state()[0] is TradingState.HALTED
+    finally:
+        store.close()
+    # The engine's own closer ran: the trader's KO is closed by the engine's clientId.
+    await rig.until(lambda: rig.sim_position("KO") == 0)
+    assert {x.client_id for x in rig.gw.executions} == {CLIENT_ID}
+
+    # The entries' instant comes: the engine says why it waits and sends nothing.
+    rig.manual.set(et(2026, 11, 16, 10, 0, 1))
+    await rig.until(lambda: sum("entry waiting: trading is HALTED" in e["message"]
+                                for e in rig.events(EventType.STRATEGY)) == 2)
+    assert not [r for r in rig.gw.order_refs_received if "entry" in r.lower()
+                or r in {e.order_ref for e in rig.plan()}]
+
+
+async def test_flatten_yes_with_no_engine_running_takes_the_direct_path_and_says_so(
+    rig: Rig,
+) -> None:
+    code, out, err = await run_cli("flatten", "--yes", "--config", str(config_file(rig)),
+                                   "--data-dir", str(rig.data_dir))
+    assert code == 0, out + err
+    assert "No engine is running" in out and "directly" in out, out
+    assert rig.sim_position("KO") == 0
+    assert {x.client_id for x in rig.gw.executions} == {CLIENT_ID + 50}

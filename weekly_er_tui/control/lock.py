@@ -1,0 +1,140 @@
+"""One engine per account on this machine: an flock on a file per account in a per-user runtime
+directory, holding the pid and data directory of the engine that trades it.
+
+The kernel drops an flock when its process dies, so a crashed engine never leaves a stale lock;
+the file's text only names the holder for the message a second engine shows.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import re
+import socket
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+RUNTIME_ENV = "WEEKLY_ER_TUI_RUNTIME_DIR"
+
+
+def runtime_dir() -> Path:
+    """$WEEKLY_ER_TUI_RUNTIME_DIR, else $XDG_RUNTIME_DIR/weekly-er-tui, else
+    /tmp/weekly-er-tui-<uid>; created owner-only."""
+    if os.environ.get(RUNTIME_ENV):
+        path = Path(os.environ[RUNTIME_ENV])
+    elif os.environ.get("XDG_RUNTIME_DIR"):
+        path = Path(os.environ["XDG_RUNTIME_DIR"]) / "weekly-er-tui"
+    else:
+        path = Path(f"/tmp/weekly-er-tui-{os.getuid()}")
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    info = path.stat()
+    # In /tmp another user could have made the directory first, to read or spoof the locks.
+    if info.st_uid != os.getuid() or stat.S_IMODE(info.st_mode) & 0o077:
+        raise AccountLocked(
+            f"the lock directory {path} is not yours alone (owner uid {info.st_uid}, mode "
+            f"{stat.S_IMODE(info.st_mode):o}); remove it or set {RUNTIME_ENV} to a directory "
+            f"only you can write", {})
+    return path
+
+
+def lock_key(account: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", account) or "_"
+
+
+@dataclass(frozen=True)
+class Holder:
+    pid: int
+    data_dir: str
+    account: str
+    host: str = ""
+
+    def describe(self) -> str:
+        return f"pid {self.pid} with data directory {self.data_dir}"
+
+
+class AccountLocked(Exception):
+    """Another engine on this machine trades the account."""
+
+    def __init__(self, message: str, holder: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.holder = holder
+
+
+class AccountLock:
+    """The lock of one account (or, when no account is configured, one gateway's login)."""
+
+    def __init__(self, account: str, data_dir: Path | str, directory: Path | None = None) -> None:
+        self.account = account
+        self.data_dir = str(Path(data_dir).absolute())
+        self.path = (directory or runtime_dir()) / f"{lock_key(account)}.lock"
+        self._fd: int | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def acquire(self) -> None:
+        """Take the lock, or raise AccountLocked naming the engine that holds it."""
+        if self._fd is not None:
+            return
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            who = read_holder(self.path)
+            name = who.describe() if who else "another process"
+            raise AccountLocked(
+                f"account {self.account} is already traded by another weekly-er-tui engine on "
+                f"this machine ({name}); this engine does not trade. Watch or command that one "
+                f"with `weekly-er-tui attach --data-dir "
+                f"{who.data_dir if who else '<its data dir>'}`, or stop it first.",
+                vars(who) if who else {},
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, json.dumps({"pid": os.getpid(), "data_dir": self.data_dir,
+                                 "account": self.account, "host": socket.gethostname()}).encode())
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        fd, self._fd = self._fd, None
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, 0)
+        os.close(fd)  # closing the descriptor drops the flock
+
+
+def read_holder(path: Path) -> Holder | None:
+    """Who holds the lock at `path`, or None when nobody does (or it cannot be read)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pass  # held: read who
+        else:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return None
+        data = json.loads(os.read(fd, 65536) or b"{}")
+        return Holder(int(data["pid"]), str(data["data_dir"]), str(data.get("account", "")),
+                      str(data.get("host", "")))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    finally:
+        os.close(fd)
+
+
+def holder_of(account: str) -> Holder | None:
+    """The engine on this machine that trades `account`, if any."""
+    try:
+        return read_holder(runtime_dir() / f"{lock_key(account)}.lock")
+    except AccountLocked:
+        return None
