@@ -17,6 +17,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# What an account may see of a symbol (row 4): "live" (subscribed), "delayed" (no subscription,
+# delayed data enabled, as on a new paper account), "none" (delayed data not enabled either).
+MarketDataPermission = Literal["live", "delayed", "none"]
+
 
 class Realism(BaseModel):
     """Switches of the simulated gateway's real-world behaviour (all off: the kind simulator)."""
@@ -33,6 +37,14 @@ class Realism(BaseModel):
     account_refresh_seconds: float = Field(0.0, ge=0, json_schema_extra={"real": 180.0})
     # Row 8: a position update comes this many real seconds after its fill's execution report.
     position_lag_seconds: float = Field(0.0, ge=0, json_schema_extra={"real": 0.2})
+    # Row 4: the account's market-data permission, and per-symbol exceptions. A real funded
+    # account is subscribed ("live"); a new paper account is "delayed" (a test or a scenario says
+    # so). Without a subscription a live request gets 10089 (354 when delayed is not enabled
+    # either) and no ticks, reqMarketDataType(3/4) gets delayed ticks, history gets 162.
+    market_data: MarketDataPermission = Field("live", json_schema_extra={"real": "live"})
+    market_data_by_symbol: dict[str, MarketDataPermission] = Field(default_factory=dict)
+    # Row 4: how far delayed data lags the market (IB: 15-20 minutes).
+    delayed_data_minutes: float = Field(15.0, ge=0, le=60, json_schema_extra={"real": 15.0})
 
     @classmethod
     def kind(cls) -> Realism:

@@ -43,6 +43,13 @@ from weekly_er_tui.sim.orders import (
     SimOrder,
     Status,
 )
+from weekly_er_tui.sim.permissions import (
+    COMPETING_SESSION,
+    DELAYED_TICK,
+    LIVE_TICK,
+    history_refusal,
+    market_data_grant,
+)
 from weekly_er_tui.sim.protocol import (
     SERVER_VERSION,
 )
@@ -119,6 +126,10 @@ class SimulatedGateway:
         self.refusing = False
         self.ib_link_up = True
         self.market_data_farm_ok = True
+        # Row 17: another TWS session holds the market data (10197, no ticks) while set.
+        self.competing_session = False
+        self._competing_told = False
+        self.tick_rounds = 0  # rounds of the tick loop, so a test can wait for "ticks had a chance"
         self._unstalled = asyncio.Event()
         self._unstalled.set()
         self._changed = asyncio.Event()
@@ -542,7 +553,7 @@ class SimulatedGateway:
             msg.IN_REQ_CURRENT_TIME: self._req_current_time,
             msg.IN_REQ_MKT_DATA: self._req_mkt_data,
             msg.IN_CANCEL_MKT_DATA: self._cancel_mkt_data,
-            msg.IN_REQ_MARKET_DATA_TYPE: lambda s, c: None,
+            msg.IN_REQ_MARKET_DATA_TYPE: self._req_market_data_type,
             msg.IN_REQ_CONTRACT_DETAILS: self._req_contract_details,
             msg.IN_REQ_HISTORICAL_DATA: self._req_historical_data,
             msg.IN_CANCEL_HISTORICAL_DATA: lambda s, c: None,
@@ -627,23 +638,43 @@ class SimulatedGateway:
             s.send(msg.error(s.version, req_id, 200,
                              "No security definition has been found for the request"))  # fmt: skip
             return
-        s.send(msg.market_data_type(req_id, 1))
-        state = TickState(inst.symbol)
+        grant = market_data_grant(self.realism, inst, s.market_data_type)
+        if grant.error is not None:
+            s.send(msg.error(s.version, req_id, *grant.error))
+        if not grant.data_type:
+            return  # refused: TWS keeps no subscription
+        state = TickState(inst.symbol, delayed=grant.delayed)
+        if self.competing_session:
+            s.send(msg.error(s.version, req_id, *COMPETING_SESSION))
+            s.subs.market_data[req_id] = state  # streams once the other session lets go
+            return
+        s.send(msg.market_data_type(req_id, grant.data_type))
         self._send_ticks(s, req_id, state, self._t(), force=True)
         if snapshot:
             s.send(msg.tick_snapshot_end(req_id))
         else:
             s.subs.market_data[req_id] = state
 
+    def _req_market_data_type(self, s: ClientSession, c: Cursor) -> None:
+        c.skip()  # version
+        s.market_data_type = c.next_int() or 1
+
+    def _seen_at(self, state: TickState, t: float) -> float:
+        """The instant a subscription shows: now, or the delayed feed's lag ago."""
+        return t - self.realism.delayed_data_minutes * 60 if state.delayed else t
+
     def _cancel_mkt_data(self, s: ClientSession, c: Cursor) -> None:
         c.skip()
         s.subs.market_data.pop(c.next_int(), None)
 
-    def _session_range(self, symbol: str, t: float, last: float) -> tuple[float, float, float]:
-        """(open, high, low) of the trading day so far, tracked as ticks go out."""
+    def _session_range(self, symbol: str, t: float, last: float,
+                       key: str = "") -> tuple[float, float, float]:  # fmt: skip
+        """(open, high, low) of the trading day so far, tracked as ticks go out (under `key`:
+        the delayed feed keeps its own)."""
+        key = key or symbol
         sessions = self.market.sessions
         i = sessions.trading_day(t)
-        cached = self._highlow.get(symbol)
+        cached = self._highlow.get(key)
         if not sessions.is_open(t):
             i = sessions.last_closed(t) if t < sessions.opens[i] else i
         if cached is None or cached[0] != i:
@@ -655,13 +686,15 @@ class SimulatedGateway:
                 cached = (i, last, last, last)
         else:
             cached = (i, cached[1], max(cached[2], last), min(cached[3], last))
-        self._highlow[symbol] = cached
+        self._highlow[key] = cached
         return cached[1], cached[2], cached[3]
 
     def _tick_frames(self, req_id: int, state: TickState, q: Quote, t: float,
                      force: bool) -> list[bytes]:  # fmt: skip
-        """The ticks that changed since the last round (all of them when forced), framed."""
-        op, hi, lo = self._session_range(state.symbol, t, q.last)
+        """The ticks that changed since the last round (all of them when forced), framed. A
+        delayed subscription gets the delayed tick types; `q` and `t` are then the delayed ones."""
+        key = f"{state.symbol} delayed" if state.delayed else state.symbol
+        op, hi, lo = self._session_range(state.symbol, t, q.last, key)
         close = self.market.prev_close(state.symbol, t)
         now = (q.bid, q.bid_size, q.ask, q.ask_size, q.last, q.last_size, q.volume, hi, lo, op,
                close)  # fmt: skip
@@ -669,27 +702,29 @@ class SimulatedGateway:
         fresh = force or not old
         out: list[bytes] = []
         price = msg.tick_price_frame
+        kind = DELAYED_TICK if state.delayed else LIVE_TICK
         if fresh or old[0:2] != now[0:2]:
-            out.append(price(req_id, msg.TICK_BID, q.bid, q.bid_size))
+            out.append(price(req_id, kind[msg.TICK_BID], q.bid, q.bid_size))
         if fresh or old[2:4] != now[2:4]:
-            out.append(price(req_id, msg.TICK_ASK, q.ask, q.ask_size))
+            out.append(price(req_id, kind[msg.TICK_ASK], q.ask, q.ask_size))
         if fresh or old[4:6] != now[4:6]:
-            out.append(price(req_id, msg.TICK_LAST, q.last, q.last_size))
+            out.append(price(req_id, kind[msg.TICK_LAST], q.last, q.last_size))
         if fresh or old[6] != now[6]:
-            out.append(msg.tick_size_frame(req_id, msg.TICK_VOLUME, q.volume))
+            out.append(msg.tick_size_frame(req_id, kind[msg.TICK_VOLUME], q.volume))
         if fresh or old[7] != now[7]:
-            out.append(price(req_id, msg.TICK_HIGH, hi, 0.0))
+            out.append(price(req_id, kind[msg.TICK_HIGH], hi, 0.0))
         if fresh or old[8] != now[8]:
-            out.append(price(req_id, msg.TICK_LOW, lo, 0.0))
+            out.append(price(req_id, kind[msg.TICK_LOW], lo, 0.0))
         if fresh or old[9] != now[9]:
-            out.append(price(req_id, msg.TICK_OPEN, op, 0.0))
+            out.append(price(req_id, kind[msg.TICK_OPEN], op, 0.0))
         if fresh or old[10] != now[10]:
-            out.append(price(req_id, msg.TICK_CLOSE, close, 0.0))
+            out.append(price(req_id, kind[msg.TICK_CLOSE], close, 0.0))
         state.last = now
         return out
 
     def _send_ticks(self, s: ClientSession, req_id: int, state: TickState, t: float,
                     force: bool = False) -> int:  # fmt: skip
+        t = self._seen_at(state, t)
         q = self.market.quote(state.symbol, t)
         out = self._tick_frames(req_id, state, q, t, force)
         s.send_frames(out)
@@ -704,7 +739,10 @@ class SimulatedGateway:
         while True:
             if self.tick_interval > 0:
                 await asyncio.sleep(self.tick_interval)
-            if self.stalled or not self.ib_link_up or not self.market_data_farm_ok:
+            self.tick_rounds += 1
+            self._tell_competing_session()
+            if (self.stalled or not self.ib_link_up or not self.market_data_farm_ok
+                    or self.competing_session):
                 if self.tick_interval <= 0:
                     await asyncio.sleep(0.01)
                 continue
@@ -716,12 +754,14 @@ class SimulatedGateway:
                 busy = True
                 force = self.tick_interval <= 0
                 batch: list[bytes] = []
-                quotes: dict[str, Quote] = {}
+                quotes: dict[tuple[str, bool], Quote] = {}
                 for req_id, state in list(s.subs.market_data.items()):
-                    q = quotes.get(state.symbol)
+                    seen = self._seen_at(state, t)
+                    q = quotes.get((state.symbol, state.delayed))
                     if q is None:
-                        q = quotes[state.symbol] = self.market.quote(state.symbol, t)
-                    batch += self._tick_frames(req_id, state, q, t, force)
+                        q = quotes[state.symbol, state.delayed] = self.market.quote(
+                            state.symbol, seen)
+                    batch += self._tick_frames(req_id, state, q, seen, force)
                 s.send_frames(batch)
             if self.tick_interval <= 0:
                 sessions = [s for s in self._started() if s.subs.market_data]
@@ -729,6 +769,18 @@ class SimulatedGateway:
                     await asyncio.gather(*(_drain(s) for s in sessions))
                 else:
                     await asyncio.sleep(0.01)
+
+    def _tell_competing_session(self) -> None:
+        """Row 17: once per competing session, 10197 on every market-data subscription."""
+        if not self.competing_session:
+            self._competing_told = False
+            return
+        if self._competing_told:
+            return
+        self._competing_told = True
+        for s in self._started():
+            for req_id in s.subs.market_data:
+                s.send(msg.error(s.version, req_id, *COMPETING_SESSION))
 
     async def _engine_loop(self) -> None:
         while True:
@@ -810,6 +862,10 @@ class SimulatedGateway:
 
         if what.upper() == "SCHEDULE":
             fail("the simulator has no SCHEDULE data")
+            return
+        refusal = history_refusal(self.realism, inst)
+        if refusal is not None:
+            fail(refusal)
             return
         try:
             end = parse_ib_datetime(end_text) if end_text else now

@@ -91,6 +91,7 @@ class Cursor:
 class TickState:
     symbol: str
     last: tuple[float, ...] = ()
+    delayed: bool = False  # delayed data (tick types 66-76, the market `delayed_data_minutes` ago)
 
 
 @dataclass(slots=True)
@@ -123,6 +124,7 @@ class ClientSession:
         self.started = False
         self.closed = False
         self.subs = Subscriptions()
+        self.market_data_type = 1  # reqMarketDataType: 1 live, 2 frozen, 3 delayed, 4 both
         self._queue: deque[tuple[float, bytes]] = deque()
         self._wake = asyncio.Event()
         self._flusher: asyncio.Task[None] | None = None
