@@ -20,6 +20,7 @@ from ib_async import IB, Contract, Stock, Ticker
 
 from weekly_er_tui.clock import Clock
 from weekly_er_tui.model import PortfolioSnapshot, Position
+from weekly_er_tui.risk.confirm import AccountEvidence
 
 log = logging.getLogger("weekly_er_tui.portfolio")
 
@@ -295,6 +296,28 @@ class PortfolioTracker:
             if v.tag == tag and v.currency in ("USD", "BASE", ""):
                 return _num(v.value)
         return None
+
+    def account_evidence(self) -> AccountEvidence:
+        """What each of the account's streams says now, for risk/confirm.py: the snapshot's net
+        liquidation, positions on which the position stream and the account stream (portfolio
+        rows, which come with the cash) differ, IB's own NetLiquidation and daily P&L."""
+        snap = self.snapshot()
+        held = {p.contract.symbol: float(p.position) for p in self.ib.positions(self.account)
+                if p.position}  # fmt: skip
+        reported = {i.contract.symbol: float(i.position) for i in self.ib.portfolio(self.account)
+                    if i.position}  # fmt: skip
+        unmatched = tuple(
+            f"{sym}: position {held.get(sym, 0.0):g}, account stream {reported.get(sym, 0.0):g}"
+            for sym in sorted(held.keys() | reported.keys())
+            if held.get(sym, 0.0) != reported.get(sym, 0.0)
+        )
+        return AccountEvidence(
+            net_liquidation=snap.net_liquidation,
+            unmatched_positions=unmatched,
+            ib_net_liquidation=self.account_value("NetLiquidation"),
+            daily_pnl=snap.daily_pnl,
+            pnl_current=self.pnl_current,
+        )
 
     def snapshot(self) -> PortfolioSnapshot:
         now_real, now = time.monotonic(), self.clock.now()

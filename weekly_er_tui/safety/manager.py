@@ -44,6 +44,7 @@ from weekly_er_tui.risk.rules import (
     next_daily_loss_closure,
     position_day_pnl,
 )
+from weekly_er_tui.safety.confirming import BreachConfirmer
 from weekly_er_tui.store import Store
 
 log = logging.getLogger("weekly_er_tui.safety")
@@ -131,6 +132,7 @@ class PositionSafetyManager:
         self.correlation_symbols: tuple[str, ...] = ()  # the symbols the last grouping saw
         self._standalone: Any = None  # the standalone API's own PortfolioTracker
         self.checks_run = 0
+        self._confirmer: BreachConfirmer | None = None
 
     # -- trading state ---------------------------------------------------------------------
     @property
@@ -297,6 +299,11 @@ class PositionSafetyManager:
         t0 = time.perf_counter()
         snap = self.portfolio.snapshot()
         report = self.evaluate(snap)
+        confirmer = self._breach_confirmer()
+        if (report.critical and snap.open_positions and confirmer is not None
+                and self.executor is not None and not self._action_lock.locked()):
+            # Only a figure IB's streams agree on closes anything (safety/confirming.py).
+            report = await confirmer.confirm(report)
         duration_ms = (time.perf_counter() - t0) * 1000.0
         self.last_report, self.last_check = report, self.clock.now()
         self.checks_run += 1
@@ -316,6 +323,15 @@ class PositionSafetyManager:
         if report.critical and self._is_connected():
             await self._act(report)
         return report
+
+    def _breach_confirmer(self) -> BreachConfirmer | None:
+        if self._confirmer is None and hasattr(self.portfolio, "account_evidence"):
+            self._confirmer = BreachConfirmer(
+                self.portfolio, self.evaluate,
+                lambda: self._baseline_get("session_nlv", self._periods()["session"]),
+                self._event, self._send,
+            )
+        return self._confirmer
 
     @staticmethod
     def _identity(v: Violation) -> tuple[str, tuple[str, ...]]:
