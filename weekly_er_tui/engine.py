@@ -35,6 +35,7 @@ from weekly_er_tui.model import (
     Severity,
     TradingState,
 )
+from weekly_er_tui.records import RecordsWatch
 from weekly_er_tui.safety import PositionSafetyManager
 from weekly_er_tui.store import Store
 from weekly_er_tui.strategy.base import Strategy
@@ -69,6 +70,7 @@ class TradingEngine:
             config.alerts, self.journal, self.clock, account=config.account or ""
         )
         self.calendar = calendar or market_calendar()
+        self.records = RecordsWatch(self.journal, self.store, self.alert)
         limits = config.safety_limits
         self.monitor = ConnectionMonitor(
             connection or ConnectionConfig.from_config(config),

@@ -8,11 +8,16 @@ an existing file is appended to, never truncated.
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import csv
+import errno
+import io
 import json
 import logging
 import logging.handlers
 import os
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,6 +26,7 @@ from typing import Any, TextIO
 
 from weekly_er_tui.clock import ET, Clock, WallClock
 from weekly_er_tui.model import EventType, Severity
+from weekly_er_tui.records import TroubleListener
 
 log = logging.getLogger("weekly_er_tui")
 
@@ -93,50 +99,215 @@ def _fmt_num(v: float | int | None) -> str:
     return repr(v) if isinstance(v, float) else str(v)
 
 
-class CsvAppender:
-    """An append-only CSV file: header once, one flushed row per call, never truncated."""
+MAX_KEPT_ROWS = 200_000  # rows kept in memory while the disk refuses them (then the oldest go)
 
-    def __init__(self, path: Path, columns: tuple[str, ...]) -> None:
+# (path, what happened): a journal deleted or replaced under the app, reopened.
+ReopenListener = Callable[[Path, str], None]
+
+
+def _encode_row(row: list[str]) -> bytes:
+    buf = io.StringIO(newline="")
+    csv.writer(buf).writerow(row)
+    return buf.getvalue().encode("utf-8")
+
+
+def repair_torn_tail(path: Path) -> str:
+    """A process killed mid-write can leave a last row without its end: inside a quoted field
+    (an odd count of quotes in the file: every complete quoted field has an even one) or just
+    without its newline. End it, so the next row starts on a line of its own and every earlier
+    row stays parseable. Returns what was repaired ('' when nothing)."""
+    with open(path, "rb+") as fh:
+        quotes = 0
+        last = b""
+        while chunk := fh.read(1 << 20):
+            quotes += chunk.count(b'"')
+            last = chunk[-1:]
+        fix = b""
+        if quotes % 2:
+            fix = b'"\r\n'
+        elif last not in (b"\n", b"\r", b""):
+            fix = b"\r\n"
+        if fix:
+            fh.seek(0, os.SEEK_END)
+            fh.write(fix)
+            fh.flush()
+            os.fsync(fh.fileno())
+    if not fix:
+        return ""
+    return "a row torn inside a quoted field" if quotes % 2 else "a row without its line end"
+
+
+class CsvAppender:
+    """An append-only CSV file: header once, one row per call straight to the file (no buffer),
+    fsynced when asked, never truncated.
+
+    The disk may refuse a row (ENOSPC, EROFS, EIO): the row is then kept in memory, logged to the
+    console, and written out, in order, at the next write or `retry()` once the disk takes it;
+    `append` never raises for it. A file deleted or replaced under the app is noticed at the next
+    write (its inode is checked) and reopened: a new file, with its header."""
+
+    def __init__(self, path: Path, columns: tuple[str, ...],
+                 on_trouble: TroubleListener | None = None,
+                 on_reopen: ReopenListener | None = None) -> None:
         self.path = path
         self.columns = columns
+        self._on_trouble = on_trouble
+        self._on_reopen = on_reopen
+        self._kept: collections.deque[bytes] = collections.deque()
+        self._dropped = 0
+        self._fd: int | None = None
+        self._ident: tuple[int, int] | None = None
+        self.error: str | None = None
+        self.repaired = ""
+        self._closed = False
         path.parent.mkdir(parents=True, exist_ok=True)
-        new = not path.exists() or path.stat().st_size == 0
+        self._open()
+
+    @property
+    def kept(self) -> int:
+        """Rows kept in memory, not yet on disk."""
+        return len(self._kept)
+
+    def _open(self) -> None:
+        new = not self.path.exists() or self.path.stat().st_size == 0
         if not new:
-            self._repair_torn_tail()
-        # newline="" so csv controls line endings; "a" so a restart never truncates.
-        self._fh: TextIO = open(path, "a", newline="", encoding="utf-8")
-        self._writer = csv.writer(self._fh)
-        if new:
-            self._writer.writerow(columns)
-            self._sync(fsync=True)
+            self.repaired = repair_torn_tail(self.path)
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            if new:
+                self._write_all(fd, _encode_row(list(self.columns)))
+                os.fsync(fd)
+        except OSError:
+            os.close(fd)
+            raise
+        st = os.fstat(fd)
+        self._fd, self._ident = fd, (st.st_dev, st.st_ino)
 
-    def _repair_torn_tail(self) -> None:
-        """A process killed mid-write can leave a last line without its newline; end it, so the
-        next row starts on a line of its own and every earlier row stays parseable."""
-        with open(self.path, "rb+") as fh:
-            fh.seek(-1, os.SEEK_END)
-            if fh.read(1) not in (b"\n", b"\r"):
-                fh.write(b"\r\n")
-                fh.flush()
-                os.fsync(fh.fileno())
+    @staticmethod
+    def _write_all(fd: int, data: bytes) -> None:
+        """Write all of `data` or none of it: a short write is cut back off the file."""
+        start = os.fstat(fd).st_size
+        view = memoryview(data)
+        try:
+            while view:
+                view = view[os.write(fd, view):]
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, start)
+            raise
 
-    def _sync(self, fsync: bool) -> None:
-        self._fh.flush()
+    def _moved(self) -> str:
+        """'deleted' or 'replaced' when the path no longer is the file we hold open."""
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return "deleted"
+        return "" if (st.st_dev, st.st_ino) == self._ident else "replaced"
+
+    def _reopen_if_moved(self) -> None:
+        moved = self._moved() if self._fd is not None else "unavailable"
+        if not moved:
+            return
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+            self._fd = None
+        self._open()
+        if moved != "unavailable" and self._on_reopen is not None:
+            self._on_reopen(self.path, moved)
+
+    def _write(self, data: bytes, fsync: bool) -> None:
+        self._reopen_if_moved()
+        assert self._fd is not None
+        self._write_all(self._fd, data)
         if fsync:
-            os.fsync(self._fh.fileno())
+            os.fsync(self._fd)
 
-    def append(self, row: list[str], fsync: bool = False) -> None:
-        self._writer.writerow(row)
-        self._sync(fsync)
+    def _flush_kept(self) -> bool:
+        """Write the kept rows out, oldest first. True when none is left."""
+        while self._kept:
+            self._write(self._kept[0], fsync=False)
+            self._kept.popleft()
+        if self._dropped:
+            log.critical("%s: %d row(s) were dropped from memory while the disk refused them "
+                         "(more than %d kept); the console log has them", self.path,
+                         self._dropped, MAX_KEPT_ROWS)
+            self._dropped = 0
+        assert self._fd is not None
+        os.fsync(self._fd)
+        return True
+
+    def retry(self) -> bool:
+        """Try to write the kept rows now. True when the file is healthy."""
+        if self.error is None or self._closed:
+            return self.error is None
+        try:
+            self._flush_kept()
+        except OSError as exc:
+            self.error = _describe(exc)
+            return False
+        self.error = None
+        log.warning("%s: written again (the disk takes rows again)", self.path)
+        if self._on_trouble is not None:
+            self._on_trouble(str(self.path), None)
+        return True
+
+    def append(self, row: list[str], fsync: bool = False) -> bool:
+        """Write one row. False when the disk refused it and it is kept in memory instead."""
+        data = _encode_row(row)
+        if self.error is not None:
+            # Only retry() (the records watch, once a second) tries the disk again: a disk with
+            # a few bytes free would otherwise flap between failing and written per row.
+            self._keep(data)
+            return False
+        try:
+            self._write(data, fsync)
+        except OSError as exc:
+            self._fail(exc)
+            self._keep(data)
+            return False
+        return True
+
+    def _keep(self, data: bytes) -> None:
+        if len(self._kept) >= MAX_KEPT_ROWS:
+            self._kept.popleft()
+            self._dropped += 1
+        self._kept.append(data)
+        log.error("%s: not on disk (%s), kept in memory: %s", self.path.name, self.error,
+                  data.decode("utf-8").rstrip())
+
+    def _fail(self, exc: OSError) -> None:
+        self.error = _describe(exc)
+        log.critical("%s cannot be written: %s; rows are kept in memory and logged here until "
+                     "the disk takes them", self.path, self.error)
+        if self._on_trouble is not None:
+            self._on_trouble(str(self.path), self.error)
 
     def close(self) -> None:
-        if not self._fh.closed:
-            self._sync(fsync=True)
-            self._fh.close()
+        """Never raises: a row the disk still refuses is already in the console log."""
+        if self.error is not None:
+            self.retry()
+        if self._kept:
+            log.critical("%s: %d row(s) could not be written before closing; they are in the "
+                         "console log above", self.path, len(self._kept))
+        self._closed = True
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.fsync(self._fd)
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+            self._fd = None
 
     def rows(self) -> Iterator[dict[str, str]]:
-        with open(self.path, newline="", encoding="utf-8") as fh:
+        with open(self.path, newline="", encoding="utf-8", errors="replace") as fh:
             yield from csv.DictReader(fh)
+
+
+def _describe(exc: OSError) -> str:
+    """'No space left on device (errno 28, ENOSPC)'"""
+    name = errno.errorcode.get(exc.errno or 0, "")
+    text = exc.strerror or str(exc)
+    return f"{text} (errno {exc.errno}, {name})" if name else text
 
 
 Subscriber = Callable[[Event], None]
@@ -150,11 +321,57 @@ class Journal:
         self.logs_dir = self.data_dir / "logs"
         self.logs_dir.mkdir(parents=True, exist_ok=True)
         self.clock: Clock = clock or WallClock()
-        self.trades = CsvAppender(self.logs_dir / "trade_journal.csv", TRADE_COLUMNS)
-        self.events = CsvAppender(self.logs_dir / "events_log.csv", EVENT_COLUMNS)
+        self._trouble: list[TroubleListener] = []
+        self._reopened: list[tuple[Path, str]] = []
+        self.trades = CsvAppender(self.logs_dir / "trade_journal.csv", TRADE_COLUMNS,
+                                  self._tell_trouble, self._note_reopen)
+        self.events = CsvAppender(self.logs_dir / "events_log.csv", EVENT_COLUMNS,
+                                  self._tell_trouble, self._note_reopen)
         # Fills are journaled exactly once, keyed by execId, across reconnects and restarts.
         self._exec_ids: set[str] = {r["exec_id"] for r in self.trades.rows() if r.get("exec_id")}
         self._subscribers: list[Subscriber] = []
+        for appender in (self.trades, self.events):
+            if appender.repaired:
+                self.event(EventType.SYSTEM, Severity.MEDIUM,
+                           f"{appender.path.name} ended with {appender.repaired} (a write cut "
+                           f"short); the row was closed so every later row is read on its own",
+                           {"file": str(appender.path), "repaired": appender.repaired})
+
+    # -- the disk ----------------------------------------------------------------------------
+    def add_trouble_listener(self, fn: TroubleListener) -> None:
+        """`fn(path, error)` when a journal file starts failing, `fn(path, None)` when written
+        again."""
+        self._trouble.append(fn)
+
+    def _tell_trouble(self, where: str, error: str | None) -> None:
+        for fn in list(self._trouble):
+            try:
+                fn(where, error)
+            except Exception:
+                log.exception("records trouble listener failed")
+
+    def _note_reopen(self, path: Path, what: str) -> None:
+        # Journaled after the row that found it is written (event() checks), never from inside
+        # the write itself.
+        self._reopened.append((path, what))
+
+    def _journal_reopens(self) -> None:
+        while self._reopened:
+            path, what = self._reopened.pop(0)
+            self.event(EventType.SYSTEM, Severity.HIGH,
+                       f"{path.name} was {what} while the app was running; a new {path.name} "
+                       f"was started at {path} and every later record goes there (the earlier "
+                       f"rows are in the {'deleted' if what == 'deleted' else 'replaced'} file "
+                       f"only)", {"file": str(path), "what": what})
+
+    @property
+    def durable(self) -> bool:
+        """True while every record reaches the disk (nothing kept in memory)."""
+        return self.trades.error is None and self.events.error is None
+
+    def retry_records(self) -> None:
+        self.trades.retry()
+        self.events.retry()
 
     def stamp(self, when: datetime | None = None) -> str:
         return (when or self.clock.now()).astimezone(ET).isoformat(timespec="milliseconds")
@@ -182,6 +399,8 @@ class Journal:
         )
         log.log(_LEVELS[severity], "%s: %s", log_phrase(event_type, severity), message)
         self._publish(ev)
+        if self._reopened:
+            self._journal_reopens()
         return ev
 
     def _publish(self, ev: Event) -> None:
@@ -220,6 +439,29 @@ class Journal:
         self.events.close()
 
 
+class _LogFile(logging.handlers.RotatingFileHandler):
+    """enhanced_trading.log that says once (on stderr) when the disk refuses it, not a
+    traceback per line; the console handler and the journal's memory keep the records."""
+
+    _failing = False
+    _error_now = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self._error_now = False
+        super().emit(record)
+        if not self._error_now:
+            self._failing = False
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        self._error_now = True
+        if not self._failing:
+            self._failing = True
+            exc = sys.exc_info()[1]
+            with contextlib.suppress(Exception):
+                sys.stderr.write(f"weekly-er-tui: cannot write the log file {self.baseFilename}: "
+                                 f"{exc}; log lines go to the console only until it works\n")
+
+
 class _MarketTimeFormatter(logging.Formatter):
     """Stamps log lines with the engine's clock in America/New_York, not the wall clock."""
 
@@ -251,7 +493,7 @@ def setup_logging(
     if data_dir is not None:
         logs = Path(data_dir) / "logs"
         logs.mkdir(parents=True, exist_ok=True)
-        fh = logging.handlers.RotatingFileHandler(
+        fh = _LogFile(
             logs / "enhanced_trading.log", maxBytes=10 * 1024 * 1024, backupCount=10,
             encoding="utf-8",
         )

@@ -8,8 +8,12 @@ A database it cannot read is moved aside with a clear error, never silently repl
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import sqlite3
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -17,7 +21,10 @@ from typing import Any
 
 from weekly_er_tui.model import TradingState
 
+log = logging.getLogger("weekly_er_tui.store")
+
 SCHEMA_VERSION = 1
+RETRY_SECONDS = 1.0  # real seconds between tries to write a memory copy back to disk
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -57,6 +64,139 @@ CREATE TABLE IF NOT EXISTS baselines (
     PRIMARY KEY (kind, period)
 );
 """
+
+
+_DISK_ERRORS = ("SQLITE_FULL", "SQLITE_IOERR", "SQLITE_READONLY", "SQLITE_CANTOPEN")
+
+
+def _disk_failure(exc: sqlite3.Error) -> bool:
+    """A write the disk refused (full, read-only, I/O error), not a bug in the statement."""
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    if name:
+        return name.startswith(_DISK_ERRORS)
+    text = str(exc).lower()
+    return any(w in text for w in ("disk is full", "disk i/o", "readonly", "unable to open"))
+
+
+class StateDb:
+    """The state database's connection, which carries on in memory when the disk refuses writes.
+
+    On a disk failure (SQLITE_FULL, IOERR, READONLY) the database is copied into memory (reads
+    still work on a full disk), the refused statement (or the open transaction) is replayed
+    there, and every later read and write uses the memory copy, so the engine's view stays
+    whole and a closing order is never stopped by the disk. Each later write (at most once a
+    second) and `retry()` try to copy it back; `durable` is False until that succeeded."""
+
+    def __init__(self, disk: sqlite3.Connection, path: Path,
+                 on_trouble: Callable[[str, str | None], None]) -> None:
+        self.disk = disk
+        self.path = path
+        self.memory: sqlite3.Connection | None = None
+        self.error: str | None = None
+        self._on_trouble = on_trouble
+        self._tx: list[tuple[str, Any]] = []
+        self._next_try = 0.0
+
+    @property
+    def active(self) -> sqlite3.Connection:
+        return self.memory if self.memory is not None else self.disk
+
+    @property
+    def in_transaction(self) -> bool:
+        return self.active.in_transaction
+
+    def execute(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
+        return self._run(sql, params, many=False)
+
+    def executemany(self, sql: str, params: Any) -> sqlite3.Cursor:
+        return self._run(sql, params, many=True)
+
+    def executescript(self, script: str) -> sqlite3.Cursor:
+        return self.active.executescript(script)
+
+    def _run(self, sql: str, params: Any, *, many: bool) -> sqlite3.Cursor:
+        if self.memory is not None and not self.active.in_transaction:
+            self._back_to_disk(force=False)
+        db = self.active
+        was_in_tx = db.in_transaction
+        try:
+            cur = db.executemany(sql, params) if many else db.execute(sql, params)
+        except sqlite3.OperationalError as exc:
+            if self.memory is not None or not _disk_failure(exc):
+                raise
+            self._to_memory(exc)
+            return self._run(sql, params, many=many)
+        # Statements of an open transaction are kept, to replay it in memory if its COMMIT
+        # (or a later statement) is refused by the disk.
+        if db is self.disk:
+            if db.in_transaction:
+                if not was_in_tx:
+                    self._tx = []
+                self._tx.append((sql, params if not many else list(params)))
+            else:
+                self._tx = []
+        return cur
+
+    def _to_memory(self, exc: sqlite3.Error) -> None:
+        replay = list(self._tx)
+        self._tx = []
+        if self.disk.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                self.disk.rollback()
+        memory = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+        try:
+            self.disk.backup(memory)
+        except sqlite3.Error as read_exc:
+            log.critical("the state database %s cannot even be read (%s): carrying on with an "
+                         "empty one in memory", self.path, read_exc)
+            memory.executescript(_SCHEMA)
+        for sql, params in replay:
+            if isinstance(params, list):
+                memory.executemany(sql, params)
+            else:
+                memory.execute(sql, params)
+        self.memory = memory
+        self.error = str(exc)
+        self._next_try = time.monotonic() + RETRY_SECONDS
+        log.critical("the state database %s cannot be written (%s): state is kept in memory "
+                     "until the disk takes it again; new entries are refused meanwhile",
+                     self.path, exc)
+        self._on_trouble(str(self.path), self.error)
+
+    def _back_to_disk(self, *, force: bool) -> bool:
+        if self.memory is None:
+            return True
+        if not force and time.monotonic() < self._next_try:
+            return False
+        self._next_try = time.monotonic() + RETRY_SECONDS
+        try:
+            self.memory.backup(self.disk)
+        except sqlite3.Error as exc:
+            self.error = str(exc)
+            return False
+        self.memory.close()
+        self.memory = None
+        self.error = None
+        log.warning("the state database %s is written again", self.path)
+        self._on_trouble(str(self.path), None)
+        return True
+
+    def retry(self) -> bool:
+        if self.memory is not None and self.memory.in_transaction:
+            return False
+        return self._back_to_disk(force=True)
+
+    def close(self) -> None:
+        """Never raises: a copy the disk still refuses is said on the console."""
+        if self.memory is not None and not self._back_to_disk(force=True):
+            log.critical("the state database %s could not be written before closing (%s): "
+                         "the trading state, tracked positions and order intents since the "
+                         "disk failed are lost; the journal and the console log have them",
+                         self.path, self.error)
+            self.memory.close()
+            self.memory = None
+        with contextlib.suppress(sqlite3.Error):
+            self.disk.close()
 
 
 class StoreError(Exception):
@@ -101,7 +241,28 @@ class Store:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = self._open()
+        self._trouble: list[Callable[[str, str | None], None]] = []
+        self._db = StateDb(self._open(), self.path, self._tell_trouble)
+
+    def add_trouble_listener(self, fn: Callable[[str, str | None], None]) -> None:
+        """`fn(path, error)` when the database stops taking writes, `fn(path, None)` when it
+        takes them again."""
+        self._trouble.append(fn)
+
+    def _tell_trouble(self, where: str, error: str | None) -> None:
+        for fn in list(self._trouble):
+            try:
+                fn(where, error)
+            except Exception:
+                log.exception("records trouble listener failed")
+
+    @property
+    def durable(self) -> bool:
+        """True while writes reach the disk (so an intent recorded now survives a crash)."""
+        return self._db.memory is None
+
+    def retry_records(self) -> None:
+        self._db.retry()
 
     @classmethod
     def in_data_dir(cls, data_dir: Path | str) -> Store:

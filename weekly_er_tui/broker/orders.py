@@ -171,6 +171,17 @@ class OrderExecutor:
             msg = f"orderRef {intent.order_ref} is already recorded: not sent again"
             log.warning(msg)
             return SubmitResult(intent, False, decision, message=msg)
+        if intent.reason == "ENTRY" and not (self.store.durable and self.journal.durable):
+            # At most once needs the intent on disk before the order leaves: a close goes out
+            # anyway (a restart re-reads the account), a new entry does not.
+            msg = "records cannot be written to disk: entry refused, NOT sent"
+            self.store.update_intent(intent.order_ref, "UNSENT", self.clock.now())
+            self.journal.event(
+                EventType.ORDER_REJECTED, Severity.HIGH,
+                f"{intent.side} {intent.quantity:g} {intent.symbol}: {msg}",
+                {"order_ref": intent.order_ref, "reason": intent.reason},
+            )
+            return SubmitResult(intent, False, decision, message=msg)
         if not self.ib.isConnected():
             msg = "not connected: intent recorded, order NOT sent"
             self.store.update_intent(intent.order_ref, "UNSENT", self.clock.now())
