@@ -64,7 +64,7 @@ def test_a_journal_replaced_under_the_app_is_reopened(tmp_path: Path) -> None:
     events.write_text("")
     journal.event(EventType.SYSTEM, Severity.INFO, "second")
     rows = read_csv(events)
-    assert [r["message"] for r in rows][0] == "second"
+    assert rows[0]["message"] == "second"
     assert any("events_log.csv was replaced" in r["message"] for r in rows)
     assert [r["message"] for r in read_csv(events.with_suffix(".old"))] == ["first"]
     journal.close()
