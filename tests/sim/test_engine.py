@@ -40,10 +40,11 @@ class Recorder:
     def order_filled(self, order: SimOrder, execution: SimExecution) -> None:
         self.events.append(("filled", order.order_id))
 
-    def order_cancelled(self, order: SimOrder, requested: bool) -> None:
+    def order_cancelled(self, order: SimOrder, requested: bool, reason: str = "") -> None:
         self.events.append(("cancelled" if requested else "expired", order.order_id))
 
-    def order_rejected(self, client_id: int, order_id: int, code: int, message: str) -> None:
+    def order_rejected(self, client_id: int, order_id: int, code: int, message: str,
+                       order: SimOrder | None = None) -> None:
         self.rejections.append((order_id, code, message))
 
 

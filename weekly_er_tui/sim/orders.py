@@ -22,7 +22,7 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -154,9 +154,10 @@ class OrderListener(Protocol):
 
     def order_filled(self, order: SimOrder, execution: SimExecution) -> None: ...
 
-    def order_cancelled(self, order: SimOrder, requested: bool) -> None: ...
+    def order_cancelled(self, order: SimOrder, requested: bool, reason: str = "") -> None: ...
 
-    def order_rejected(self, client_id: int, order_id: int, code: int, message: str) -> None: ...
+    def order_rejected(self, client_id: int, order_id: int, code: int, message: str,
+                       order: SimOrder | None = None) -> None: ...
 
 
 @dataclass(slots=True)
@@ -199,6 +200,9 @@ class OrderBook:
         self.partial_parts = 1
         self.partial_interval = 0.0
         self.moc_cutoff_seconds = MOC_CUTOFF_SECONDS
+        # IB's own order checks (row 20); the gateway sets them from its realism profile.
+        self.price_check_pct = 0.0
+        self.size_check_value = 0.0
         self._perm = itertools.count(first_perm_id)
         self._next_ids: dict[int, int] = {}
 
@@ -234,13 +238,41 @@ class OrderBook:
         problem = self._validate(req, now)
         if problem is not None:
             code, message = problem
-            self.listener.order_rejected(client_id, order_id, code, message)
+            # IB shows a rejected new order as Inactive: the listener may say so (row 2).
+            rejected = self._inactive(client_id, order_id, req, now) if code == 201 else None
+            self.listener.order_rejected(client_id, order_id, code, message, rejected)
             return
         order = self._new_order(client_id, order_id, req, now)
         self.by_client[(client_id, order_id)] = order.perm_id
         self.listener.order_accepted(order)
+        too_far = self._price_check(order, now)
+        if too_far:
+            self._cancel(order, now, requested=False, reason=too_far)
+            return
         if self._can_activate(order, now):
             self._activate(order, now)
+
+    def _inactive(self, client_id: int, order_id: int, req: OrderRequest,
+                  now: float) -> SimOrder:
+        """The order IB refused, as its Inactive openOrder/orderStatus shows it (never booked)."""
+        order = self._new_order(client_id, order_id, req, now, book=False)
+        order.status = Status.INACTIVE
+        order.completed_at, order.completed_status = now, "Rejected"
+        return order
+
+    def _price_check(self, order: SimOrder, now: float) -> str:
+        """IB's own price check (row 20): why a limit is too far through the market, or ""."""
+        pct = self.price_check_pct
+        if pct <= 0 or order.lmt_price is None or order.order_type not in ("LMT", "LOC"):
+            return ""
+        bid, ask = self.market.bid_ask(order.symbol, now)
+        lmt = order.lmt_price
+        through = (lmt / ask - 1) if order.action == "BUY" else (1 - lmt / bid)
+        if through * 100 <= pct:
+            return ""
+        ref = ask if order.action == "BUY" else bid
+        return (f"The limit price {order.lmt_price:.2f} is too far through the market "
+                f"({through * 100:.1f}% from {ref:.2f}, more than {pct:g}%)")
 
     def cancel(self, client_id: int, order_id: int) -> bool:
         """Cancel a working order; False when this client has no such working order."""
@@ -273,7 +305,42 @@ class OrderBook:
         self._execute(order, abs(quantity), price, now)
         return order
 
-    def _new_order(self, client_id: int, order_id: int, req: OrderRequest, now: float) -> SimOrder:
+    def correct(self, exec_id: str, shares: float | None = None,
+                price: float | None = None) -> tuple[SimOrder | None, SimExecution]:
+        """IB's execution correction (row 5): the execution `exec_id` replaced by one whose
+        execId differs only after the last period (`.01` -> `.02`), with new shares or price.
+        The account is rebooked; reqExecutions returns the correction, not the original."""
+        i = next((n for n, x in enumerate(self.executions) if x.exec_id == exec_id), None)
+        if i is None:
+            raise ValueError(f"no execution {exec_id!r} to correct")
+        old = self.executions[i]
+        base, _, serial = old.exec_id.rpartition(".")
+        qty = old.qty if shares is None else float(shares)
+        px = old.price if price is None else round_price(price)
+        if qty <= 0:
+            raise ValueError(f"a correction needs shares > 0 (got {qty:g})")
+        sign = 1.0 if old.side == "BOT" else -1.0
+        commission = commission_for(qty, px)
+        t = self._now()
+        # Rebook: take the original out at its own terms, then book the corrected one.
+        self.account.apply_fill(old.symbol, -sign * old.qty, old.price, -old.commission, t)
+        realized = self.account.apply_fill(old.symbol, sign * qty, px, commission, t)
+        order = self.orders.get(old.perm_id)
+        if order is not None:
+            cost = order.avg_fill_price * order.filled - old.qty * old.price + qty * px
+            order.filled += qty - old.qty
+            order.avg_fill_price = cost / order.filled if order.filled else 0.0
+        new = replace(
+            old, exec_id=f"{base}.{int(serial) + 1:02d}", qty=qty, price=px,
+            commission=commission, realized_pnl=realized,
+            cum_qty=old.cum_qty + qty - old.qty,
+            avg_price=round(order.avg_fill_price, 6) if order is not None else px,
+        )
+        self.executions[i] = new
+        return order, new
+
+    def _new_order(self, client_id: int, order_id: int, req: OrderRequest, now: float,
+                   book: bool = True) -> SimOrder:
         inst = self.market.resolve(req.symbol, req.con_id)
         assert inst is not None
         order = SimOrder(
@@ -295,7 +362,8 @@ class OrderBook:
             day=self.sessions.trading_day(now),
             checked_until=now,
         )
-        self.orders[order.perm_id] = order
+        if book:
+            self.orders[order.perm_id] = order
         return order
 
     # matching
@@ -448,13 +516,13 @@ class OrderBook:
             order.completed_status = "Filled"
         self.listener.order_filled(order, execution)
 
-    def _cancel(self, order: SimOrder, t: float, requested: bool) -> None:
+    def _cancel(self, order: SimOrder, t: float, requested: bool, reason: str = "") -> None:
         order.status = Status.CANCELLED
         order.parts = []
         order.next_part_at = None
         order.completed_at = t
         order.completed_status = "Cancelled by Trader" if requested else "Cancelled"
-        self.listener.order_cancelled(order, requested)
+        self.listener.order_cancelled(order, requested, reason)
 
     def _modify(self, order: SimOrder, req: OrderRequest) -> None:
         if req.quantity < order.filled:
@@ -516,6 +584,13 @@ class OrderBook:
                     "for this session",
                 )
         price = self.market.price(inst.symbol, now)
+        if 0 < self.size_check_value < req.quantity * price:
+            return (
+                201,
+                f"Order rejected - reason: the order value {req.quantity * price:,.0f} USD is "
+                f"above IB's size limit of {self.size_check_value:,.0f} USD: please submit a "
+                "smaller order",
+            )
         sign = 1.0 if req.action == "BUY" else -1.0
         if not self.account.margin_ok(inst.symbol, sign * req.quantity, price):
             return (

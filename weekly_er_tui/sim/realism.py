@@ -45,6 +45,31 @@ class Realism(BaseModel):
     market_data_by_symbol: dict[str, MarketDataPermission] = Field(default_factory=dict)
     # Row 4: how far delayed data lags the market (IB: 15-20 minutes).
     delayed_data_minutes: float = Field(15.0, ge=0, le=60, json_schema_extra={"real": 15.0})
+    # -- orders and executions (rows 2, 3, 5, 12, 13, 14, 20) ---------------------------------
+    # Row 2: a rejection is error 201 plus openOrder/orderStatus `Inactive`, in either order.
+    # "alternate": error first for odd permIds, the Inactive status first for even ones.
+    rejection_messages: Literal["error_only", "error_first", "status_first", "alternate"] = (
+        Field("error_only", json_schema_extra={"real": "alternate"}))
+    # Row 3: "Read-Only API" checked in TWS/Gateway: every placeOrder answered by error 321.
+    # A setting of the gateway, not a behaviour: off in the real profile too; a scenario sets it.
+    read_only: bool = Field(False, json_schema_extra={"real": False})
+    # Row 12: the commission report trails its execDetails by this many real seconds.
+    commission_delay_seconds: float = Field(0.0, ge=0, json_schema_extra={"real": 0.3})
+    # Row 13: the messages of a fill. "paper": PreSubmitted -> execDetails -> openOrder Filled
+    # -> orderStatus Filled -> commissionReport, no Submitted for a market order that fills at
+    # once; "filled_first": the same with orderStatus Filled before execDetails; "alternate":
+    # paper for odd permIds, filled_first for even ones.
+    fill_messages: Literal["kind", "paper", "filled_first", "alternate"] = Field(
+        "kind", json_schema_extra={"real": "alternate"})
+    # Row 14: every n-th reqExecutions answer lacks its execDetailsEnd (0: never). One live
+    # capture at v200 shows it, unverified at v178: off in the real profile, a scenario sets it.
+    drop_exec_details_end_every: int = Field(0, ge=0, json_schema_extra={"real": 0})
+    # Row 20: IB's own price check: a limit more than this percent through the market is
+    # accepted, then Cancelled with error 202 "... too far through the market" (0: off).
+    price_check_pct: float = Field(0.0, ge=0, json_schema_extra={"real": 10.0})
+    # Row 20: IB's own size check: an order worth more than this is error 201 "... please
+    # submit a smaller order" (0: off).
+    size_check_value: float = Field(0.0, ge=0, json_schema_extra={"real": 2_000_000.0})
 
     @classmethod
     def kind(cls) -> Realism:

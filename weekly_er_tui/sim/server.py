@@ -35,13 +35,13 @@ from weekly_er_tui.sim.market import (
     parse_ib_datetime,
 )
 from weekly_er_tui.sim.nyse import nyse_sessions
+from weekly_er_tui.sim.order_reports import OrderReports
 from weekly_er_tui.sim.orders import (
     OrderBook,
     OrderRequest,
     RejectRule,
     SimExecution,
     SimOrder,
-    Status,
 )
 from weekly_er_tui.sim.permissions import (
     COMPETING_SESSION,
@@ -121,6 +121,8 @@ class SimulatedGateway:
             self.account.seed_position(p.symbol, p.quantity, p.avg_cost)
         self.book = OrderBook(self.market, self.account, self._t, self)
         self.stream = AccountStream(self)
+        self.reports = OrderReports(self)
+        self._executions_answered = 0
         self.delay = 0.0
         self.stalled = False
         self.refusing = False
@@ -434,9 +436,7 @@ class SimulatedGateway:
     def order_accepted(self, order: SimOrder) -> None:
         s = self._owner(order.client_id)
         if s is not None:
-            inst = self.market.instruments[order.symbol]
-            s.send(msg.open_order(s.version, order, inst))
-            s.send(msg.order_status(order))
+            self.reports.accepted(s, order)
         self._event(
             "order",
             f"order {order.client_id}/{order.order_id}: {order.action} {order.quantity:g} "
@@ -448,24 +448,21 @@ class SimulatedGateway:
         )
 
     def order_activated(self, order: SimOrder) -> None:
-        self.order_modified(order)
+        s = self._owner(order.client_id)
+        if s is not None:
+            self.reports.activated(s, order)
+        self._notify()
 
     def order_modified(self, order: SimOrder) -> None:
         s = self._owner(order.client_id)
         if s is not None:
-            s.send(msg.open_order(s.version, order, self.market.instruments[order.symbol]))
-            s.send(msg.order_status(order))
+            self.reports.modified(s, order)
         self._notify()
 
     def order_filled(self, order: SimOrder, execution: SimExecution) -> None:
         s = self._owner(order.client_id) if order.order_id else None
         if s is not None:
-            inst = self.market.instruments[order.symbol]
-            s.send(msg.exec_details(s.version, -1, execution, inst))
-            if order.status == Status.FILLED:
-                s.send(msg.open_order(s.version, order, inst))
-            s.send(msg.order_status(order))
-            s.send(msg.commission_report(execution))
+            self.reports.filled(s, order, execution)
         self._event(
             "fill",
             f"fill {order.client_id}/{order.order_id}: {execution.side} {execution.qty:g} "
@@ -474,20 +471,33 @@ class SimulatedGateway:
         )
         self.stream.position_changed(order.symbol)
 
-    def order_cancelled(self, order: SimOrder, requested: bool) -> None:
+    def order_cancelled(self, order: SimOrder, requested: bool, reason: str = "") -> None:
         s = self._owner(order.client_id)
         if s is not None:
-            s.send(msg.order_status(order))
-            if requested:
-                s.send(msg.error(s.version, order.order_id, 202, "Order Canceled - reason:"))
-        why = "cancelled" if requested else "expired/cancelled by the system"
+            self.reports.cancelled(s, order, requested, reason)
+        why = "cancelled" if requested else (f"cancelled by IB: {reason}" if reason
+                                             else "expired/cancelled by the system")
         self._event("cancel", f"order {order.client_id}/{order.order_id}: {why}", order.client_id)
 
-    def order_rejected(self, client_id: int, order_id: int, code: int, message: str) -> None:
+    def order_rejected(self, client_id: int, order_id: int, code: int, message: str,
+                       order: SimOrder | None = None) -> None:
         s = self._owner(client_id)
         if s is not None:
-            s.send(msg.error(s.version, order_id, code, message))
+            self.reports.rejected(s, order_id, code, message, order)
         self._event("reject", f"order {client_id}/{order_id}: error {code} {message}", client_id)
+
+    def correct_execution(self, exec_id: str, new_shares: float | None = None,
+                          new_price: float | None = None) -> SimExecution:
+        """IB corrects an execution (row 5): a later execDetails whose execId differs only
+        after the last period (`.01` -> `.02`) replaces `exec_id`, with new shares or price."""
+        order, corrected = self.book.correct(exec_id, new_shares, new_price)
+        s = self._owner(corrected.client_id) if corrected.order_id else None
+        if s is not None:
+            self.reports.corrected(s, order, corrected)
+        self._event("fault", f"fault: execution {exec_id} corrected to {corrected.exec_id}: "
+                             f"{corrected.qty:g} @ {corrected.price:.2f}", corrected.client_id)
+        self.stream.position_changed(corrected.symbol)
+        return corrected
 
     # connections
 
@@ -913,7 +923,17 @@ class SimulatedGateway:
         order_ref = c.next_str()
         c.skip(6)  # transmit, parentId, blockOrder, sweepToFill, displaySize, triggerMethod
         outside_rth = c.next_bool()
+        if self.realism.read_only:
+            # "Read-Only API" checked: the order never reaches the book (row 3).
+            self.book.order_refs_received.append(order_ref)
+            self.book.reserve_ids(s.client_id, order_id)
+            self.reports.read_only(s, order_id)
+            self._event("reject", f"order {s.client_id}/{order_id}: error 321 read-only API",
+                        s.client_id)
+            return
         self.book.advance()
+        self.book.price_check_pct = self.realism.price_check_pct
+        self.book.size_check_value = self.realism.size_check_value
         self.book.place(
             s.client_id,
             order_id,
@@ -1007,6 +1027,11 @@ class SimulatedGateway:
             inst = self.market.instruments[ex.symbol]
             s.send(msg.exec_details(s.version, req_id, ex, inst))
             s.send(msg.commission_report(ex))
+        self._executions_answered += 1
+        every = self.realism.drop_exec_details_end_every
+        if every and self._executions_answered % every == 0:
+            log.info("reqExecutions %s: execDetailsEnd left out (realism, row 14)", req_id)
+            return
         s.send(msg.exec_details_end(req_id))
 
 
