@@ -28,6 +28,9 @@ from weekly_er_tui.clock import ET, AcceleratedClock, Clock, WallClock, parse_in
 from weekly_er_tui.config import AppConfig
 from weekly_er_tui.journal import remove_handlers, setup_logging
 
+# The demo's own data directories carry this file: the only state databases it may delete.
+DEMO_MARKER = ".weekly-er-tui-demo"
+
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -188,7 +191,11 @@ def cmd_demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     data_dir = Path(args.data_dir if args.data_dir != "." else "demo-data")
     clock = AcceleratedClock(start, args.clock_speed)
     gateway = SimulatedGateway(scenario, clock, port=0, seed=scenario.seed or 1)
-    config = prepare_demo(loaded.config, scenario, data_dir, clock)
+    try:
+        config = prepare_demo(loaded.config, scenario, data_dir, clock)
+    except NotADemoDir as exc:
+        print(f"weekly-er-tui demo: {exc}", file=err)
+        return EXIT_BAD_INPUT
     args.data_dir = str(data_dir)
     handlers = _setup(args, clock, args.headless, err)
     try:
@@ -221,6 +228,28 @@ def _demo_connection(config: AppConfig, port: int) -> Any:
     return replace(cfg, host="127.0.0.1", port=port)
 
 
+class NotADemoDir(ValueError):
+    """--data-dir holds the app's files but not the demo's marker: it may be the trader's."""
+
+
+def claim_demo_dir(data_dir: Path) -> None:
+    """Make `data_dir` the demo's own (the marker), unless it already holds a state database or
+    journals that the demo did not create: those may be the trader's HALT latch and intents."""
+    marker = data_dir / DEMO_MARKER
+    if marker.exists():
+        return
+    theirs = [p for p in (data_dir / "state", data_dir / "logs") if p.exists() and any(p.iterdir())]
+    if theirs:
+        raise NotADemoDir(
+            f"--data-dir {data_dir} is not a demo data directory (it holds "
+            f"{' and '.join(p.name + '/' for p in theirs)} but no {DEMO_MARKER}): the demo "
+            f"would replace its state database. Give the demo a new directory, e.g. "
+            f"--data-dir demo-data (or delete {data_dir} yourself if it is an old demo's)"
+        )
+    data_dir.mkdir(parents=True, exist_ok=True)
+    marker.write_text("Made by `weekly-er-tui demo`: its state database may be replaced.\n")
+
+
 def prepare_demo(config: AppConfig, scenario: Any, data_dir: Path, clock: Clock) -> AppConfig:
     """The demo's data directory: a fresh state database, and the scenario's earnings calendar.
     The scenario's opening positions are the trader's own holdings (on the orphan ignore list):
@@ -228,7 +257,7 @@ def prepare_demo(config: AppConfig, scenario: Any, data_dir: Path, clock: Clock)
     from weekly_er_tui.store import Store
     from weekly_er_tui.strategy.calendars import market_calendar
 
-    data_dir.mkdir(parents=True, exist_ok=True)
+    claim_demo_dir(data_dir)
     for f in (data_dir / "state").glob("weekly_er.sqlite*"):
         f.unlink()
     Store.in_data_dir(data_dir).close()
