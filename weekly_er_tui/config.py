@@ -193,6 +193,9 @@ class AppConfig(_Section):
     ib_client_id: int = Field(7, ge=0)
     account: str | None = None
     allow_live: bool = False
+    # Live data, or IB's delayed data (15-20 min old) when the account has no subscription:
+    # auto asks live, then delayed after IB's 10089/354/10167/10168 (broker/market_data.py).
+    market_data_type: Literal["auto", "live", "delayed", "delayed_frozen"] = "auto"
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     safety_limits: SafetyLimits = Field(default_factory=SafetyLimits)
     connection_monitoring: ConnectionMonitoring = Field(default_factory=ConnectionMonitoring)

@@ -19,6 +19,7 @@ from typing import Any
 
 from weekly_er_tui.alerts import AlertManager
 from weekly_er_tui.broker.connection import ConnectionConfig, ConnectionMonitor
+from weekly_er_tui.broker.market_data import MarketDataFeed
 from weekly_er_tui.broker.orders import FillRecorder, OrderExecutor
 from weekly_er_tui.broker.portfolio import PortfolioTracker
 from weekly_er_tui.clock import ET, Clock, WallClock
@@ -80,6 +81,8 @@ class TradingEngine:
         self.portfolio = PortfolioTracker(
             self.ib, self.clock, account=config.account or "",
             sector_overrides=limits.sector_overrides, stale_after=limits.stale_price_seconds,
+            feed=MarketDataFeed(config.market_data_type, journal=self.journal,
+                                alert=self.alert, clock=self.clock),
         )
         self.fills = FillRecorder(self.ib, self.journal, self.store, self.clock)
         self.safety = PositionSafetyManager(
@@ -472,7 +475,7 @@ class TradingEngine:
                  + (f"${snap.daily_pnl:,.0f}" if snap.daily_pnl is not None else "unknown")]
         for p in snap.open_positions[:15]:
             lines.append(f"{p.symbol:<6} {p.quantity:>8g} @ {p.market_price:,.2f}  "
-                         f"P&L {p.unrealized_pnl:+,.0f}")
+                         f"P&L {p.unrealized_pnl:+,.0f}" + ("  DELAYED" if p.delayed else ""))
         if len(snap.open_positions) > 15:
             lines.append(f"... and {len(snap.open_positions) - 15} more")
         return "\n".join(lines)

@@ -66,6 +66,7 @@ class EventType(StrEnum):
     ALERT_FAILED = "ALERT_FAILED"
     FRIDAY_CLOSE = "FRIDAY_CLOSE"
     STRATEGY = "STRATEGY"
+    MARKET_DATA = "MARKET_DATA"
     SYSTEM = "SYSTEM"
 
 
@@ -103,6 +104,7 @@ class Position:
     daily_pnl: float | None = None
     price_time: datetime | None = None
     stale: bool = False
+    delayed: bool = False  # the price is IB's delayed data (15-20 min old): no subscription
 
     @property
     def cost_basis(self) -> float:

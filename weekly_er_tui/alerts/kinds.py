@@ -140,6 +140,14 @@ KINDS: dict[str, AlertKind] = {
             "Read the alert's text: fix the calendar file, or review the positions named.",
         ),
         AlertKind(
+            "market_data", "trading", MEDIUM,
+            "the account cannot get live market data or historical bars (no subscription, a "
+            "competing session)",
+            "Falls back to delayed prices where allowed (market_data_type auto), marked DELAYED; "
+            "sizing and correlation degrade as the alert says.",
+            "Subscribe to market data in IBKR's Client Portal, or log out the competing session.",
+        ),
+        AlertKind(
             "test", "system", INFO,
             "`weekly-er-tui test-alert`",
             "Nothing: this is a test.",

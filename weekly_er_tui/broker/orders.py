@@ -136,8 +136,8 @@ class OrderExecutor:
     # -- submit ----------------------------------------------------------------------------
     def gate(self, intent: OrderIntent) -> GateDecision:
         bid, ask, last = self.portfolio.quote(intent.symbol)
-        quote = MarketQuote(bid, ask, last) if any(v is not None for v in (bid, ask, last)) \
-            else None
+        quote = MarketQuote(bid, ask, last, delayed=self.portfolio.is_delayed(intent.symbol)) \
+            if any(v is not None for v in (bid, ask, last)) else None
         return check_order(
             intent, self.portfolio.snapshot(), self.limits,
             trading_state=self._trading_state(), quote=quote,
@@ -200,7 +200,8 @@ class OrderExecutor:
             EventType.ORDER_SUBMITTED, Severity.INFO,
             f"{intent.side} {intent.quantity:g} {intent.symbol} {intent.order_type}"
             + (f" @ {intent.limit_price:.2f}" if intent.limit_price else "")
-            + f" (orderRef {intent.order_ref}, {intent.reason})",
+            + f" (orderRef {intent.order_ref}, {intent.reason})"
+            + (" priced on a DELAYED quote" if self.portfolio.is_delayed(intent.symbol) else ""),
             {"order_ref": intent.order_ref, "order_id": order_id, "reason": intent.reason},
         )
         self._watch(trade, intent)

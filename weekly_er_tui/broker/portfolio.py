@@ -3,7 +3,8 @@
 No ib_async object leaks past this module. Prices come from streaming market data when it is
 fresh, so the safety rules see a price shock at once rather than at TWS's next account push
 (every few minutes); net liquidation is cash plus live market values for the same reason.
-A price that has not updated for `stale_after` real seconds is flagged stale.
+A price that has not updated for `stale_after` real seconds is flagged stale. Which data type
+is asked (live, or delayed when the account has no subscription) is broker/market_data.py's.
 """
 
 from __future__ import annotations
@@ -18,6 +19,14 @@ from typing import Any
 
 from ib_async import IB, Contract, Stock, Ticker
 
+from weekly_er_tui.broker.market_data import (
+    COMPETING_SESSION,
+    HISTORY_ERROR,
+    LIVE,
+    NOT_PERMITTED,
+    HistoryUnavailable,
+    MarketDataFeed,
+)
 from weekly_er_tui.clock import Clock
 from weekly_er_tui.model import PortfolioSnapshot, Position
 from weekly_er_tui.risk.confirm import AccountEvidence
@@ -46,12 +55,16 @@ class PortfolioTracker:
         account: str = "",
         sector_overrides: dict[str, str] | None = None,
         stale_after: float = 120.0,
+        feed: MarketDataFeed | None = None,
     ) -> None:
         self.ib = ib
         self.clock = clock
         self.account = account
         self.sector_overrides = dict(sector_overrides or {})
         self.stale_after = stale_after
+        self.feed = feed if feed is not None else MarketDataFeed()
+        self._asked: dict[str, int] = {}  # symbol -> the market data type it was requested with
+        self._type_sent = 0  # the reqMarketDataType TWS has on this connection (0: none yet)
         self._sectors: dict[str, str] = {}
         self._tickers: dict[str, Ticker] = {}
         # Symbols streamed on request (watch_symbols: the strategy's plan), held or not, and
@@ -81,6 +94,7 @@ class PortfolioTracker:
         ib.pnlSingleEvent += self._on_update
         ib.accountValueEvent += self._on_update
         ib.execDetailsEvent += self._on_exec
+        ib.errorEvent += self._on_error
 
     def detach(self) -> None:
         if not self._attached:
@@ -94,6 +108,7 @@ class PortfolioTracker:
         ib.pnlSingleEvent -= self._on_update
         ib.accountValueEvent -= self._on_update
         ib.execDetailsEvent -= self._on_exec
+        ib.errorEvent -= self._on_error
         for task in self._pending:
             task.cancel()
 
@@ -146,11 +161,48 @@ class PortfolioTracker:
         self._changed()
 
     def _on_tickers(self, tickers: set[Ticker]) -> None:
+        if self.feed.competing_session and tickers:
+            self.feed.on_competing_session("", active=False)  # data flows again
         now_real, now_clock = time.monotonic(), self.clock.now()
         for t in tickers:
             if t.contract is not None and _num(t.marketPrice()) is not None:
                 self._price_seen[t.contract.symbol] = (now_real, now_clock)
         self._changed()
+
+    def _on_error(self, req_id: int, code: int, message: str, contract: Any) -> None:
+        symbol = getattr(contract, "symbol", "") if contract is not None else ""
+        if code == COMPETING_SESSION:
+            self.feed.on_competing_session(message)
+        elif code == HISTORY_ERROR and symbol and "permission" in message.lower():
+            self.feed.on_history_refused(symbol, message)
+        elif code in NOT_PERMITTED and symbol in self._tickers:
+            asked = self._asked.get(symbol, LIVE)
+            if code == 10167 and asked != LIVE:
+                return  # IB's notice that the delayed data asked for is what comes
+            if self.feed.on_refusal(symbol, code, message, asked) and self.ib.isConnected():
+                self._request_again(symbol)
+
+    def _request_again(self, symbol: str) -> None:
+        """Stream a refused symbol again, now with the feed's (delayed) data type."""
+        ticker = self._tickers.pop(symbol)
+        contract = ticker.contract
+        if contract is None or self._asked.get(symbol) == self.feed.requested_type:
+            self._tickers[symbol] = ticker
+            return
+        self.ib.cancelMktData(contract)
+        self._apply_type()
+        self._asked[symbol] = self.feed.requested_type
+        self._tickers[symbol] = self.ib.reqMktData(contract, "", False, False)
+
+    def _apply_type(self) -> None:
+        if self._type_sent != self.feed.requested_type:
+            self.feed.apply(self.ib)
+            self._type_sent = self.feed.requested_type
+
+    def is_delayed(self, symbol: str) -> bool:
+        """Whether the symbol's price is IB's delayed data (marketDataType 3 or 4)."""
+        t = self._tickers.get(symbol)
+        return t is not None and t.marketDataType in (3, 4)
 
     # -- resync (a ConnectionMonitor hook) -------------------------------------------------
     async def resync(self, ib: IB) -> dict[str, Any]:
@@ -158,6 +210,8 @@ class PortfolioTracker:
         position. ib_async cleared its subscriptions on the disconnect, so all are new."""
         self.attach()
         self._tickers.clear()
+        self._type_sent = 0  # TWS forgot the data type with the connection
+        self._apply_type()
         if not self.account:
             accounts = ib.managedAccounts()
             self.account = accounts[0] if accounts else ""
@@ -236,6 +290,8 @@ class PortfolioTracker:
         stock = Stock(symbol, "SMART", contract.currency or "USD")
         if contract.conId:
             stock.conId = contract.conId
+        self._apply_type()
+        self._asked[symbol] = self.feed.requested_type
         self._tickers[symbol] = self.ib.reqMktData(stock, "", False, False)
         if symbol in self.sector_overrides:
             self._sectors[symbol] = self.sector_overrides[symbol]
@@ -266,7 +322,8 @@ class PortfolioTracker:
         return self._sectors[symbol]
 
     async def daily_closes(self, symbol: str, timeout: float = 10.0) -> list[float]:
-        """About two months of daily closes, oldest first (for volatility sizing)."""
+        """About two months of daily closes, oldest first (for volatility sizing). Raises
+        HistoryUnavailable when IB refuses the bars (no market-data subscription)."""
         bars = await asyncio.wait_for(
             self.ib.reqHistoricalDataAsync(
                 Stock(symbol, "SMART", "USD"), endDateTime="", durationStr="2 M",
@@ -274,6 +331,9 @@ class PortfolioTracker:
             ),
             timeout,
         )
+        if not bars and symbol in self.feed.history_refused:
+            raise HistoryUnavailable(
+                f"IB refused daily bars for {symbol}: {self.feed.history_refused[symbol]}")
         return [float(b.close) for b in bars]
 
     def known_sector(self, symbol: str) -> str:
@@ -353,6 +413,7 @@ class PortfolioTracker:
                 daily_pnl=_num(single.dailyPnL) if single is not None else None,
                 price_time=now if fresh else (seen[1] if seen else None),
                 stale=not fresh,
+                delayed=self.is_delayed(symbol),
             ))
         positions.sort(key=lambda p: p.symbol)
         cash = self.account_value("TotalCashValue") or 0.0

@@ -12,6 +12,12 @@ quantity × price; no commission) and weights are recomputed with the position a
 and that price; net liquidation is unchanged by a fill at the market. Weights use the same
 denominator as risk/rules.py (net liquidation, or gross exposure when it is not positive).
 
+Delayed quotes. Without a market-data subscription the quote is IB's delayed data, 15-20 minutes
+old (MarketQuote.delayed). An opening order on it is valued at the far edge of the collar: the
+ask plus limit_price_collar for a BUY, the bid minus it for a SELL, so the limits after the fill
+hold unless the price moved by more than the collar since the quote; a limit order must lie
+within the collar of the delayed quote, as with live data. A reduction is valued as usual.
+
 Reductions. An order on the side opposite an existing position for no more than its size (as the
 snapshot shows it) reduces risk. A reduction passes the checks that would otherwise trap a trader in
 a position: trading state (in PAUSED and REDUCING; in HALTED only with a closing reason), position
@@ -140,6 +146,7 @@ class MarketQuote:
     bid: float | None
     ask: float | None
     last: float | None
+    delayed: bool = False  # IB's delayed data (15-20 minutes old), not a live quote
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,6 +322,10 @@ def check_order(
 
     if not reducing:
         price = fill_price(intent, quote, held_price)
+        if price is not None and quote is not None and quote.delayed:
+            # The delayed quote is minutes old: value at the worst price within the collar.
+            edge = limits.limit_price_collar
+            price *= 1 + edge if intent.side == "BUY" else 1 - edge
         checks.append(CHECK_PRICE)
         if price is None:
             reasons.append(
