@@ -33,6 +33,38 @@ from weekly_er_tui.model import Severity
 PASSWORD_ENV = "WEEKLY_ER_EMAIL_PASSWORD"
 LIVE_PORTS = {7496: "TWS live", 4001: "IB Gateway live"}
 PAPER_PORTS = {7497: "TWS paper", 4002: "IB Gateway paper"}
+# IB's account ids say what they are (notes row 18): paper DU (DF: an advisor's paper account),
+# live U (individual), F (advisor), I (introducing broker). Ports are only conventions.
+PAPER_PREFIXES = ("DU", "DF")
+LIVE_PREFIXES = ("U", "F", "I")
+
+
+def account_is_live(account: str) -> bool:
+    """Whether an IB account id is a live (real money) account. An id that is not a known paper
+    id counts as live: a guard that errs must err on the side of real money."""
+    return not account.strip().upper().startswith(PAPER_PREFIXES)
+
+
+def port_warning(account: str, port: int) -> str:
+    """A warning when the port's convention says otherwise than the account (a paper account on
+    7496, a live one on 7497 or behind a Docker or tunnel port); "" when they agree."""
+    live = account_is_live(account)
+    if live and port not in LIVE_PORTS:
+        where = f"IB's {PAPER_PORTS[port]}" if port in PAPER_PORTS else "a non-standard"
+        return (f"account {account} is LIVE although ib_port {port} is {where} port: the "
+                "account decides, this is real money")
+    if not live and port in LIVE_PORTS:
+        return (f"account {account} is a paper account although ib_port {port} is IB's "
+                f"{LIVE_PORTS[port]} port: the account decides")
+    return ""
+
+
+def live_account_refused(account: str) -> str:
+    """The error for a live account seen without allow_live."""
+    return (
+        f"account {account} is a LIVE account (real money; paper ids start with DU or DF). "
+        'Set "allow_live": true in config.json to trade it, or connect to a paper account'
+    )
 MASK = "********"
 
 
@@ -206,7 +238,12 @@ class AppConfig(_Section):
     def _live_guard(cls, allow_live: bool, info: ValidationInfo) -> bool:
         # A field validator (not a model one) so the guard is reported with every other problem.
         port = info.data.get("ib_port")
-        if port in LIVE_PORTS and not allow_live:
+        account = info.data.get("account") or ""
+        if account and account_is_live(account) and not allow_live:
+            raise ValueError(live_account_refused(account))
+        # A configured paper account decides for itself; without one the port is all there is
+        # before the connect (the account from managedAccounts is checked again then).
+        if port in LIVE_PORTS and not allow_live and not account:
             raise ValueError(
                 f"ib_port {port} is IB's {LIVE_PORTS[port]} port (real money). "
                 'Set "allow_live": true to trade live, or use 7497 (TWS paper) or '
@@ -216,7 +253,12 @@ class AppConfig(_Section):
 
     @property
     def live(self) -> bool:
+        """LIVE by the configured account's id; without one, by the port (until the connect
+        names the account: EngineState.live then follows the account)."""
+        if self.account:
+            return account_is_live(self.account)
         return self.ib_port in LIVE_PORTS
+
 
     def masked(self) -> dict[str, Any]:
         """The effective configuration as plain data, with every secret masked."""

@@ -208,7 +208,8 @@ class TradingEngine:
         return EngineState(
             timestamp=self.clock.now(),
             account=self.portfolio.account or self.config.account or "",
-            live=self.config.live,
+            live=(self.config.live if self.monitor.account_live is None
+                  else self.monitor.account_live),
             is_running=self._running,
             trading_state=self.safety.trading_state,
             trading_state_reason=self.safety.trading_state_reason,
@@ -259,6 +260,9 @@ class TradingEngine:
                                 name="safety"),
         ]
         await self.monitor.start()
+        if self.monitor.refusal:  # a live account without allow_live: said and alerted
+            self.refused = self.monitor.refusal
+            self._stop.set()
         if not error and not self.refused:
             self._tasks.append(
                 asyncio.create_task(self._guard("strategy", self.strategy.run()),

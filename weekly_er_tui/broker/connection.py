@@ -26,7 +26,7 @@ from typing import Any
 from ib_async import IB
 
 from weekly_er_tui.clock import Clock, WallClock
-from weekly_er_tui.config import AppConfig
+from weekly_er_tui.config import AppConfig, account_is_live, live_account_refused, port_warning
 from weekly_er_tui.journal import Journal
 from weekly_er_tui.model import (
     Alert,
@@ -75,6 +75,7 @@ class ConnectionConfig:
     reconnect_delay: float = 10.0
     slow_retry_interval: float = 60.0
     client_id_fallback: int = 0
+    allow_live: bool = False
 
     @classmethod
     def from_config(cls, cfg: AppConfig) -> ConnectionConfig:
@@ -85,6 +86,7 @@ class ConnectionConfig:
             heartbeat_timeout=cm.heartbeat_timeout, connect_timeout=cm.connect_timeout,
             max_reconnect_attempts=cm.max_reconnect_attempts, reconnect_delay=cm.reconnect_delay,
             slow_retry_interval=cm.slow_retry_interval, client_id_fallback=cm.client_id_fallback,
+            allow_live=cfg.allow_live,
         )
 
     @property
@@ -163,6 +165,11 @@ class ConnectionMonitor:
         self._hb_inflight: asyncio.Future[bool] | None = None
         self._side_tasks: set[asyncio.Task[Any]] = set()
         self._connected = asyncio.Event()
+        # The account IB names at the connect decides PAPER or LIVE (None: not connected yet);
+        # a live account without allow_live is refused, and `refusal` says why.
+        self.account = self.config.account
+        self.account_live: bool | None = None
+        self.refusal = ""
         self.ib.disconnectedEvent += self._on_disconnected
         self.ib.errorEvent += self._on_error
 
@@ -239,6 +246,10 @@ class ConnectionMonitor:
             self._started_at = time.monotonic()
         self._set_state(ConnectionState.CONNECTING)
         ok = await self._connect_once()
+        if self.refusal:
+            if wait:
+                raise ConnectionFailed(self.refusal)
+            return
         if not ok:
             if wait:
                 for attempt in range(1, self.config.max_reconnect_attempts):
@@ -247,6 +258,8 @@ class ConnectionMonitor:
                     await asyncio.sleep(self.config.reconnect_delay)
                     if await self._connect_once():
                         break
+                    if self.refusal:
+                        raise ConnectionFailed(self.refusal)
                 else:
                     self._set_state(ConnectionState.FAILED)
                     raise ConnectionFailed(self._last_error)
@@ -377,7 +390,39 @@ class ConnectionMonitor:
             return self.is_connected
         return False
 
+    def _refuse_live(self) -> bool:
+        """PAPER or LIVE from the account IB names (managedAccounts), never from the port: a
+        live account needs allow_live on every port. True when the connect is refused."""
+        cfg = self.config
+        accounts = [a for a in self.ib.managedAccounts() if a]
+        self.account = cfg.account or (accounts[0] if accounts else "")
+        watched = [cfg.account] if cfg.account else accounts
+        live = [a for a in watched if account_is_live(a)]
+        self.account_live = bool(live)
+        if self.account:
+            warning = port_warning(self.account, cfg.port)
+            if warning:
+                self._event(EventType.SYSTEM, Severity.MEDIUM if live else Severity.INFO,
+                            warning, {"account": self.account, "port": cfg.port})
+        if not live or cfg.allow_live:
+            return False
+        self.refusal = self._last_error = live_account_refused(live[0])
+        self._event(EventType.CONNECTION_FAILED, Severity.CRITICAL,
+                    f"Refusing to trade: {self.refusal}",
+                    {"account": live[0], "port": cfg.port, "allow_live": False})
+        self._send_alert(Alert(
+            key="live_account_refused", priority=Severity.CRITICAL, kind="connection",
+            title=f"Refusing to trade LIVE account {live[0]}: allow_live is not set",
+            body=self.refusal, facts={"account": live[0], "port": cfg.port},
+        ))
+        self._stopping = True  # no reconnect: this answer will not change by retrying
+        self._disconnect_quietly()
+        self._set_state(ConnectionState.FAILED)
+        return True
+
     async def _after_connect(self) -> None:
+        if self._refuse_live():
+            return
         self._total_connections += 1
         self._connected_since = time.monotonic()
         self._degraded.clear()
