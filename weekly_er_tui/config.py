@@ -21,6 +21,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     SecretStr,
     ValidationError,
     ValidationInfo,
@@ -77,6 +78,141 @@ Fraction = Annotated[float, Field(gt=0, le=1)]
 Seconds = Annotated[float, Field(gt=0)]
 
 
+def _environment(info: ValidationInfo) -> Mapping[str, str]:
+    """The environment parse_config was given (tests pass their own), else the process's."""
+    context = info.context
+    env = context.get("env") if isinstance(context, dict) else None
+    return env if isinstance(env, Mapping) else os.environ
+
+
+def _apprise_problem(url: str) -> str | None:
+    # apprise knows its URLs; alerts/push.py asks it (and keeps its log lines, which quote the
+    # URL, out of every log). Imported here, not at the top: alerts imports config.
+    from weekly_er_tui.alerts.push import url_problem
+
+    return url_problem(url)
+
+
+def mask_url(url: str) -> str:
+    """An apprise URL as check-config shows it: the service, never the token."""
+    scheme, sep, _ = url.partition("://")
+    return f"{scheme}://{MASK}" if sep and re.fullmatch(r"[A-Za-z][\w+.-]*", scheme) else MASK
+
+
+NOTIFY_RESERVED_NAMES = ("email", "sms", "log")
+
+
+class NotifyConfig(_Section):
+    """One push or SMS service through apprise: its URL (a secret: it holds the token), where
+    that URL comes from, and what the channel gets. See alerts/README.md."""
+
+    # The URL is a secret: pydantic must not quote it in its own error texts either.
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, validate_default=True, hide_input_in_errors=True
+    )
+
+    url: SecretStr | None = None
+    url_env: str | None = None
+    url_file: str | None = None
+    # Default: the service ("telegram", "ntfy", ...), "-2", "-3" for a second and third.
+    name: str | None = None
+    min_priority: Severity = Severity.HIGH
+    # Default: 10 for an SMS service (each text costs money), 20 otherwise.
+    rate_limit_per_hour: int | None = Field(None, ge=1)
+    _url: SecretStr = PrivateAttr(default=SecretStr(""))
+
+    def secret_url(self) -> str:
+        """The apprise URL, from url, url_env or url_file (read once, at load)."""
+        return self._url.get_secret_value()
+
+    @property
+    def source(self) -> str:
+        """Which field gives the URL (for messages: alerts.notify[1].url_env)."""
+        return "url_env" if self.url_env else "url_file" if self.url_file else "url"
+
+    @field_validator("url")
+    @classmethod
+    def _understood(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None:
+            problem = _apprise_problem(v.get_secret_value())
+            if problem:
+                raise ValueError(problem)
+        return v
+
+    @field_validator("url_env")
+    @classmethod
+    def _env_set(cls, v: str | None, info: ValidationInfo) -> str | None:
+        if v is None:
+            return v
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", v):
+            raise ValueError(
+                f"{v!r} is not the name of an environment variable (e.g. "
+                "WEEKLY_ER_NOTIFY_TELEGRAM)"
+            )
+        url = _environment(info).get(v, "").strip()
+        if not url:
+            raise ValueError(
+                f"the environment variable {v} is not set (or empty); export "
+                f"{v}='tgram://...' before starting weekly-er-tui, or use url_file"
+            )
+        problem = _apprise_problem(url)
+        if problem:
+            raise ValueError(f"{v} holds a URL apprise cannot read: {problem}")
+        return v
+
+    @field_validator("url_file")
+    @classmethod
+    def _file_readable(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        p = Path(v).expanduser()
+        try:
+            url = p.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            why = getattr(exc, "strerror", None) or type(exc).__name__
+            raise ValueError(f"cannot read {p}: {why}") from None
+        if not url:
+            raise ValueError(f"{p} is empty; put the apprise URL in it (one line)")
+        problem = _apprise_problem(url)
+        if problem:
+            raise ValueError(f"{p} holds a URL apprise cannot read: {problem}")
+        return v
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        if v.lower() in NOTIFY_RESERVED_NAMES:
+            raise ValueError(
+                f"{v!r} is the name of a built-in channel ({', '.join(NOTIFY_RESERVED_NAMES)}); "
+                "choose another, e.g. 'phone'"
+            )
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,31}", v):
+            raise ValueError(
+                f"{v!r} must be a short name of letters, digits, '-', '_' or '.', e.g. 'phone'"
+            )
+        return v
+
+    @model_validator(mode="after")
+    def _one_source(self, info: ValidationInfo) -> NotifyConfig:
+        given = [f for f in ("url", "url_env", "url_file") if getattr(self, f) is not None]
+        if len(given) != 1:
+            got = f"got {' and '.join(given)}" if given else "got none"
+            raise ValueError(
+                f"give exactly one of url, url_env or url_file ({got}); url_env or url_file "
+                "keep the token out of config.json"
+            )
+        if self.url is not None:
+            url = self.url.get_secret_value()
+        elif self.url_env is not None:
+            url = _environment(info).get(self.url_env, "").strip()
+        else:
+            url = Path(self.url_file or "").expanduser().read_text(encoding="utf-8").strip()
+        self._url = SecretStr(url)
+        return self
+
+
 class AlertsConfig(_Section):
     email_enabled: bool = False
     smtp_server: str = "smtp.gmail.com"
@@ -107,6 +243,8 @@ class AlertsConfig(_Section):
     sms_template: str | None = None
     # Attempts per message while the SMTP server is unreachable (0: keep it queued until it is).
     retry_max_attempts: int = Field(0, ge=0)
+    # Push and SMS services through apprise (Telegram, Pushover, ntfy, Twilio, ...).
+    notify: list[NotifyConfig] = Field(default_factory=list)
 
     @staticmethod
     def is_loopback(host: str) -> bool:
@@ -139,6 +277,21 @@ class AlertsConfig(_Section):
         for addr in v:
             if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", addr):
                 raise ValueError(f"{addr!r} is not an email address (name@example.com)")
+        return v
+
+    @field_validator("notify")
+    @classmethod
+    def _unique_names(cls, v: list[NotifyConfig]) -> list[NotifyConfig]:
+        first: dict[str, int] = {}
+        for i, entry in enumerate(v):
+            if entry.name is None:
+                continue
+            j = first.setdefault(entry.name.lower(), i)
+            if j != i:
+                raise ValueError(
+                    f"{entry.name!r} is the name of both alerts.notify[{j}] and "
+                    f"alerts.notify[{i}]; give each channel its own name"
+                )
         return v
 
     @model_validator(mode="after")
@@ -265,6 +418,9 @@ class AppConfig(_Section):
         data = self.model_dump(mode="json")
         secret = self.alerts.email_password.get_secret_value()
         data["alerts"]["email_password"] = MASK if secret else ""
+        for entry, shown in zip(self.alerts.notify, data["alerts"]["notify"], strict=True):
+            if entry.url is not None:
+                shown["url"] = mask_url(entry.url.get_secret_value())
         return data
 
 
@@ -371,7 +527,8 @@ def describe_validation_error(exc: ValidationError) -> list[str]:
     problems: list[str] = []
     for err in exc.errors():
         loc = tuple(err["loc"])
-        dotted = ".".join(str(p) for p in loc)
+        # alerts.notify[1].url: a list index in brackets, as the trader finds it in the file.
+        dotted = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
         value = err.get("input")
         etype = err["type"]
         if etype == "extra_forbidden":
@@ -435,7 +592,7 @@ def parse_config(
         if isinstance(alerts, dict):
             alerts["email_password"] = env_password
     try:
-        return AppConfig.model_validate(data)
+        return AppConfig.model_validate(data, context={"env": env})
     except ValidationError as exc:
         raise ConfigError(source, describe_validation_error(exc)) from None
 

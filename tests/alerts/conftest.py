@@ -94,3 +94,18 @@ def server_tls(ca: trustme.CA) -> ssl.SSLContext:
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert("127.0.0.1", "localhost").configure_cert(ctx)
     return ctx
+
+
+# A token as apprise URLs carry them (in the path, the user part or the password).
+TOKEN = "tk_Zq8S3cr3tT0kenValue4alerts"
+
+
+def notify_config(*entries: dict[str, Any], **overrides: Any) -> AlertsConfig:
+    """apprise channels only (no email), fast retries."""
+    data: dict[str, Any] = {
+        "notify": list(entries),
+        "retry_initial_delay": 0.05,
+        "retry_max_delay": 0.2,
+    }
+    data.update(overrides)
+    return AlertsConfig.model_validate(data)

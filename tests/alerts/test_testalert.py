@@ -53,3 +53,32 @@ async def test_nothing_enabled_is_reported_and_exits_1() -> None:
     assert lines[:2] == ["email: disabled (alerts.email_enabled is false)",
                          "sms: disabled (alerts.email_enabled is false)"]
     assert lines[2].startswith("nothing sent: no alert channel is enabled")
+
+
+async def test_each_apprise_channel_is_reported_by_name() -> None:
+    from tests.alerts.conftest import TOKEN
+    from tests.alerts.http_server import LocalHttpServer
+
+    with LocalHttpServer() as up, LocalHttpServer() as refusing:
+        refusing.answer(401, echo=True)
+        cfg = parse_config(json.dumps({"account": "DU1234567", "alerts": {"notify": [
+            {"url": up.url("json", f"/hook/{TOKEN}")},
+            {"url": f"ntfy://trader:{TOKEN}@127.0.0.1:{refusing.port}/weekly-er"},
+            {"url": f"json://127.0.0.1:{free_port()}/hook", "name": "backup"},
+        ]}}), env={})
+        out = io.StringIO()
+        code = await send_test_alert(cfg, out, clock=ManualClock(START), host="tradebox")
+    assert code == 1
+    lines = out.getvalue().splitlines()
+    assert lines[:3] == [
+        "email: disabled (alerts.email_enabled is false)",
+        "sms: disabled (alerts.email_enabled is false)",
+        "json: sent",
+    ]
+    assert lines[3].startswith("ntfy: FAILED: 401 Unauthorized")
+    assert "alerts.notify[1]" in lines[3]
+    assert lines[4].startswith("backup: FAILED: cannot reach")
+    assert TOKEN not in out.getvalue()
+    [got] = up.requests
+    assert got.json["title"] == "Weekly ER INFO: Test alert from weekly-er-tui on tradebox"
+    assert "if you can read this, the channel works" in got.json["message"]

@@ -1,4 +1,6 @@
-"""Email and SMS (carriers' email-to-SMS gateways) over SMTP with aiosmtplib.
+"""Email and SMS (carriers' email-to-SMS gateways) over SMTP with aiosmtplib, and the channels.
+
+Push and SMS services through apprise are in push.py.
 
 Security: port 465 (or "tls") is implicit TLS, anything else in "auto" (or "starttls") requires
 STARTTLS, and plain SMTP ("none") is accepted only for a loopback server (the config refuses it
@@ -27,6 +29,7 @@ _E = TypeVar("_E", bound=BaseException)
 
 Security = Literal["tls", "starttls", "none"]
 ChannelName = Literal["email", "sms"]
+ChannelKind = Literal["email", "sms", "notify"]
 
 CREDENTIALS_HINT = (
     "Check email credentials, enable app passwords (Gmail: turn on 2-Step Verification, create "
@@ -95,12 +98,18 @@ class DeliveryError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Channel:
-    """Where one kind of message goes: its recipients, minimum priority and hourly limit."""
+    """Where one kind of message goes: its recipients, minimum priority and hourly limit.
 
-    name: ChannelName
+    `kind` says how: email or SMS over SMTP, or a push / SMS service through apprise ("notify",
+    named after its service or alerts.notify[].name). `rate_limit_setting` is the field to change.
+    """
+
+    name: str
+    kind: ChannelKind
     recipients: tuple[str, ...]
     min_priority: Severity
     rate_limit_per_hour: int
+    rate_limit_setting: str
 
 
 def channels_for(config: AlertsConfig) -> tuple[Channel, ...]:
@@ -109,11 +118,12 @@ def channels_for(config: AlertsConfig) -> tuple[Channel, ...]:
         return ()
     out: list[Channel] = []
     if config.recipients:
-        out.append(Channel("email", tuple(config.recipients), config.email_min_priority,
-                           config.email_rate_limit_per_hour))
+        out.append(Channel("email", "email", tuple(config.recipients),
+                           config.email_min_priority, config.email_rate_limit_per_hour,
+                           "alerts.email_rate_limit_per_hour"))
     if config.sms_recipients:
-        out.append(Channel("sms", tuple(config.sms_recipients), config.sms_min_priority,
-                           config.sms_rate_limit_per_hour))
+        out.append(Channel("sms", "sms", tuple(config.sms_recipients), config.sms_min_priority,
+                           config.sms_rate_limit_per_hour, "alerts.sms_rate_limit_per_hour"))
     return tuple(out)
 
 
@@ -149,6 +159,10 @@ class SmtpTransport:
 
     def scrub(self, text: str) -> str:
         return scrub(text, self._secrets)
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        return self._secrets
 
     @property
     def server(self) -> str:

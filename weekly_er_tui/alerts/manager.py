@@ -12,24 +12,27 @@ Decisions, all documented in alerts/README.md:
   so). A more urgent alert with the same key is an escalation and goes at once; a CRITICAL alert
   with a new key always goes.
 - The hourly rate limit (Clock time) is per channel; CRITICAL alerts count but are never held back.
-- The queue keeps the most urgent first. When it is full, the least urgent non-CRITICAL message
-  (oldest first) is dropped and recorded as ALERT_FAILED; CRITICAL messages are never dropped.
-- An unreachable server (or a 4xx reply) is retried with exponential backoff in real seconds
-  (`retry_initial_delay` .. `retry_max_delay`) and the messages wait in the queue; a permanent
-  error (bad login, refused recipients, untrusted certificate) fails that message at once. The
-  first failure of each message and its final outcome are events; no failure is ever raised.
+- Each channel (email, SMS, every apprise service) has its own queue and sender, so a service that
+  is down or slow holds up only itself: a CRITICAL still reaches the phone when the SMTP server is
+  gone. Each queue keeps the most urgent first. When all of them together hold `queue_size`
+  messages, the least urgent non-CRITICAL message (oldest first) is dropped and recorded as
+  ALERT_FAILED; CRITICAL messages are never dropped.
+- An unreachable server (or a 4xx SMTP / 5xx or 429 HTTP reply) is retried with exponential
+  backoff in real seconds (`retry_initial_delay` .. `retry_max_delay`), per channel, and the
+  messages wait in that channel's queue; a permanent error (bad login or token, refused
+  recipients, untrusted certificate) fails that message at once. The first failure of each
+  message and its final outcome are events; no failure is ever raised.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import logging
 import socket
 import threading
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -41,6 +44,7 @@ from weekly_er_tui.alerts.channels import (
     DeliveryError,
     SmtpTransport,
     channels_for,
+    scrub,
 )
 from weekly_er_tui.alerts.kinds import (
     KINDS,
@@ -51,6 +55,7 @@ from weekly_er_tui.alerts.kinds import (
     priority_for,
     unknown_overrides,
 )
+from weekly_er_tui.alerts.push import NotifyTransport, PushMessage, notify_transports
 from weekly_er_tui.alerts.templates import TemplateError, Templates, build_context
 from weekly_er_tui.clock import Clock
 from weekly_er_tui.config import AlertsConfig
@@ -83,17 +88,36 @@ class _Entry:
         return AlertRecord(self.timestamp, self.priority, self.alert.title, delivered)
 
 
+Message = EmailMessage | PushMessage
+
+
 @dataclass(eq=False)
 class _Delivery:
     seq: int
     entry: _Entry
     channel: Channel
-    message: EmailMessage
+    message: Message
     attempts: int = 0
 
     @property
     def order(self) -> tuple[int, int]:
         return (self.entry.priority.rank, self.seq)
+
+
+@dataclass(eq=False)
+class _Lane:
+    """One channel's queue and sender, with its own backoff."""
+
+    channel: Channel
+    send: Callable[[Message], Awaitable[None]]
+    queue: list[_Delivery] = field(default_factory=list)
+    in_flight: _Delivery | None = None
+    failures: int = 0
+    wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def pending(self) -> int:
+        return len(self.queue) + (self.in_flight is not None)
 
 
 @dataclass(eq=False)
@@ -148,32 +172,54 @@ class AlertManager:
                 transport = SmtpTransport(config, host=self.host)
             except AlertConfigError as exc:
                 problems += exc.problems
+        notify: tuple[NotifyTransport, ...] = ()
+        try:
+            notify = notify_transports(config)
+        except AlertConfigError as exc:
+            problems += exc.problems
         if problems or transport is None:
             raise AlertConfigError(problems)
         self._transport = transport
+        self._notify = {t.name: t for t in notify}
+        self._secrets = (*transport.secrets, *(s for t in notify for s in t.secrets))
         self.config = config
         self.account = account
         self._journal = journal
         self._clock = clock
         self._positions_fn: PositionsFn | None = None
-        self.channels: tuple[Channel, ...] = channels_for(config)
+        self.channels: tuple[Channel, ...] = (
+            *channels_for(config), *(t.channel for t in notify)
+        )
         self._limits = {ch.name: _RateLimit(ch.rate_limit_per_hour) for ch in self.channels}
+        self._lanes = {ch.name: _Lane(ch, self._sender(ch)) for ch in self.channels}
         self._window = timedelta(seconds=config.dedupe_window)
-        self._queue: list[_Delivery] = []
-        self._in_flight: _Delivery | None = None
         self._seq = itertools.count()
         self._entries: deque[_Entry] = deque(maxlen=RECORD_LIMIT)
         self._records: tuple[AlertRecord, ...] | None = ()
         self._windows: dict[str, _Window] = {}
         self._subscribers: list[RecordCallback] = []
-        self._wakeup = asyncio.Event()
         self._folds_changed = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
         self._running = False
-        self._failures = 0
+
+    def _sender(self, ch: Channel) -> Callable[[Message], Awaitable[None]]:
+        if ch.kind == "notify":
+            transport = self._notify[ch.name]
+
+            async def push(message: Message) -> None:
+                assert isinstance(message, PushMessage)
+                await transport.send(message)
+
+            return push
+
+        async def mail(message: Message) -> None:
+            assert isinstance(message, EmailMessage)
+            await self._transport.send(message, ch.recipients)
+
+        return mail
 
     # --- what the engine and the UI call ---------------------------------------------------
 
@@ -246,8 +292,8 @@ class AlertManager:
 
     @property
     def pending(self) -> int:
-        """Messages waiting to be sent (including one being sent)."""
-        return len(self._queue) + (self._in_flight is not None)
+        """Messages waiting to be sent (including those being sent), on every channel."""
+        return sum(lane.pending for lane in self._lanes.values())
 
     def subscribe(self, callback: RecordCallback) -> Callable[[], None]:
         """Call `callback` with each new or updated record (read `records` for the whole log).
@@ -262,43 +308,56 @@ class AlertManager:
         self._running = True
         self._loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
-        flusher = asyncio.create_task(self._flush_folds(), name="alerts: repeats summary")
+        tasks = [asyncio.create_task(self._flush_folds(), name="alerts: repeats summary")]
+        tasks += [asyncio.create_task(self._serve(lane), name=f"alerts: {name}")
+                  for name, lane in self._lanes.items()]
         try:
-            while True:
-                _raise_if_cancelling()
-                if not self._queue:
-                    self._idle.set()
-                    self._wakeup.clear()
-                    await self._wakeup.wait()
-                    continue
-                delivery = min(self._queue, key=lambda d: d.order)
-                self._queue.remove(delivery)
-                self._in_flight = delivery
-                try:
-                    delay = await self._deliver(delivery)
-                except asyncio.CancelledError:
-                    self._queue.append(delivery)  # not sent: it waits for the next run()
-                    raise
-                finally:
-                    self._in_flight = None
-                _raise_if_cancelling()
-                if delay > 0:
-                    # Real seconds: this waits for a server, not for the market.
-                    await asyncio.sleep(delay)
+            # The senders never end on their own; a crash of one is a bug to surface.
+            await asyncio.gather(*tasks)
         finally:
-            flusher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await flusher
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             self._loop = None
             self._loop_thread = None
             self._running = False
+
+    async def _serve(self, lane: _Lane) -> None:
+        """One channel's sender: its most urgent message first, its own backoff."""
+        while True:
+            _raise_if_cancelling()
+            if not lane.queue:
+                self._check_idle()
+                lane.wakeup.clear()
+                await lane.wakeup.wait()
+                continue
+            delivery = min(lane.queue, key=lambda d: d.order)
+            lane.queue.remove(delivery)
+            lane.in_flight = delivery
+            try:
+                delay = await self._deliver(lane, delivery)
+            except asyncio.CancelledError:
+                lane.queue.append(delivery)  # not sent: it waits for the next run()
+                raise
+            finally:
+                lane.in_flight = None
+            _raise_if_cancelling()
+            if delay > 0:
+                # Real seconds: this waits for a server, not for the market.
+                await asyncio.sleep(delay)
+
+    def _check_idle(self) -> None:
+        if not self.pending:
+            self._idle.set()
 
     async def drain(self, timeout: float) -> bool:
         """Wait until every queued message is sent or failed. False when `timeout` (real
         seconds) passes first, for example while the server is down or no run() is going."""
         try:
             async with asyncio.timeout(timeout):
-                while self._queue or self._in_flight is not None:
+                while self.pending:
+                    self._idle.clear()
+                    self._check_idle()
                     await self._idle.wait()
         except TimeoutError:
             return False
@@ -361,8 +420,7 @@ class AlertManager:
                 self._event_failed(
                     entry, ch,
                     f"rate limit reached ({ch.rate_limit_per_hour} {ch.name} messages per hour, "
-                    f"alerts.{ch.name}_rate_limit_per_hour); not sent. CRITICAL alerts are "
-                    "never held back",
+                    f"{ch.rate_limit_setting}); not sent. CRITICAL alerts are never held back",
                     attempts=0, will_retry=False,
                 )
                 continue
@@ -371,7 +429,10 @@ class AlertManager:
                     alert, priority, kind, when=when, host=self.host, account=self.account,
                     positions=self._positions_text(), repeated=repeated,
                 )
-            if ch.name == "email":
+            message: Message
+            if ch.kind == "notify":
+                message = self._notify[ch.name].compose(self._templates, context)
+            elif ch.kind == "email":
                 message = self._transport.message(
                     ch.recipients, self._templates.subject_for(context),
                     self._templates.body_for(context), priority,
@@ -391,14 +452,17 @@ class AlertManager:
         self._publish(entry)
 
     def _enqueue(self, new: _Delivery) -> None:
-        if len(self._queue) >= self.config.queue_size:
-            droppable = [d for d in (*self._queue, new)
+        lane = self._lanes[new.channel.name]
+        if sum(len(ln.queue) for ln in self._lanes.values()) >= self.config.queue_size:
+            droppable = [d for ln in self._lanes.values() for d in ln.queue
                          if d.entry.priority is not Severity.CRITICAL]
+            if new.entry.priority is not Severity.CRITICAL:
+                droppable.append(new)
             if droppable:
                 victim = max(droppable, key=lambda d: (d.entry.priority.rank, -d.seq))
                 if victim is not new:
-                    self._queue.remove(victim)
-                    self._queue.append(new)
+                    self._lanes[victim.channel.name].queue.remove(victim)
+                    lane.queue.append(new)
                 victim.entry.status[victim.channel.name] = "dropped (queue full)"
                 self._event_failed(
                     victim.entry, victim.channel,
@@ -408,14 +472,14 @@ class AlertManager:
                 )
                 if victim is not new:
                     self._publish(victim.entry)
-                self._signal_work()
+                self._signal_work(lane)
                 return
-        self._queue.append(new)
-        self._signal_work()
+        lane.queue.append(new)
+        self._signal_work(lane)
 
-    def _signal_work(self) -> None:
+    def _signal_work(self, lane: _Lane) -> None:
         self._idle.clear()
-        self._wakeup.set()
+        lane.wakeup.set()
 
     def _positions_text(self) -> str:
         fn = self._positions_fn
@@ -429,39 +493,38 @@ class AlertManager:
 
     # --- sending ---------------------------------------------------------------------------
 
-    async def _deliver(self, d: _Delivery) -> float:
+    async def _deliver(self, lane: _Lane, d: _Delivery) -> float:
         """Try one message once. Returns the backoff to wait before the next try (0: none)."""
         ch, entry = d.channel, d.entry
         d.attempts += 1
         try:
-            await self._transport.send(d.message, ch.recipients)
+            await lane.send(d.message)
         except DeliveryError as exc:
             err = exc
         except Exception as exc:  # a bug must not stop the sender; the text is still scrubbed
-            err = DeliveryError(self._transport.scrub(f"{type(exc).__name__}: {exc}"),
-                                transient=False)
+            err = DeliveryError(self._scrub(f"{type(exc).__name__}: {exc}"), transient=False)
         else:
-            self._failures = 0
+            lane.failures = 0
             entry.status[ch.name] = "sent"
+            to = f" to {len(ch.recipients)} recipient(s)" if ch.recipients else ""
             self._event(
-                EventType.ALERT_SENT, entry, ch.name, len(ch.recipients),
-                f"Alert sent by {ch.name} to {len(ch.recipients)} recipient(s): "
-                f"[{entry.priority}] {entry.alert.title}",
+                EventType.ALERT_SENT, entry, ch.name, _recipients(ch),
+                f"Alert sent by {ch.name}{to}: [{entry.priority}] {entry.alert.title}",
                 attempts=d.attempts,
             )
             self._publish(entry)
             return 0.0
         limit = self.config.retry_max_attempts
         if err.transient and (limit == 0 or d.attempts < limit):
-            self._failures += 1
+            lane.failures += 1
             delay = min(
-                self.config.retry_initial_delay * float(2 ** min(self._failures - 1, 30)),
+                self.config.retry_initial_delay * float(2 ** min(lane.failures - 1, 30)),
                 self.config.retry_max_delay,
             )
             entry.status[ch.name] = f"retrying (attempt {d.attempts} failed)"
-            self._queue.append(d)
+            lane.queue.append(d)
             log.warning("Failed to send alert %r by %s (attempt %d); retrying in %.1fs: %s",
-                        entry.alert.title, ch.name, d.attempts, delay, err.text)
+                        entry.alert.title, ch.name, d.attempts, delay, self._scrub(err.text))
             if d.attempts == 1:
                 self._event_failed(entry, ch, err.text, attempts=d.attempts, will_retry=True)
             self._publish(entry)
@@ -517,7 +580,7 @@ class AlertManager:
     ) -> None:
         then = "; will retry" if will_retry else ""
         self._event(
-            EventType.ALERT_FAILED, entry, ch.name, len(ch.recipients),
+            EventType.ALERT_FAILED, entry, ch.name, _recipients(ch),
             f"Failed to send alert by {ch.name}: [{entry.priority}] {entry.alert.title}: "
             f"{error}{then}",
             error=error, attempts=attempts, will_retry=will_retry,
@@ -542,12 +605,22 @@ class AlertManager:
             "recipients": recipients,
             **extra,
         }
-        scrub = self._transport.scrub
-        details = {k: scrub(v) if isinstance(v, str) else v for k, v in details.items()}
+        clean = self._scrub
+        details = {k: clean(v) if isinstance(v, str) else v for k, v in details.items()}
         try:
-            self._journal.event(event_type, severity, scrub(message), details)
+            self._journal.event(event_type, severity, clean(message), details)
         except Exception:
             log.exception("could not journal %s for alert %r", event_type, entry.alert.key)
+
+
+    def _scrub(self, text: str) -> str:
+        """Without the SMTP password or any apprise URL's token, in any form we know."""
+        return scrub(text, self._secrets)
+
+
+def _recipients(ch: Channel) -> int:
+    """For events: the addresses of an SMTP channel; an apprise service is one destination."""
+    return len(ch.recipients) if ch.kind != "notify" else 1
 
 
 def _raise_if_cancelling() -> None:

@@ -56,6 +56,18 @@ What you should do next:
 Sent by weekly-er-tui on {host}. Alert key: {key}
 """
 
+# A push notification: the title on the lock screen, then a few lines that say what happened,
+# what the system did and what to do (the positions last: they are cut first when it is long).
+DEFAULT_PUSH_TITLE = "Weekly ER {priority}: {title}{repeated_short}"
+DEFAULT_PUSH_BODY = """\
+{what_happened}
+{time_et_short} ET, {host}, account {account}
+{repeated}
+Facts: {facts}
+Did: {action}
+Do: {next_steps}
+Positions: {positions}"""
+
 # No square brackets: on SMS they are GSM-7 extension characters and cost two each.
 DEFAULT_SMS = "Weekly ER {priority}: {title}{repeated_short} ({time_et_short} ET)"
 
@@ -170,6 +182,26 @@ class Templates:
     def sms_for(self, context: Mapping[str, str], limit: int = SMS_LIMIT) -> str:
         return fit_sms(self.sms, context, limit)
 
+    def push_for(
+        self, context: Mapping[str, str], *, title_limit: int, body_limit: int
+    ) -> tuple[str, str]:
+        """Title and body of a push notification: each value on one line (a phone wraps it),
+        the body cut at `body_limit`, the title at `title_limit` (0: the service has none, so it
+        goes first in the body, and apprise puts it there)."""
+        flat = {k: _flat(k, v) for k, v in context.items()}
+        title = " ".join(render(DEFAULT_PUSH_TITLE, flat).split())
+        limit = title_limit or SUBJECT_LIMIT
+        if len(title) > limit:
+            title = title[: limit - 3].rstrip() + "..."
+        if not title_limit:
+            body_limit -= len(title) + 2  # apprise joins them with a line break
+        lines = [line for line in render(DEFAULT_PUSH_BODY, flat).splitlines()
+                 if line.strip() and line not in _EMPTY_PUSH_LINES]
+        body = "\n".join(lines)
+        if len(body) > body_limit:
+            body = body[: max(0, body_limit - 3)].rstrip() + "..."
+        return title, body
+
 
 # --- the context a template is rendered with ------------------------------------------------
 
@@ -267,6 +299,17 @@ def build_context(
 
 
 _SAMPLE: dict[str, str] = {name: "x" for name in PLACEHOLDERS}
+
+
+_EMPTY_PUSH_LINES = {"Facts: (none)", "Positions: (not available)", "Positions: (none)"}
+
+
+def _flat(name: str, value: str) -> str:
+    """A placeholder's value on one line: lists (facts, positions) joined with '; '."""
+    lines = [line.strip() for line in value.splitlines() if line.strip()]
+    if name in ("facts", "positions"):
+        return "; ".join(lines)
+    return " ".join(lines) if "\n" in value or value.startswith(_INDENT) else value
 
 
 # --- SMS ------------------------------------------------------------------------------------
