@@ -143,6 +143,15 @@ def cmd_check_config(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     loaded = load_or_report(args.path, err)
     if loaded is None:
         return EXIT_BAD_INPUT
+    # What only the alerts can tell (template files, smtp_ca_file, URLs apprise cannot read).
+    from weekly_er_tui.alerts import config_problems
+
+    alert_problems = config_problems(loaded.config.alerts)
+    if alert_problems:
+        print(f"Configuration error in {args.path}; nothing was started:", file=err)
+        for problem in alert_problems:
+            print(f"  - {problem}", file=err)
+        return EXIT_BAD_INPUT
     print(f"{args.path}: OK", file=out)
     print(json.dumps(loaded.config.masked(), indent=2), file=out)
     return EXIT_OK

@@ -85,18 +85,25 @@ def _environment(info: ValidationInfo) -> Mapping[str, str]:
     return env if isinstance(env, Mapping) else os.environ
 
 
-def _apprise_problem(url: str) -> str | None:
-    # apprise knows its URLs; alerts/push.py asks it (and keeps its log lines, which quote the
-    # URL, out of every log). Imported here, not at the top: alerts imports config.
-    from weekly_er_tui.alerts.push import url_problem
+URL_SCHEME = re.compile(r"\s*([A-Za-z][\w+.-]*)://")
+APPRISE_WIKI = "https://github.com/caronc/apprise/wiki"
 
-    return url_problem(url)
+
+def _url_shape(url: str) -> str | None:
+    # Whether apprise understands the URL is asked of apprise, in alerts/ (AlertConfigError,
+    # and check-config); here only its shape, without quoting it: it holds a token.
+    if URL_SCHEME.match(url):
+        return None
+    return (
+        "not an apprise URL (service://...), e.g. tgram://bottoken/ChatID for Telegram; "
+        f"see {APPRISE_WIKI} for each service's URL"
+    )
 
 
 def mask_url(url: str) -> str:
     """An apprise URL as check-config shows it: the service, never the token."""
-    scheme, sep, _ = url.partition("://")
-    return f"{scheme}://{MASK}" if sep and re.fullmatch(r"[A-Za-z][\w+.-]*", scheme) else MASK
+    m = URL_SCHEME.match(url)
+    return f"{m[1]}://{MASK}" if m else MASK
 
 
 NOTIFY_RESERVED_NAMES = ("email", "sms", "log")
@@ -132,9 +139,9 @@ class NotifyConfig(_Section):
 
     @field_validator("url")
     @classmethod
-    def _understood(cls, v: SecretStr | None) -> SecretStr | None:
+    def _shaped(cls, v: SecretStr | None) -> SecretStr | None:
         if v is not None:
-            problem = _apprise_problem(v.get_secret_value())
+            problem = _url_shape(v.get_secret_value())
             if problem:
                 raise ValueError(problem)
         return v
@@ -155,9 +162,9 @@ class NotifyConfig(_Section):
                 f"the environment variable {v} is not set (or empty); export "
                 f"{v}='tgram://...' before starting weekly-er-tui, or use url_file"
             )
-        problem = _apprise_problem(url)
+        problem = _url_shape(url)
         if problem:
-            raise ValueError(f"{v} holds a URL apprise cannot read: {problem}")
+            raise ValueError(f"{v} holds {problem}")
         return v
 
     @field_validator("url_file")
@@ -173,9 +180,9 @@ class NotifyConfig(_Section):
             raise ValueError(f"cannot read {p}: {why}") from None
         if not url:
             raise ValueError(f"{p} is empty; put the apprise URL in it (one line)")
-        problem = _apprise_problem(url)
+        problem = _url_shape(url)
         if problem:
-            raise ValueError(f"{p} holds a URL apprise cannot read: {problem}")
+            raise ValueError(f"{p} holds {problem}")
         return v
 
     @field_validator("name")

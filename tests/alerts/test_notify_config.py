@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.alerts.conftest import TOKEN
-from weekly_er_tui.alerts import AlertManager
+from weekly_er_tui.alerts import AlertManager, config_problems
 from weekly_er_tui.cli import main
 from weekly_er_tui.clock import ManualClock
 from weekly_er_tui.config import MASK, AppConfig, ConfigError, parse_config
@@ -33,6 +33,15 @@ def problems(entries: list[dict[str, Any]], env: dict[str, str] | None = None) -
     for p in info.value.problems:
         assert TOKEN not in p
     return info.value.problems
+
+
+def apprise_problems(entries: list[dict[str, Any]],
+                     env: dict[str, str] | None = None) -> list[str]:
+    """What only apprise can tell: the problems AlertManager (and check-config) report."""
+    found = config_problems(with_notify(entries, env).alerts)
+    for p in found:
+        assert TOKEN not in p
+    return found
 
 
 def test_a_url_from_the_config_an_environment_variable_or_a_file(tmp_path: Path) -> None:
@@ -77,8 +86,10 @@ def test_check_config_masks_every_token(tmp_path: Path, capsys: pytest.CaptureFi
 def test_a_url_apprise_cannot_read_names_the_entry_and_the_fix(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    [problem] = problems([{"url": TELEGRAM}, {"url": f"tgram://{TOKEN}"}])
-    assert problem.startswith("alerts.notify[1].url: apprise cannot read this tgram:// (Telegram)")
+    [problem] = apprise_problems([{"url": TELEGRAM}, {"url": f"tgram://{TOKEN}"}])
+    assert problem.startswith(
+        "alerts.notify[1].url: apprise cannot read this tgram:// (Telegram) URL"
+    )
     assert "tgram://bottoken/ChatID" in problem  # the form it should have
     # The same through the command a trader runs; apprise's own log line must not leak it.
     path = tmp_path / "config.json"
@@ -91,7 +102,7 @@ def test_a_url_apprise_cannot_read_names_the_entry_and_the_fix(
 
 
 def test_an_unknown_service_says_which_schemes_there_are() -> None:
-    [problem] = problems([{"url": f"telegram://{TOKEN}/1"}])
+    [problem] = apprise_problems([{"url": f"telegram://{TOKEN}/1"}])
     assert problem.startswith("alerts.notify[0].url: 'telegram://' is no service apprise knows")
     assert "tgram://" in problem and "pover://" in problem and "ntfys://" in problem
 
@@ -120,10 +131,10 @@ def test_an_unset_environment_variable_or_unreadable_file_names_it(tmp_path: Pat
         "set"
     )
     assert file_problem.startswith(f"alerts.notify[1].url_file: cannot read {missing}")
-    [bad_env] = problems([{"url_env": "WEEKLY_ER_NOTIFY_TELEGRAM"}],
-                         env={"WEEKLY_ER_NOTIFY_TELEGRAM": f"tgram://{TOKEN}"})
+    [bad_env] = apprise_problems([{"url_env": "WEEKLY_ER_NOTIFY_TELEGRAM"}],
+                                 env={"WEEKLY_ER_NOTIFY_TELEGRAM": f"tgram://{TOKEN}"})
     assert bad_env.startswith(
-        "alerts.notify[0].url_env: WEEKLY_ER_NOTIFY_TELEGRAM holds a URL apprise cannot read"
+        "alerts.notify[0].url_env: the URL in WEEKLY_ER_NOTIFY_TELEGRAM: apprise cannot read"
     )
 
 

@@ -161,24 +161,12 @@ class AlertManager:
         account: str = "",
         transport: SmtpTransport | None = None,
     ) -> None:
-        problems = unknown_overrides(config.priorities)
-        try:
-            self._templates = Templates.from_config(config)
-        except TemplateError as exc:
-            problems += exc.problems
         self.host = host or socket.gethostname()
-        if transport is None:
-            try:
-                transport = SmtpTransport(config, host=self.host)
-            except AlertConfigError as exc:
-                problems += exc.problems
-        notify: tuple[NotifyTransport, ...] = ()
-        try:
-            notify = notify_transports(config)
-        except AlertConfigError as exc:
-            problems += exc.problems
+        templates, smtp, notify, problems = _build(config, self.host)
+        transport = transport or smtp
         if problems or transport is None:
             raise AlertConfigError(problems)
+        self._templates = templates
         self._transport = transport
         self._notify = {t.name: t for t in notify}
         self._secrets = (*transport.secrets, *(s for t in notify for s in t.secrets))
@@ -616,6 +604,36 @@ class AlertManager:
     def _scrub(self, text: str) -> str:
         """Without the SMTP password or any apprise URL's token, in any form we know."""
         return scrub(text, self._secrets)
+
+
+def _build(
+    config: AlertsConfig, host: str
+) -> tuple[Templates, SmtpTransport | None, tuple[NotifyTransport, ...], list[str]]:
+    """Templates and transports of a config, and every problem found on the way."""
+    problems = unknown_overrides(config.priorities)
+    templates = Templates()
+    try:
+        templates = Templates.from_config(config)
+    except TemplateError as exc:
+        problems += exc.problems
+    smtp: SmtpTransport | None = None
+    try:
+        smtp = SmtpTransport(config, host=host)
+    except AlertConfigError as exc:
+        problems += exc.problems
+    notify: tuple[NotifyTransport, ...] = ()
+    try:
+        notify = notify_transports(config)
+    except AlertConfigError as exc:
+        problems += exc.problems
+    return templates, smtp, notify, problems
+
+
+def config_problems(config: AlertsConfig) -> list[str]:
+    """Every problem AlertManager would refuse to start with (unknown kinds in priorities,
+    template files, smtp_ca_file, URLs apprise cannot read), each naming its field; [] if none.
+    Nothing is sent. For check-config."""
+    return _build(config, "localhost")[3]
 
 
 def _recipients(ch: Channel) -> int:

@@ -30,7 +30,7 @@ import apprise
 
 from weekly_er_tui.alerts.channels import AlertConfigError, Channel, DeliveryError, scrub
 from weekly_er_tui.alerts.templates import SMS_LIMIT, Templates
-from weekly_er_tui.config import AlertsConfig, NotifyConfig
+from weekly_er_tui.config import APPRISE_WIKI, URL_SCHEME, AlertsConfig, NotifyConfig
 from weekly_er_tui.model import Severity
 
 # A push body short enough for every service we point at (Pushover takes 1024) and to read on a
@@ -57,9 +57,8 @@ SERVICES: dict[str, tuple[str, str, str]] = {
 }
 EXAMPLES = ("tgram:// (Telegram), pover:// (Pushover), ntfys:// (ntfy), twilio:// (Twilio SMS), "
             "discord://, slack://")
-WIKI = "https://github.com/caronc/apprise/wiki"
-
-_SCHEME = re.compile(r"([A-Za-z][\w+.-]*)://")
+WIKI = APPRISE_WIKI
+_SCHEME = URL_SCHEME
 _CAPTURE_MAX = 50
 
 log = logging.getLogger("weekly_er_tui.alerts.push")
@@ -208,7 +207,7 @@ def _first_problem(lines: list[tuple[int, str]]) -> str:
 def _instantiate(url: str) -> tuple[Any, str | None]:
     """apprise's service for `url`, or None and what is wrong (scrubbed, with the fix)."""
     _remember(url)
-    m = _SCHEME.match(url.strip())
+    m = _SCHEME.match(url)
     if m is None:
         return None, (
             "not an apprise URL (service://...), e.g. tgram://bottoken/ChatID for Telegram; "
@@ -265,15 +264,18 @@ class NotifyTransport:
 
     def __init__(self, entry: NotifyConfig, index: int, name: str) -> None:
         self.field = f"alerts.notify[{index}].{entry.source}"
+        origin = entry.url_env or entry.url_file
         if entry.url_env:
             self.field += f" ({entry.url_env})"
         url = entry.secret_url()
         instance, problem = _instantiate(url)
         if instance is None:
-            raise AlertConfigError([f"alerts.notify[{index}].{entry.source}: {problem}"])
+            where = f"the URL in {origin}: " if origin else ""
+            raise AlertConfigError([f"alerts.notify[{index}].{entry.source}: {where}{problem}"])
         self._secrets = url_secrets(url)
         self.name = name
-        self.service = _service(_SCHEME.match(url.strip())[1].lower(), instance)[1]  # type: ignore[index]
+        scheme = _SCHEME.match(url)
+        self.service = _service(scheme[1].lower() if scheme else "", instance)[1]
         self.title_limit = int(getattr(instance, "title_maxlen", 0) or 0)
         self.body_limit = int(getattr(instance, "body_maxlen", 0) or 0) or PUSH_LIMIT
         # A service that takes 160 characters or fewer is a text message: one plain line.
@@ -385,7 +387,7 @@ def notify_transports(config: AlertsConfig) -> tuple[NotifyTransport, ...]:
         if entry.name:
             names.append(entry.name)
             continue
-        m = _SCHEME.match(entry.secret_url().strip())
+        m = _SCHEME.match(entry.secret_url())
         base = _service(m[1].lower())[0] if m else "notify"
         name, n = base, 1
         while name.lower() in taken:
