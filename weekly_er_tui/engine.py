@@ -22,6 +22,7 @@ from weekly_er_tui.broker.connection import ConnectionConfig, ConnectionMonitor
 from weekly_er_tui.broker.market_data import MarketDataFeed
 from weekly_er_tui.broker.orders import FillRecorder, OrderExecutor
 from weekly_er_tui.broker.portfolio import PortfolioTracker
+from weekly_er_tui.broker.rebuild import LostStateRebuild
 from weekly_er_tui.clock import ET, Clock, WallClock
 from weekly_er_tui.config import AppConfig
 from weekly_er_tui.control.lock import AccountLock, AccountLocked
@@ -115,6 +116,8 @@ class TradingEngine:
         self.monitor.add_resync_hook(self._claim_connected_account)
         self.monitor.add_resync_hook(self.portfolio.resync)
         self.monitor.add_resync_hook(self.fills.resync)
+        self.monitor.add_resync_hook(LostStateRebuild(
+            self.store, self.journal, self.clock, self.alert, config.account or "").resync)
         self.monitor.add_resync_hook(self.executor.reconcile)
         self.monitor.add_resync_hook(self._after_resync)
         self.monitor.add_data_lost_hook(self.portfolio.resubscribe)

@@ -299,9 +299,14 @@ class Store:
             aside = self._move_aside()
             raise StoreError(
                 f"The state database {self.path} cannot be read ({exc}). It was moved aside to "
-                f"{aside} and NOT replaced: trading state, tracked positions and order intents in "
-                f"it are unknown. Check your positions and open orders in TWS, then start again "
-                f"(a new, empty database will be created)."
+                f"{aside} and NOT replaced: the trading state (a HALT), tracked positions and "
+                f"order intents in it are unknown, and nothing was started. The next start "
+                f"creates a new, empty database, starts ACTIVE (not HALTED), and at its first "
+                f"connect rebuilds the strategy's positions and this week's entries from the "
+                f"trade journal and IB's executions of this app's orders (a CRITICAL alert lists "
+                f"them; the Friday close closes them); positions not bought by this app stay "
+                f"the trader's. Check your positions and open orders in TWS first; pause or "
+                f"flatten in the app if you want no entries."
             ) from exc
 
     def _move_aside(self) -> Path:
