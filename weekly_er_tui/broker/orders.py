@@ -12,7 +12,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
@@ -37,6 +37,7 @@ from weekly_er_tui.risk.gate import (
 )
 from weekly_er_tui.store import Store
 
+from .closing import UnreportedFills, closing_quantity, working_to_close
 from .fills import FillRecorder
 from .order_status import DONE_STATES, OrderWatcher
 from .portfolio import PortfolioTracker
@@ -46,6 +47,7 @@ log = logging.getLogger("weekly_er_tui.orders")
 __all__ = ["DONE_STATES", "FillRecorder", "FlattenResult", "OrderExecutor", "SubmitResult",
            "make_intent"]
 
+OPEN_ORDERS_TIMEOUT = 5.0  # real seconds for reqAllOpenOrders at a resync
 MARKETABLE_LIMIT_SLIPPAGE = 0.02  # outside regular hours a close is a limit 2% through the market
 
 AlertSink = Callable[[Alert], None]
@@ -125,6 +127,7 @@ class OrderExecutor:
         self._recent: deque[tuple[datetime, OrderIntent]] = deque(maxlen=500)
         self._seq = 0
         self._watcher = OrderWatcher(store, journal, clock, self._send_alert)
+        self._unreported = UnreportedFills(ib)
 
     # -- refs ------------------------------------------------------------------------------
     def new_ref(self, reason: str, symbol: str) -> str:
@@ -229,7 +232,17 @@ class OrderExecutor:
         self._watcher.watch(trade, intent)
 
     async def reconcile(self, ib: IB) -> dict[str, Any]:
-        """After a (re)connect: match recorded intents with what IB knows by orderRef."""
+        """After a (re)connect, before anything new is decided: match recorded intents with what
+        IB knows by orderRef, and adopt our orders still working (a restart in the middle of a
+        close: the new closer waits for them instead of selling the same shares again). The
+        connect's reqOpenOrders shows only this clientId's orders; reqAllOpenOrders also those
+        an earlier run placed under another clientId (after a clientId fallback)."""
+        try:
+            async with asyncio.timeout(OPEN_ORDERS_TIMEOUT):
+                await ib.reqAllOpenOrdersAsync()
+        except TimeoutError:
+            log.warning("no answer to reqAllOpenOrders in %gs: orders placed by another clientId "
+                        "are not known", OPEN_ORDERS_TIMEOUT)
         known: dict[str, str] = {}
         for t in ib.trades():
             if t.order.orderRef:
@@ -348,6 +361,7 @@ class OrderExecutor:
         return await self.wait_done(trades, timeout)
 
     def closing_intent(self, symbol: str, quantity: float, reason: str) -> OrderIntent:
+        """An order that reduces a position of `quantity` (signed) by |quantity|."""
         side = "SELL" if quantity > 0 else "BUY"
         qty = abs(quantity)
         if self._market_open():
@@ -359,11 +373,62 @@ class OrderExecutor:
         return make_intent(symbol, side, qty, "LMT", round(price, 2),
                            self.new_ref(reason, symbol), reason)
 
+    # -- the never-oversell rule -----------------------------------------------------------
+    def _ours(self, trade: Trade) -> bool:
+        """A working order this app sent to close (any closing reason), by its orderRef."""
+        ref = trade.order.orderRef
+        rec = self.store.intent(ref) if ref else None
+        return rec is not None and rec.reason != "ENTRY"
+
+    def unbooked(self, symbol: str) -> float:
+        """Signed fills of our own orders in `symbol` that ib_async has and the strategy's book
+        (the store's tracked positions, written when a fill is recorded) has not yet."""
+        total = 0.0
+        for f in self.ib.fills():
+            ex = f.execution
+            if (f.contract.symbol != symbol or not ex.orderRef
+                    or self.journal.has_fill(ex.execId) or self.store.intent(ex.orderRef) is None):
+                continue
+            total += float(ex.shares) if ex.side.upper() in ("BOT", "BUY") else -float(ex.shares)
+        return total
+
+    def owned_open(self, owned: Mapping[str, float]) -> dict[str, float]:
+        """Of the caller's own quantities (the strategy's book), what is still held at IB:
+        per symbol, the part of the position that is the caller's (signed; never more than the
+        position, never on its other side)."""
+        positions = self.open_positions(owned)
+        out: dict[str, float] = {}
+        for symbol, mine in owned.items():
+            pos = positions.get(symbol, 0.0)
+            left = closing_quantity(pos, 0.0, self._unreported.of(symbol),
+                                    mine + self.unbooked(symbol))
+            if left > 0:
+                out[symbol] = left if pos > 0 else -left
+        return out
+
+    def closable(self, symbol: str, position: float, owned: float | None = None
+                 ) -> tuple[float, list[Trade]]:
+        """How many shares a new closing order for `symbol` may be for (>= 0), and the working
+        orders that already close it. Never more than the position, minus what is working to
+        close it, minus what has filled and IB's position stream has not reported yet; with
+        `owned` (the caller's part, signed) never more than that part minus our own working
+        closes, never across zero."""
+        trades = self.ib.openTrades()
+        unreported = self._unreported.of(symbol)
+        working, found = working_to_close(trades, symbol, position)
+        qty = closing_quantity(position, working, unreported)
+        if owned is not None:
+            ours, _ = working_to_close(trades, symbol, position, self._ours)
+            qty = min(qty, closing_quantity(position, ours, unreported,
+                                            owned + self.unbooked(symbol)))
+        return qty, found
+
     async def flatten(
         self,
         reason: str = "EMERGENCY",
         symbols: Iterable[str] | None = None,
         *,
+        owned: Callable[[], Mapping[str, float]] | None = None,
         attempts: int = 3,
         order_timeout: float = 30.0,
         cancel_first: bool = True,
@@ -372,6 +437,11 @@ class OrderExecutor:
         """Cancel working orders, close every position (or `symbols`), follow each order to its
         end, retry what did not fill, and verify: flat and no working orders.
 
+        Every closing order obeys the never-oversell rule (`closable`): orders already working
+        to close a symbol (an earlier close, or one adopted after a restart) are waited for, not
+        sent again. `owned()` (the strategy's book, read at every attempt) limits the close to
+        the caller's own quantities: the trader's own shares in the same symbols stay.
+
         A disconnect does not stall it: ib_async drops its order objects with the connection,
         so waiting on them would sit out the timeout. The close waits for the reconnect (up to
         `reconnect_timeout` real seconds), cancels whatever of its orders is still working at IB
@@ -379,12 +449,21 @@ class OrderExecutor:
         cut short by a disconnect does not count against `attempts`."""
         t0 = time.monotonic()
         scope = list(symbols) if symbols is not None else None
+        if owned is not None:
+            scope = sorted(set(scope or ()) | set(owned()))
         failed: dict[str, str] = {}
+
+        def left() -> dict[str, float]:
+            if owned is None:
+                return self.open_positions(scope)
+            mine = owned()
+            return self.owned_open({s: mine.get(s, 0.0) for s in scope or ()})
+
         if not await self._link_up(reconnect_timeout):
-            remaining = self.open_positions(scope)
+            remaining = left()
             return self._result(set(remaining), remaining, {
                 s: "not connected: nothing could be sent" for s in remaining}, scope, t0)
-        initial = set(self.open_positions(scope))
+        initial = set(left())
         if cancel_first:
             if scope is None:
                 await self.cancel_all()
@@ -397,13 +476,22 @@ class OrderExecutor:
                     break
                 # Orders sent before the drop may still be working: cancel, then re-read.
                 await self.cancel_orders(self.working_orders(scope))
-            positions = self.open_positions(scope)
-            if not positions:
+            targets = left()
+            if not targets:
                 break
             attempt += 1
+            positions = self.open_positions(targets)
+            mine = owned() if owned is not None else None
             trades: list[Trade] = []
-            for symbol, qty in positions.items():
-                result = await self.submit(self.closing_intent(symbol, qty, reason))
+            for symbol in targets:
+                position = positions.get(symbol, 0.0) + self._unreported.of(symbol)
+                qty, working = self.closable(symbol, positions.get(symbol, 0.0),
+                                             None if mine is None else mine.get(symbol, 0.0))
+                trades += working  # an earlier close still working: followed, not re-sent
+                if qty <= 0:
+                    continue
+                result = await self.submit(self.closing_intent(
+                    symbol, qty if position > 0 else -qty, reason))
                 if result.trade is not None:
                     trades.append(result.trade)
                 else:
@@ -432,10 +520,10 @@ class OrderExecutor:
             filled = {t.contract.symbol for t in trades if t.orderStatus.status == "Filled"}
             # Wait for IB's position messages to catch up with the fills.
             def caught_up(done: set[str] = filled) -> bool:
-                return not set(self.open_positions(scope)) & done
+                return all(not self._unreported.of(s) for s in done)
 
             await self._wait_for(caught_up, 5.0)
-        remaining = self.open_positions(scope)
+        remaining = left()
         return self._result(initial, remaining, failed, scope, t0)
 
     async def _link_up(self, timeout: float) -> bool:

@@ -1,0 +1,119 @@
+"""How large a closing order may be: the never-oversell rule, and what it needs to know.
+
+A closing order for a symbol never exceeds the position, minus what is already working to close
+it, minus what has filled and IB's position stream has not reported yet. Without the last two a
+restart in the middle of a close (its orders still working) or a position message trailing a
+fill by a few seconds sells the same shares twice and leaves the account short.
+
+`closing_quantity` is the pure rule. `UnreportedFills` keeps the fills IB's position stream has
+not caught up with (from execDetails, dropped once a position message for the symbol arrives
+after them). `working_to_close` sums the working orders that reduce a position.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from ib_async import IB, Trade
+from ib_async import Fill as IBFill
+from ib_async import Position as IBPosition
+
+from .order_status import DONE_STATES
+
+# Real seconds a fill counts as unreported when no position message follows it: a gateway that
+# sent the position before the execution would otherwise keep the fill pending forever (and the
+# close short of what it must sell). Counting it for a while errs on the side of selling less.
+UNREPORTED_GRACE = 15.0
+
+
+def _sign(x: float) -> int:
+    return (x > 0) - (x < 0)
+
+
+def closing_quantity(position: float, working: float, unreported: float,
+                     owned: float | None = None) -> float:
+    """Shares (>= 0) a new closing order may be for.
+
+    `position`: IB's position (signed). `unreported`: signed fills not in it yet. `working`:
+    shares of working orders that reduce it. `owned`: the caller's own part of the position (the
+    strategy's book, signed); None closes the whole position. An owned part on the other side of
+    the position (the trader sold the strategy's shares and more by hand) closes nothing: a close
+    never crosses zero."""
+    actual = position + unreported
+    if abs(actual) < 1e-9:
+        return 0.0
+    target = abs(actual)
+    if owned is not None:
+        if _sign(owned) != _sign(actual):
+            return 0.0
+        target = min(abs(owned), target)
+    return max(0.0, target - max(0.0, working))
+
+
+def closing_side(position: float) -> str:
+    return "SELL" if position > 0 else "BUY"
+
+
+def remaining(trade: Trade) -> float:
+    """What a working order has still to fill: by its executions or its status, whichever knows
+    more (execDetails and orderStatus arrive in either order)."""
+    filled = max(float(trade.orderStatus.filled or 0.0), trade.filled())
+    return max(0.0, float(trade.order.totalQuantity) - filled)
+
+
+def working_to_close(trades: Iterable[Trade], symbol: str, position: float,
+                     mine: Callable[[Trade], bool] = lambda _t: True) -> tuple[float, list[Trade]]:
+    """Shares of `symbol` that working orders (those `mine` accepts) will sell (long) or buy
+    (short), and those orders."""
+    side = closing_side(position)
+    found = [t for t in trades if t.contract.symbol == symbol and t.order.action == side
+             and t.orderStatus.status not in DONE_STATES and mine(t)]
+    return sum(remaining(t) for t in found), found
+
+
+@dataclass(slots=True)
+class _Pending:
+    at: float
+    exec_id: str
+    signed: float
+
+
+class UnreportedFills:
+    """Fills IB's position stream has not reported yet, per symbol (signed)."""
+
+    def __init__(self, ib: IB, grace: float = UNREPORTED_GRACE) -> None:
+        self.ib = ib
+        self.grace = grace
+        self._pending: dict[str, list[_Pending]] = {}
+        ib.execDetailsEvent += self._on_exec
+        ib.positionEvent += self._on_position
+
+    def close(self) -> None:
+        self.ib.execDetailsEvent -= self._on_exec
+        self.ib.positionEvent -= self._on_position
+
+    def _on_exec(self, trade: Trade, fill: IBFill) -> None:
+        ex = fill.execution
+        pending = self._pending.setdefault(fill.contract.symbol, [])
+        if any(p.exec_id == ex.execId for p in pending):
+            return
+        signed = float(ex.shares) if ex.side.upper() in ("BOT", "BUY") else -float(ex.shares)
+        pending.append(_Pending(time.monotonic(), ex.execId, signed))
+
+    def _on_position(self, position: IBPosition) -> None:
+        # The position message carries every execution before it.
+        self._pending.pop(position.contract.symbol, None)
+
+    def of(self, symbol: str) -> float:
+        pending = self._pending.get(symbol)
+        if not pending:
+            return 0.0
+        cutoff = time.monotonic() - self.grace
+        pending[:] = [p for p in pending if p.at >= cutoff]
+        return sum(p.signed for p in pending)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {s: self.of(s) for s in list(self._pending) if self.of(s)}
