@@ -239,6 +239,7 @@ class TradingEngine:
         if not await self._claim(self.config.account or ""):
             return
         self._running = True
+        self._changed()  # hosts wait for this: the account and the socket are this engine's
         self._stop.clear()
         cm = self.monitor.config
         self.journal.event(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import logging
 import re
 import signal
 from dataclasses import replace
@@ -30,6 +31,7 @@ from weekly_er_tui.journal import remove_handlers, setup_logging
 
 # The demo's own data directories carry this file: the only state databases it may delete.
 DEMO_MARKER = ".weekly-er-tui-demo"
+log = logging.getLogger("weekly_er_tui.runner")
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -134,25 +136,19 @@ async def _host(engine: Any, config: AppConfig, clock: Clock, *, headless: bool,
     """Run the engine headless, or in the app (which hosts it as a worker), until stopped."""
     if headless:
         return await run_headless(engine, run_for)
-    from weekly_er_tui.ui.app import WeeklyERApp
+    from weekly_er_tui.app_host import host_in_app
 
-    app = WeeklyERApp(engine, clock=clock, limits=config.safety_limits, title=title)
-    stopper = None
-    if run_for is not None:
-        async def stop_later() -> None:
-            await clock.sleep(run_for)
-            app.exit()
-
-        stopper = asyncio.ensure_future(stop_later())
     try:
-        await app.run_async()
+        task = await host_in_app(engine, config, clock, run_for=run_for, title=title)
+        if task.done() and not task.cancelled() and task.exception() is not None:
+            exc = task.exception()
+            log.error("the engine stopped with an error: %r", exc)
+            return EXIT_FAILURE
     finally:
-        if stopper is not None:
-            stopper.cancel()
         if engine.state.is_running:
             await engine.stop()
         engine.close()
-    return EXIT_OK
+    return _refused(engine)
 
 
 def demo_start(now: datetime) -> datetime:

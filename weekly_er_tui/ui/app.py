@@ -18,6 +18,7 @@ from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.driver import Driver
 from textual.widgets import Footer
 from textual.worker import Worker, WorkerState
 
@@ -97,6 +98,10 @@ class WeeklyERApp(App[None]):
         title: str = "Weekly ER",
         refresh_hz: float = 5.0,
         host_engine: bool = True,
+        engine_task: asyncio.Task[None] | None = None,
+        on_screen_lost: Callable[[str], None] | None = None,
+        attached: bool = False,
+        read_only: bool = False,
     ) -> None:
         super().__init__()
         if not 0 < refresh_hz <= 30:
@@ -107,6 +112,13 @@ class WeeklyERApp(App[None]):
         self.title = title
         self.refresh_hz = refresh_hz
         self.host_engine = host_engine
+        # The runner owns the engine's task (so the engine outlives this screen); the app's
+        # worker hosts it by awaiting it, shielded: leaving the app never cancels the engine.
+        self.engine_task = engine_task
+        self.on_screen_lost = on_screen_lost
+        # Attached over the control socket to an engine in another process: quitting detaches.
+        self.attached = attached
+        self.read_only = read_only
         self.rendered: EngineState | None = None
         self.engine_error = ""
         self._stopping = False
@@ -168,7 +180,26 @@ class WeeklyERApp(App[None]):
         description="engine: connection monitor, safety monitor, strategy, alert sender",
     )
     async def run_engine(self) -> None:
-        await self.engine.run()
+        if self.engine_task is not None:
+            await asyncio.shield(self.engine_task)
+        else:
+            await self.engine.run()
+
+    def get_driver_class(self) -> type[Driver]:
+        driver = super().get_driver_class()
+        if driver.__name__ == "LinuxDriver":  # (termios: not importable on Windows)
+            from weekly_er_tui.ui.terminal import GuardedLinuxDriver
+
+            return GuardedLinuxDriver
+        return driver
+
+    def terminal_lost(self, reason: str) -> None:
+        """The terminal went away (a write failed): the host keeps the engine going without a
+        screen; with no host to tell, the app just leaves."""
+        if self.on_screen_lost is not None:
+            self.on_screen_lost(reason)
+        else:
+            self.exit()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         worker = event.worker

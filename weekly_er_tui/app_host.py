@@ -1,0 +1,119 @@
+"""The engine under the Textual app, and on without it when the screen goes.
+
+The engine's task belongs to this loop, not to the app: the app hosts it (its worker awaits the
+task, shielded) and renders it. When the terminal goes away (SIGHUP from a dropped SSH link or
+a killed tmux pane, or a write to it fails) the app leaves and the engine simply goes on,
+headless, in the same loop: no reconnect, no gap in heartbeats or safety checks; the trader is
+told (event and MEDIUM alert) and can `weekly-er-tui attach` again. SIGTERM and SIGINT stop it
+cleanly, as headless does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+from typing import Any
+
+from weekly_er_tui.clock import Clock
+from weekly_er_tui.config import AppConfig
+from weekly_er_tui.model import Alert, EventType, Severity
+
+log = logging.getLogger("weekly_er_tui.runner")
+
+SCREEN_LOST = "screen lost: monitoring continues headless; attach with `weekly-er-tui attach`"
+START_TIMEOUT_S = 30.0
+
+
+async def started(engine: Any, task: asyncio.Task[None]) -> bool:
+    """Wait until the engine has claimed its account and socket (True) or ended (False)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + START_TIMEOUT_S
+    while not task.done() and not engine.state.is_running and loop.time() < deadline:
+        await asyncio.sleep(0.01)
+    return not task.done()
+
+
+def detach_from_terminal() -> None:
+    """stdin, stdout and stderr to /dev/null: nothing later can block on, or fail writing to,
+    a terminal that is gone."""
+    fd = os.open(os.devnull, os.O_RDWR)
+    try:
+        for target in (0, 1, 2):
+            os.dup2(fd, target)
+    finally:
+        os.close(fd)
+
+
+async def host_in_app(engine: Any, config: AppConfig, clock: Clock, *,
+                      run_for: float | None = None, title: str = "Weekly ER") -> asyncio.Task[None]:
+    """Run the app over the engine until it quits, a stop signal, or the screen is lost; returns
+    the engine's task (done, or still running headless when the screen was lost)."""
+    from weekly_er_tui.ui.app import WeeklyERApp
+
+    loop = asyncio.get_running_loop()
+    task = asyncio.create_task(engine.run(), name="engine")
+    if not await started(engine, task):
+        return task
+    lost: list[str] = []
+    stopping: list[asyncio.Future[None]] = []
+
+    def screen_lost(why: str) -> None:
+        if lost or stopping:
+            return
+        lost.append(why)
+        engine.journal.event(
+            EventType.SYSTEM, Severity.MEDIUM,
+            f"Screen lost ({why}): monitoring continues headless; attach with "
+            f"`weekly-er-tui attach --data-dir {engine.data_dir.absolute()}`", {"why": why})
+        engine.alert(Alert(
+            key="screen_lost", priority=Severity.MEDIUM, kind="system", title=SCREEN_LOST,
+            body=f"The cockpit's terminal went away ({why}). The engine goes on without a "
+                 f"screen: heartbeats, safety checks, the strategy and the Friday close. "
+                 f"`weekly-er-tui attach --data-dir {engine.data_dir.absolute()}` shows it "
+                 f"again; `weekly-er-tui status` tells its state."))
+        app.exit()
+
+    def stop_signal(name: str) -> None:
+        if stopping:
+            return
+        engine.journal.event(EventType.SYSTEM, Severity.INFO,
+                             f"{name} received: stopping cleanly", {"signal": name})
+        stopping.append(asyncio.ensure_future(engine.stop()))
+        if not lost:
+            app.exit()
+
+    app = WeeklyERApp(engine, clock=clock, limits=config.safety_limits, title=title,
+                      engine_task=task, on_screen_lost=screen_lost)
+    handlers = {signal.SIGHUP: lambda: screen_lost("SIGHUP: the terminal hung up"),
+                signal.SIGTERM: lambda: stop_signal("SIGTERM"),
+                signal.SIGINT: lambda: stop_signal("SIGINT")}
+    installed = []
+    for sig, fn in handlers.items():
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, fn)
+            installed.append(sig)
+    stopper = None
+    if run_for is not None:
+        async def stop_later() -> None:
+            await clock.sleep(run_for)
+            await engine.stop()
+            app.exit()
+
+        stopper = asyncio.ensure_future(stop_later())
+    try:
+        await app.run_async()
+        if lost:
+            detach_from_terminal()
+            log.warning("screen lost (%s): the engine goes on headless", lost[0])
+        elif not task.done():
+            await engine.stop()  # the trader quit (the app asked already), or run_for
+        await asyncio.shield(task)
+    finally:
+        if stopper is not None:
+            stopper.cancel()
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+    return task
