@@ -109,3 +109,10 @@ def test_groups_partition_the_linked_symbols(
                 for t in group
                 if t != s
             )
+
+
+def test_tiny_returns_correlate_without_dividing_by_zero() -> None:
+    # Found by hypothesis: sxx * syy of returns near 1e-106 underflows to zero although neither
+    # series is flat, and the correlation divided by zero.
+    tiny = [0.0, 0.0, 0.0, 0.0, 8.605460694954848e-106]
+    assert pearson(tiny, tiny, min_observations=2) == 1.0

@@ -45,9 +45,10 @@ def pearson(
         sxx += dx * dx
         syy += dy * dy
         sxy += dx * dy
-    if sxx <= 0.0 or syy <= 0.0:
-        return None
-    r = sxy / math.sqrt(sxx * syy)
+    spread = math.sqrt(sxx) * math.sqrt(syy)
+    if spread <= 0.0 or not math.isfinite(spread):
+        return None  # flat, or too small to measure (subnormal returns square to zero)
+    r = sxy / spread
     return max(-1.0, min(1.0, r))
 
 
