@@ -14,12 +14,26 @@ import logging
 import sqlite3
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from weekly_er_tui.model import TradingState
+from weekly_er_tui.order_life import (
+    OPEN_STATUSES,
+    ExecutionApplied,
+    ExecutionRecord,
+    IntentStatus,
+    OrderIntentRecord,
+    after_fill,
+    check_transition,
+    correction_base,
+    tracked_after,
+)
+
+__all__ = ["OPEN_INTENT_STATUSES", "IntentStatus", "OrderIntentRecord", "Store", "StoreError",
+           "TrackedPosition", "UnknownIntent"]
 
 log = logging.getLogger("weekly_er_tui.store")
 
@@ -56,6 +70,21 @@ CREATE TABLE IF NOT EXISTS order_intents (
     filled REAL NOT NULL DEFAULT 0,
     details TEXT NOT NULL DEFAULT '{}'
 );
+CREATE TABLE IF NOT EXISTS executions (
+    exec_id TEXT PRIMARY KEY,
+    base_id TEXT NOT NULL,
+    order_ref TEXT NOT NULL,
+    symbol TEXT NOT NULL,
+    signed_qty REAL NOT NULL,
+    price REAL NOT NULL,
+    at TEXT NOT NULL,
+    commission REAL,
+    realized_pnl REAL,
+    corrects TEXT NOT NULL DEFAULT '',
+    superseded_by TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS executions_base ON executions(base_id);
+CREATE INDEX IF NOT EXISTS executions_ref ON executions(order_ref);
 CREATE TABLE IF NOT EXISTS baselines (
     kind TEXT NOT NULL,
     period TEXT NOT NULL,
@@ -203,30 +232,18 @@ class StoreError(Exception):
     """The state database cannot be used; the message says what happened and what to do."""
 
 
-@dataclass(frozen=True, slots=True)
-class OrderIntentRecord:
-    order_ref: str
-    symbol: str
-    side: str
-    quantity: float
-    order_type: str
-    limit_price: float | None
-    reason: str
-    status: str
-    created_at: str
-    updated_at: str
-    order_id: int | None
-    perm_id: int | None
-    filled: float
-    details: dict[str, Any]
+# Kept here too for the code that imported it from the store.
+OPEN_INTENT_STATUSES = OPEN_STATUSES
 
-    @property
-    def is_open(self) -> bool:
-        return self.status in OPEN_INTENT_STATUSES
+_INTENT_COLUMNS = ("order_ref", "symbol", "side", "quantity", "order_type", "limit_price",
+                   "reason", "status", "created_at", "updated_at", "order_id", "perm_id",
+                   "filled", "details")
+_EXEC_COLUMNS = ("exec_id", "order_ref", "symbol", "signed_qty", "price", "at", "commission",
+                 "realized_pnl", "corrects", "superseded_by")
 
 
-# An intent in one of these states may still have an order at the broker.
-OPEN_INTENT_STATUSES = frozenset({"RECORDED", "SUBMITTED", "PARTIAL"})
+class UnknownIntent(LookupError):
+    """A status for an orderRef the store never recorded."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -402,51 +419,169 @@ class Store:
     def update_intent(
         self,
         order_ref: str,
-        status: str,
+        status: IntentStatus | str,
         when: datetime,
         order_id: int | None = None,
         perm_id: int | None = None,
         filled: float | None = None,
-    ) -> None:
+    ) -> OrderIntentRecord:
+        """THE writer of an intent's status: every move is checked against the order's life
+        (order_life.TRANSITIONS); a move it does not allow raises IllegalTransition and writes
+        nothing. Returns the intent as written."""
+        new = IntentStatus(status)
+        current = self.intent(order_ref)
+        if current is None:
+            raise UnknownIntent(f"no order intent {order_ref!r} was recorded (status {new})")
+        check_transition(order_ref, current.status, new)
         self._db.execute(
             "UPDATE order_intents SET status=?, updated_at=?, "
             "order_id=COALESCE(?, order_id), perm_id=COALESCE(?, perm_id), "
             "filled=COALESCE(?, filled) WHERE order_ref=?",
-            (status, when.isoformat(), order_id, perm_id, filled, order_ref),
+            (new.value, when.isoformat(), order_id, perm_id, filled, order_ref),
         )
+        written = self.intent(order_ref)
+        assert written is not None
+        return written
 
     def intent(self, order_ref: str) -> OrderIntentRecord | None:
         row = self._db.execute(
-            "SELECT * FROM order_intents WHERE order_ref=?", (order_ref,)
+            f"SELECT {', '.join(_INTENT_COLUMNS)} FROM order_intents WHERE order_ref=?",
+            (order_ref,),
         ).fetchone()
         return self._intent(row) if row else None
 
-    def intents(self, status: str | None = None) -> list[OrderIntentRecord]:
+    def intents(self, status: IntentStatus | str | None = None) -> list[OrderIntentRecord]:
+        cols = ", ".join(_INTENT_COLUMNS)
         if status is None:
-            rows = self._db.execute("SELECT * FROM order_intents ORDER BY created_at").fetchall()
+            rows = self._db.execute(
+                f"SELECT {cols} FROM order_intents ORDER BY created_at").fetchall()
         else:
             rows = self._db.execute(
-                "SELECT * FROM order_intents WHERE status=? ORDER BY created_at", (status,)
+                f"SELECT {cols} FROM order_intents WHERE status=? ORDER BY created_at",
+                (IntentStatus(status).value,),
             ).fetchall()
         return [self._intent(r) for r in rows]
 
     def open_intent_symbols(self, reason: str) -> set[str]:
         """Symbols with an intent of `reason` that may still have an order at the broker."""
-        marks = ",".join("?" * len(OPEN_INTENT_STATUSES))
+        marks = ",".join("?" * len(OPEN_STATUSES))
         rows = self._db.execute(
             f"SELECT DISTINCT symbol FROM order_intents WHERE reason=? AND status IN ({marks})",
-            (reason, *sorted(OPEN_INTENT_STATUSES)),
+            (reason, *sorted(OPEN_STATUSES)),
         ).fetchall()
         return {r[0] for r in rows}
 
     @staticmethod
     def _intent(row: tuple[Any, ...]) -> OrderIntentRecord:
-        (ref, symbol, side, qty, otype, lmt, reason, status, created, updated, oid, pid, filled,
-         details) = row
-        return OrderIntentRecord(
-            ref, symbol, side, qty, otype, lmt, reason, status, created, updated, oid, pid, filled,
-            json.loads(details),
+        v = dict(zip(_INTENT_COLUMNS, row, strict=True))
+        v["status"] = IntentStatus(v["status"])
+        v["details"] = json.loads(v["details"])
+        return OrderIntentRecord(**v)
+
+    # -- executions ------------------------------------------------------------------------
+    def apply_execution(self, ex: ExecutionRecord, when: datetime,
+                        count: bool = True) -> ExecutionApplied | None:
+        """Count one execution, once (None if its execId was counted before), in one
+        transaction: the execution, its intent's fill and status, the strategy's tracked
+        position. A correction (same execId up to the last period) replaces the execution it
+        corrects: only the difference is added anywhere. `count=False` only notes the
+        execution (its quantities are in the store already)."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            applied = self._apply_execution(ex, when, count)
+            self._db.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                self._db.execute("ROLLBACK")
+            raise
+        return applied
+
+    def _apply_execution(self, ex: ExecutionRecord, when: datetime,
+                         count: bool) -> ExecutionApplied | None:
+        if self.execution(ex.exec_id) is not None:
+            return None
+        base = correction_base(ex.exec_id)
+        row = self._db.execute(
+            f"SELECT {', '.join(_EXEC_COLUMNS)} FROM executions "
+            "WHERE base_id=? AND superseded_by='' AND exec_id<>?", (base, ex.exec_id),
+        ).fetchone()
+        replaced = self._execution(row) if row else None
+        record = replace(ex, corrects=replaced.exec_id if replaced else "", superseded_by="")
+        self._db.execute(
+            f"INSERT INTO executions(base_id, {', '.join(_EXEC_COLUMNS)}) "
+            f"VALUES ({', '.join('?' * (len(_EXEC_COLUMNS) + 1))})",
+            (base, *(getattr(record, c) for c in _EXEC_COLUMNS)),
         )
+        delta = ex.signed_qty - (replaced.signed_qty if replaced else 0.0)
+        if not count:
+            return ExecutionApplied(record, 0.0, None, None)
+        if replaced is not None:
+            self._db.execute("UPDATE executions SET superseded_by=? WHERE exec_id=?",
+                             (ex.exec_id, replaced.exec_id))
+        intent = self.intent(ex.order_ref) if ex.order_ref else None
+        if intent is not None:
+            filled = self._db.execute(
+                "SELECT COALESCE(SUM(ABS(signed_qty)), 0) FROM executions "
+                "WHERE order_ref=? AND superseded_by=''", (ex.order_ref,),
+            ).fetchone()[0]
+            intent = self.update_intent(intent.order_ref,
+                                        after_fill(intent.status, filled, intent.quantity),
+                                        when, filled=filled)
+        self._track(ex.symbol, delta, intent, ex.order_ref, when)
+        return ExecutionApplied(record, delta, replaced, intent)
+
+    def _track(self, symbol: str, delta: float, intent: OrderIntentRecord | None,
+               order_ref: str, when: datetime) -> None:
+        row = self._db.execute(
+            "SELECT quantity, order_ref FROM tracked_positions WHERE symbol=?", (symbol,)
+        ).fetchone()
+        opening = intent is not None and intent.reason == "ENTRY"
+        after = tracked_after(row[0] if row else None, delta, opening)
+        if after is None:
+            self._db.execute("DELETE FROM tracked_positions WHERE symbol=?", (symbol,))
+        elif row:
+            self._db.execute("UPDATE tracked_positions SET quantity=? WHERE symbol=?",
+                             (after, symbol))
+        else:
+            self._db.execute(
+                "INSERT INTO tracked_positions(symbol, quantity, order_ref, opened_at) "
+                "VALUES (?, ?, ?, ?)", (symbol, after, order_ref, when.isoformat()))
+
+    def set_execution_costs(self, exec_id: str, commission: float | None,
+                            realized_pnl: float | None) -> None:
+        """The commission report arrives after its execution: add its figures."""
+        self._db.execute(
+            "UPDATE executions SET commission=COALESCE(?, commission), "
+            "realized_pnl=COALESCE(?, realized_pnl) WHERE exec_id=?",
+            (commission, realized_pnl, exec_id),
+        )
+
+    def execution(self, exec_id: str) -> ExecutionRecord | None:
+        row = self._db.execute(
+            f"SELECT {', '.join(_EXEC_COLUMNS)} FROM executions WHERE exec_id=?", (exec_id,)
+        ).fetchone()
+        return self._execution(row) if row else None
+
+    def executions(self, order_ref: str | None = None,
+                   standing: bool = True) -> list[ExecutionRecord]:
+        """The executions counted (of `order_ref`), without the ones a correction replaced
+        unless `standing` is False."""
+        where, args = [], []
+        if order_ref is not None:
+            where.append("order_ref=?")
+            args.append(order_ref)
+        if standing:
+            where.append("superseded_by=''")
+        rows = self._db.execute(
+            f"SELECT {', '.join(_EXEC_COLUMNS)} FROM executions"
+            + (f" WHERE {' AND '.join(where)}" if where else "") + " ORDER BY rowid",
+            tuple(args),
+        ).fetchall()
+        return [self._execution(r) for r in rows]
+
+    @staticmethod
+    def _execution(row: tuple[Any, ...]) -> ExecutionRecord:
+        return ExecutionRecord(**dict(zip(_EXEC_COLUMNS, row, strict=True)))
 
     # -- baselines -------------------------------------------------------------------------
     def set_baseline(self, kind: str, period: str, value: float, when: datetime) -> None:

@@ -155,5 +155,5 @@ async def test_halted_survives_a_restart(rig: MakeRig, gateway: SimulatedGateway
     assert result.decision is not None and any("HALTED" in why for why in
                                                result.decision.reasons)
     assert gateway.order_refs_received == before
-    assert any(row["event_type"] == "ORDER_REJECTED" and "AAPL" in row["message"]
+    assert any(row["event_type"] == "ORDER_DENIED" and "AAPL" in row["message"]
                for row in second.rows("events_log.csv"))

@@ -30,13 +30,14 @@ async def test_gate_refuses_an_entry_over_max_positions_and_nothing_reaches_ib(
     assert not result.sent and result.order_id is None
     assert result.decision is not None
     assert any("max_positions" in why for why in result.decision.reasons)
-    # Journaled: an ORDER_REJECTED row in events_log.csv naming the order and the reason.
-    rejected = [row for row in r.rows("events_log.csv") if row["event_type"] == "ORDER_REJECTED"]
+    # Journaled: an ORDER_DENIED row (our gate's refusal, not IB's rejection) in events_log.csv
+    # naming the order and the reason.
+    rejected = [row for row in r.rows("events_log.csv") if row["event_type"] == "ORDER_DENIED"]
     assert len(rejected) == 1
     assert "MSFT" in rejected[0]["message"] and "max_positions" in rejected[0]["message"]
     assert "wer-entry-MSFT-test" in rejected[0]["details"]
     # Alerted (HIGH), not recorded as an intent, and nothing reached the simulator.
-    assert any(a.priority is Severity.HIGH and "refused by the safety gate" in a.title
+    assert any(a.priority is Severity.HIGH and "DENIED by the safety gate" in a.title
                and "MSFT" in a.title for a in r.alerts())
     assert engine.store.intent("wer-entry-MSFT-test") is None
     assert gateway.order_refs_received == []

@@ -1,7 +1,12 @@
 """FillRecorder: the only way a fill enters the app.
 
-Every execution is journaled (keyed by execId, exactly once) before anything else happens with
-it; then the store (intent progress, the strategy's tracked positions); then the listeners.
+An execution is counted when it happens (its execDetails): the store records it once, keyed by
+execId, in one transaction with its intent's progress and the strategy's tracked position, so a
+fresh entry is never briefly an orphan; then the event and the listeners. Its row in
+trade_journal.csv follows with the commission report (which can trail the fill), or without it
+after COMMISSION_GRACE; the report's figures are added to the store's execution when they come.
+An execution correction (the same execId up to its last period, `.01` -> `.02`) replaces the
+execution it corrects in every quantity; the journal gets its own row saying what it corrects.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from ib_async import Fill as IBFill
 from weekly_er_tui.clock import Clock
 from weekly_er_tui.journal import Fill, Journal
 from weekly_er_tui.model import EventType, Severity
+from weekly_er_tui.order_life import ExecutionRecord
 from weekly_er_tui.store import Store
 
 log = logging.getLogger("weekly_er_tui.orders")
@@ -37,8 +43,20 @@ def _clean(v: float | None) -> float | None:
     return v
 
 
+def _costs(fill: IBFill) -> tuple[float | None, float | None]:
+    """The commission report's commission and realized P&L, None where IB left them unset.
+    ib_async turns IB's unset realizedPNL (max double, every opening fill) into 0.0, so a 0.0 is
+    read as unset: an exact zero realized P&L after commission is not a figure IB reports."""
+    report = fill.commissionReport
+    if not report or not report.execId:
+        return None, None
+    realized = _clean(report.realizedPNL)
+    return _clean(report.commission), None if realized == 0.0 else realized
+
+
 class FillRecorder:
-    """Journals every execution once (by execId), then updates the store, then tells others."""
+    """Counts every execution once (by execId) when it happens, journals it with its
+    commission, then tells others."""
 
     def __init__(self, ib: IB, journal: Journal, store: Store, clock: Clock) -> None:
         self.ib = ib
@@ -61,10 +79,11 @@ class FillRecorder:
         self._grace.clear()
 
     def _on_exec(self, trade: Trade, fill: IBFill) -> None:
+        self.count(fill)
         exec_id = fill.execution.execId
         if self.journal.has_fill(exec_id) or exec_id in self._grace:
             return
-        # The commission report follows the execution; give it a moment, but never lose the fill.
+        # The commission report follows the execution; give it a moment, but never lose the row.
         loop = asyncio.get_running_loop()
         self._grace[exec_id] = loop.call_later(COMMISSION_GRACE, self.record, fill)
 
@@ -72,60 +91,86 @@ class FillRecorder:
         self.record(fill)
 
     async def resync(self, ib: IB) -> dict[str, Any]:
-        """After a reconnect: journal the day's executions that were missed while away."""
+        """After a reconnect: count and journal the day's executions missed while away."""
         new = sum(1 for f in ib.fills() if self.record(f))
         return {"fills_recovered": new}
 
     def record(self, fill: IBFill) -> bool:
+        """Count the execution (if not yet) and journal it with what is known of its
+        commission. True when the execution was new to the app."""
         ex = fill.execution
         handle = self._grace.pop(ex.execId, None)
         if handle is not None:
             handle.cancel()
-        if self.journal.has_fill(ex.execId):
+        counted = self.count(fill)
+        commission, realized = _costs(fill)
+        if commission is not None or realized is not None:
+            self.store.set_execution_costs(ex.execId, commission, realized)
+        if not self.journal.has_fill(ex.execId):
+            self._journal(fill, commission, realized)
+        return counted
+
+    def count(self, fill: IBFill) -> bool:
+        """Count one execution in the store (once), then publish it. False if counted before."""
+        ex = fill.execution
+        if self.store.execution(ex.execId) is not None:
             return False
-        report = fill.commissionReport
-        commission = _clean(report.commission) if report and report.execId else None
-        realized = _clean(report.realizedPNL) if report and report.execId else None
+        now = self.clock.now()
         intent = self.store.intent(ex.orderRef) if ex.orderRef else None
         reason = intent.reason if intent else ("EXTERNAL" if not ex.orderRef else "UNKNOWN_REF")
-        entry = Fill(
-            exec_id=ex.execId, symbol=fill.contract.symbol, side=ex.side,
-            quantity=float(ex.shares), price=float(ex.price), order_ref=ex.orderRef,
-            order_id=ex.orderId, perm_id=ex.permId, commission=commission,
-            realized_pnl=realized, reason=reason, timestamp=self.clock.now(),
+        record = ExecutionRecord(
+            exec_id=ex.execId, order_ref=ex.orderRef, symbol=fill.contract.symbol,
+            signed_qty=_signed(ex.side, float(ex.shares)), price=float(ex.price),
+            at=now.isoformat(),
         )
-        # 1. Journal (fsynced) before anything else happens with it.
-        if not self.journal.record_fill(entry):
+        # Journaled by a version that did not count executions in the store: its quantities
+        # are in the store already; record it without adding them again.
+        already = self.journal.has_fill(ex.execId)
+        applied = self.store.apply_execution(record, now, count=not already)
+        if applied is None or already:
             return False
-        signed = _signed(ex.side, float(ex.shares))
-        now = self.clock.now()
-        # 2. The store: intent progress, and the strategy's tracked positions.
-        if intent is not None:
-            self.store.update_intent(
-                intent.order_ref, "FILLED" if intent.filled + abs(signed) >= intent.quantity
-                else "PARTIAL", now, order_id=ex.orderId, perm_id=ex.permId,
-                filled=intent.filled + abs(signed),
+        entry = self._entry(fill, reason, None, None)
+        if applied.replaced is not None:
+            old = applied.replaced
+            self.journal.event(
+                EventType.EXECUTION_CORRECTED, Severity.MEDIUM,
+                f"IB corrected execution {old.exec_id} ({abs(old.signed_qty):g} {old.symbol} @ "
+                f"{old.price:.2f}) to {ex.execId}: {ex.side} {entry.quantity:g} @ "
+                f"{entry.price:.2f} (orderRef {ex.orderRef or '-'}, {reason}); the correction "
+                "replaces it in the intent's fill and the tracked position",
+                {"exec_id": ex.execId, "corrects": old.exec_id, "order_ref": ex.orderRef,
+                 "shares_change": applied.delta, "reason": reason},
             )
-        tracked = self.store.tracked_positions().get(entry.symbol)
-        if intent is not None and intent.reason == "ENTRY":
-            self.store.track_position(entry.symbol, signed, ex.orderRef, now)
-        elif tracked is not None:
-            # A close never turns a tracked long into a tracked short: clamp at zero.
-            if (tracked.quantity > 0) != (tracked.quantity + signed > 0):
-                self.store.untrack_position(entry.symbol)
-            else:
-                self.store.track_position(entry.symbol, signed, tracked.order_ref, now)
-        # 3. Then everyone else.
-        self.journal.event(
-            EventType.ORDER_FILLED, Severity.INFO,
-            f"{ex.side} {entry.quantity:g} {entry.symbol} @ {entry.price:.2f} "
-            f"(orderRef {ex.orderRef or '-'}, {reason})",
-            {"exec_id": ex.execId, "order_ref": ex.orderRef, "order_id": ex.orderId,
-             "reason": reason, "commission": commission},
-        )
+        else:
+            self.journal.event(
+                EventType.ORDER_FILLED, Severity.INFO,
+                f"{ex.side} {entry.quantity:g} {entry.symbol} @ {entry.price:.2f} "
+                f"(orderRef {ex.orderRef or '-'}, {reason})",
+                {"exec_id": ex.execId, "order_ref": ex.orderRef, "order_id": ex.orderId,
+                 "reason": reason},
+            )
         for fn in list(self._listeners):
             try:
                 fn(entry)
             except Exception:
                 log.exception("fill listener failed for %s", ex.execId)
         return True
+
+    def _entry(self, fill: IBFill, reason: str, commission: float | None,
+               realized: float | None) -> Fill:
+        ex = fill.execution
+        return Fill(
+            exec_id=ex.execId, symbol=fill.contract.symbol, side=ex.side,
+            quantity=float(ex.shares), price=float(ex.price), order_ref=ex.orderRef,
+            order_id=ex.orderId, perm_id=ex.permId, commission=commission,
+            realized_pnl=realized, reason=reason, timestamp=self.clock.now(),
+        )
+
+    def _journal(self, fill: IBFill, commission: float | None, realized: float | None) -> None:
+        ex = fill.execution
+        intent = self.store.intent(ex.orderRef) if ex.orderRef else None
+        reason = intent.reason if intent else ("EXTERNAL" if not ex.orderRef else "UNKNOWN_REF")
+        counted = self.store.execution(ex.execId)
+        if counted is not None and counted.corrects:
+            reason = f"CORRECTION of {counted.corrects} ({reason})"
+        self.journal.record_fill(self._entry(fill, reason, commission, realized))

@@ -1,19 +1,29 @@
-"""OrderWatcher: follows each order we sent to its end at IB, and says how it ended.
+"""OrderWatcher: follows each order we sent to its end at IB, and names how it ended.
 
-A fill is the FillRecorder's; this names every other end (cancelled, rejected) in the store,
-the journal and, for a rejection, an alert.
+A fill is the FillRecorder's. Every other end is one of two words, in the store, the journal
+and (for a rejection) an alert:
+- REJECTED: IB refused or ended the order: error 201 with or without an `Inactive` status (in
+  either order: the reason is waited for up to REASON_GRACE), 321 on an order IB never took (a
+  read-only API: CRITICAL, with the fix), a 202 that carries IB's own reason (a price check)
+  rather than a cancel we asked for, and any other error that ends it. HIGH, IB's reason named.
+- CANCELLED: a cancel we asked for, the trader's in TWS, another client's, or IB's expiry of a
+  DAY order. INFO.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
-from ib_async import Trade
+from ib_async import IB, Trade
 
 from weekly_er_tui.clock import Clock
 from weekly_er_tui.journal import Journal
 from weekly_er_tui.model import Alert, EventType, Severity
+from weekly_er_tui.order_life import IllegalTransition, IntentStatus
 from weekly_er_tui.risk.gate import OrderIntent
 from weekly_er_tui.store import Store
 
@@ -21,47 +31,179 @@ log = logging.getLogger("weekly_er_tui.orders")
 
 DONE_STATES = frozenset({"Filled", "Cancelled", "ApiCancelled", "Inactive"})
 
+# Real seconds to wait for IB's reason when an order's end arrives without it (an Inactive
+# before its 201, a Cancelled before its 202): both come within milliseconds of each other.
+REASON_GRACE = 1.0
+
+READ_ONLY_FIX = ('In TWS or IB Gateway: Global Configuration > API > Settings, uncheck '
+                 '"Read-Only API" and press Apply. Until then IB refuses every order with '
+                 'error 321.')
+
 AlertSink = Callable[[Alert], None]
+
+_ACKNOWLEDGED = frozenset({"PreSubmitted", "Submitted", "PendingCancel", "Filled"})
+
+
+def ibs_reason(message: str) -> str:
+    """What IB wrote after "reason:" in a 201/202 ("" when nothing: a plain cancel)."""
+    _, sep, rest = message.partition("reason:")
+    return rest.strip() if sep else message.strip()
+
+
+def _bare(message: str) -> str:
+    """ib_async's log text without its "Error 202, reqId 5: " prefix."""
+    head, sep, rest = message.partition(": ")
+    return rest if sep and head.startswith(("Error ", "Warning ")) else message
+
+
+@dataclass(slots=True)
+class _Watch:
+    trade: Trade
+    intent: OrderIntent
+    handler: Callable[[Trade], None]
+    timer: asyncio.TimerHandle | None = None
+    error: tuple[int, str] | None = None
+    done: bool = False
+    notes: list[str] = field(default_factory=list)
 
 
 class OrderWatcher:
     def __init__(self, store: Store, journal: Journal, clock: Clock,
-                 alert: Callable[[Alert], None]) -> None:
+                 alert: Callable[[Alert], None], ib: IB | None = None) -> None:
         self.store = store
         self.journal = journal
         self.clock = clock
         self._send_alert = alert
-        self._watched: set[int] = set()
+        self._watched: dict[int, _Watch] = {}  # by orderId (what IB's errors carry)
+        if ib is not None:
+            ib.errorEvent += self._on_error
 
     def watch(self, trade: Trade, intent: OrderIntent) -> None:
-        if id(trade) in self._watched:
+        order_id = trade.order.orderId
+        if order_id in self._watched:
             return
-        self._watched.add(id(trade))
+        w = _Watch(trade, intent, lambda t: self._on_status(w))
+        self._watched[order_id] = w
+        trade.statusEvent += w.handler
+        self._on_status(w)  # a trade adopted at a resync may have ended already
 
-        def on_status(t: Trade) -> None:
-            status = t.orderStatus.status
-            if status not in DONE_STATES or status == "Filled":
-                return
-            self._watched.discard(id(t))
-            last = t.log[-1] if t.log else None
-            code = last.errorCode if last else 0
-            why = last.message if last else status
-            rejected = code not in (0, 202)
-            self.store.update_intent(intent.order_ref, "REJECTED" if rejected else "CANCELLED",
-                                     self.clock.now())
-            self.journal.event(
-                EventType.ORDER_REJECTED if rejected else EventType.ORDER_CANCELLED,
-                Severity.HIGH if rejected else Severity.INFO,
-                f"{intent.side} {intent.quantity:g} {intent.symbol} {status}: {why}",
-                {"order_ref": intent.order_ref, "order_id": t.order.orderId, "code": code,
-                 "filled": t.orderStatus.filled},
-            )
-            if rejected:
-                self._send_alert(Alert(
-                    key=f"order_error:{intent.symbol}", priority=Severity.HIGH, kind="trading",
-                    title=f"Order rejected by IB: {intent.side} {intent.quantity:g} "
-                          f"{intent.symbol}",
-                    body=why, facts={"order_ref": intent.order_ref, "code": code},
-                ))
+    # -- what IB says ------------------------------------------------------------------------
+    def _on_status(self, w: _Watch) -> None:
+        if w.done:
+            return
+        t = w.trade
+        status = t.orderStatus.status
+        last = t.log[-1] if t.log else None
+        code = last.errorCode if last else 0
+        text = _bare(last.message) if last else status
+        if status == "Filled":
+            self._forget(w)  # the FillRecorder names it
+        elif status == "ValidationError" and code == 321 and not self._acknowledged(t):
+            self._finish(w, IntentStatus.REJECTED, 321, text)
+        elif status == "Inactive":
+            if w.error is not None:
+                self._finish(w, IntentStatus.REJECTED, *w.error)
+            else:
+                self._wait_for_reason(w, "Inactive: IB did not accept the order")
+        elif status in ("Cancelled", "ApiCancelled"):
+            if code == 202:
+                self._cancelled_with_202(w, text)
+            elif code:
+                # ib_async ends the order on an error (201 and the like); an Inactive may follow.
+                w.error = (code, text)
+                self._finish(w, IntentStatus.REJECTED, code, text)
+            elif self._we_asked(t):
+                self._finish(w, IntentStatus.CANCELLED, 0, "cancelled as asked")
+            else:
+                self._wait_for_reason(w, "cancelled by IB or in TWS (not by this app)")
 
-        trade.statusEvent += on_status
+    def _on_error(self, req_id: int, code: int, text: str, contract: Any) -> None:
+        w = self._watched.get(req_id)
+        if w is None or w.done:
+            return
+        if code == 202:
+            self._cancelled_with_202(w, text)
+        elif code == 321 and not self._acknowledged(w.trade):
+            self._finish(w, IntentStatus.REJECTED, code, text)
+        elif w.timer is not None and not 2100 <= code < 2200:
+            # The reason for an end that came first (an Inactive before its 201).
+            self._finish(w, IntentStatus.REJECTED, code, text)
+        else:
+            w.error = (code, text)
+
+    def _cancelled_with_202(self, w: _Watch, text: str) -> None:
+        reason = ibs_reason(text)
+        if reason and not self._we_asked(w.trade):
+            self._finish(w, IntentStatus.REJECTED, 202, text)  # IB's own check, not a cancel
+        else:
+            self._finish(w, IntentStatus.CANCELLED, 202,
+                         "cancelled as asked" if self._we_asked(w.trade) else
+                         "cancelled (not by this app: in TWS, by another client or by IB)")
+
+    @staticmethod
+    def _we_asked(t: Trade) -> bool:
+        return any(e.status == "PendingCancel" for e in t.log)
+
+    @staticmethod
+    def _acknowledged(t: Trade) -> bool:
+        return any(e.status in _ACKNOWLEDGED for e in t.log)
+
+    def _wait_for_reason(self, w: _Watch, fallback: str) -> None:
+        if w.timer is not None:
+            return
+        status = IntentStatus.REJECTED if w.trade.orderStatus.status == "Inactive" else \
+            IntentStatus.CANCELLED
+        w.timer = asyncio.get_running_loop().call_later(
+            REASON_GRACE, lambda: self._finish(w, status, 0, fallback))
+
+    # -- naming the end ----------------------------------------------------------------------
+    def _forget(self, w: _Watch) -> None:
+        w.done = True
+        if w.timer is not None:
+            w.timer.cancel()
+        w.trade.statusEvent -= w.handler
+        self._watched.pop(w.trade.order.orderId, None)
+
+    def _finish(self, w: _Watch, status: IntentStatus, code: int, why: str) -> None:
+        if w.done:
+            return
+        self._forget(w)
+        intent, t = w.intent, w.trade
+        current = self.store.intent(intent.order_ref)
+        if current is not None and current.is_open:
+            try:
+                self.store.update_intent(intent.order_ref, status, self.clock.now())
+            except IllegalTransition:
+                log.exception("order %s: its end could not be recorded", intent.order_ref)
+        rejected = status is IntentStatus.REJECTED
+        read_only = code == 321 and "read-only" in why.lower()
+        severity = Severity.CRITICAL if read_only else (Severity.HIGH if rejected
+                                                        else Severity.INFO)
+        what = f"{intent.side} {intent.quantity:g} {intent.symbol}"
+        if rejected:
+            message = f"{what} REJECTED by IB (error {code}): {why}" if code else \
+                f"{what} REJECTED by IB: {why}"
+        else:
+            message = f"{what} CANCELLED: {why}"
+        if read_only:
+            message += f". {READ_ONLY_FIX}"
+        self.journal.event(
+            EventType.ORDER_REJECTED if rejected else EventType.ORDER_CANCELLED, severity,
+            message,
+            {"order_ref": intent.order_ref, "order_id": t.order.orderId, "code": code,
+             "status": status.value, "ib_status": t.orderStatus.status,
+             "filled": t.orderStatus.filled, "reason": ibs_reason(why)},
+        )
+        if read_only:
+            self._send_alert(Alert(
+                key="read_only_api", priority=Severity.CRITICAL, kind="trading",
+                title="IB's API is in Read-Only mode: no order can be placed",
+                body=f"{what} was refused: {why}\n{READ_ONLY_FIX}",
+                facts={"order_ref": intent.order_ref, "code": code},
+            ))
+        elif rejected:
+            self._send_alert(Alert(
+                key=f"order_error:{intent.symbol}", priority=Severity.HIGH, kind="trading",
+                title=f"Order rejected by IB: {what}", body=why,
+                facts={"order_ref": intent.order_ref, "code": code},
+            ))

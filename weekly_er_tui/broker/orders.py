@@ -23,6 +23,7 @@ from weekly_er_tui.clock import Clock
 from weekly_er_tui.config import SafetyLimits
 from weekly_er_tui.journal import Journal
 from weekly_er_tui.model import Alert, EventType, Severity, TradingState
+from weekly_er_tui.order_life import IntentStatus
 from weekly_er_tui.risk.gate import (
     ORDER_TYPES,
     REASONS,
@@ -61,6 +62,8 @@ class SubmitResult:
     order_id: int | None = None
     message: str = ""
     trade: Trade | None = field(default=None, compare=False, repr=False)
+    # The intent's state after the call: DENIED for our gate's refusal (never recorded).
+    status: IntentStatus | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +129,7 @@ class OrderExecutor:
         self._wait_connected = wait_connected
         self._recent: deque[tuple[datetime, OrderIntent]] = deque(maxlen=500)
         self._seq = 0
-        self._watcher = OrderWatcher(store, journal, clock, self._send_alert)
+        self._watcher = OrderWatcher(store, journal, clock, self._send_alert, ib=ib)
         self._unreported = UnreportedFills(ib)
 
     # -- refs ------------------------------------------------------------------------------
@@ -152,21 +155,23 @@ class OrderExecutor:
         """Gate, record, send. Never raises for a refusal or a down link: the result says."""
         decision = self.gate(intent)
         if not decision.accepted:
+            # DENIED: our own refusal, never sent (a REJECTED is IB's; see order_life.py).
             why = "; ".join(decision.reasons)
             self.journal.event(
-                EventType.ORDER_REJECTED, Severity.HIGH,
-                f"Pre-trade gate refused {intent.side} {intent.quantity:g} {intent.symbol} "
-                f"({intent.reason}): {why}",
+                EventType.ORDER_DENIED, Severity.HIGH,
+                f"DENIED by the pre-trade gate, nothing sent: {intent.side} {intent.quantity:g} "
+                f"{intent.symbol} ({intent.reason}): {why}",
                 {"order_ref": intent.order_ref, "reasons": list(decision.reasons),
-                 "checks": list(decision.checks)},
+                 "checks": list(decision.checks), "status": IntentStatus.DENIED.value},
             )
             self._send_alert(Alert(
-                key=f"order_rejected:gate:{intent.symbol}", priority=Severity.HIGH, kind="trading",
-                title=f"Order refused by the safety gate: {intent.side} {intent.quantity:g} "
+                key=f"order_denied:gate:{intent.symbol}", priority=Severity.HIGH, kind="trading",
+                title=f"Order DENIED by the safety gate: {intent.side} {intent.quantity:g} "
                       f"{intent.symbol}",
                 body=why, facts={"order_ref": intent.order_ref, "reason": intent.reason},
             ))
-            return SubmitResult(intent, False, decision, message=why)
+            return SubmitResult(intent, False, decision, message=why,
+                                status=IntentStatus.DENIED)
         if not self.store.record_intent(
             intent.order_ref, intent.symbol, intent.side, intent.quantity, intent.order_type,
             intent.reason, self.clock.now(), limit_price=intent.limit_price,
@@ -178,7 +183,7 @@ class OrderExecutor:
             # At most once needs the intent on disk before the order leaves: a close goes out
             # anyway (a restart re-reads the account), a new entry does not.
             msg = "records cannot be written to disk: entry refused, NOT sent"
-            self.store.update_intent(intent.order_ref, "UNSENT", self.clock.now())
+            self.store.update_intent(intent.order_ref, IntentStatus.UNSENT, self.clock.now())
             self.journal.event(
                 EventType.ORDER_REJECTED, Severity.HIGH,
                 f"{intent.side} {intent.quantity:g} {intent.symbol}: {msg}",
@@ -187,7 +192,7 @@ class OrderExecutor:
             return SubmitResult(intent, False, decision, message=msg)
         if not self.ib.isConnected():
             msg = "not connected: intent recorded, order NOT sent"
-            self.store.update_intent(intent.order_ref, "UNSENT", self.clock.now())
+            self.store.update_intent(intent.order_ref, IntentStatus.UNSENT, self.clock.now())
             self.journal.event(
                 EventType.ORDER_ERROR, Severity.HIGH,
                 f"{intent.side} {intent.quantity:g} {intent.symbol}: {msg}",
@@ -197,7 +202,7 @@ class OrderExecutor:
         trade = self.ib.placeOrder(self._contract(intent.symbol), self._order(intent))
         order_id = trade.order.orderId
         self._recent.append((self.clock.now(), intent))
-        self.store.update_intent(intent.order_ref, "SUBMITTED", self.clock.now(),
+        self.store.update_intent(intent.order_ref, IntentStatus.SUBMITTED, self.clock.now(),
                                  order_id=order_id)
         self.journal.event(
             EventType.ORDER_SUBMITTED, Severity.INFO,
@@ -255,13 +260,16 @@ class OrderExecutor:
                 continue
             status = known.get(rec.order_ref)
             if status is None:
-                if rec.status in ("RECORDED", "SUBMITTED"):
+                if rec.status in (IntentStatus.RECORDED, IntentStatus.SUBMITTED):
                     lost.append(rec.order_ref)
-                    self.store.update_intent(rec.order_ref, "UNSENT", self.clock.now())
+                    self.store.update_intent(rec.order_ref, IntentStatus.UNSENT, self.clock.now())
             elif status == "Filled":
-                self.store.update_intent(rec.order_ref, "FILLED", self.clock.now())
+                self.store.update_intent(rec.order_ref, IntentStatus.FILLED, self.clock.now())
             elif status in DONE_STATES:
-                self.store.update_intent(rec.order_ref, "CANCELLED", self.clock.now())
+                # Inactive is IB's refusal; the other done states are cancels.
+                self.store.update_intent(
+                    rec.order_ref, IntentStatus.REJECTED if status == "Inactive"
+                    else IntentStatus.CANCELLED, self.clock.now())
         for t in ib.openTrades():
             ref = t.order.orderRef
             found = self.store.intent(ref) if ref else None
