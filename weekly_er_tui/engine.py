@@ -84,6 +84,7 @@ class TradingEngine:
             sector_overrides=limits.sector_overrides, stale_after=limits.stale_price_seconds,
             feed=MarketDataFeed(config.market_data_type, journal=self.journal,
                                 alert=self.alert, clock=self.clock),
+            store=self.store,
         )
         self.fills = FillRecorder(self.ib, self.journal, self.store, self.clock)
         self.safety = PositionSafetyManager(

@@ -15,7 +15,7 @@ import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -607,3 +607,25 @@ class Store:
         kept = self.baseline(kind, period)
         assert kept is not None
         return kept
+
+    # -- contract details: each symbol's conId and sector, with the day IB gave them ----------
+    _DETAILS_TABLE = (
+        "CREATE TABLE IF NOT EXISTS contract_details (symbol TEXT PRIMARY KEY, "
+        "con_id INTEGER NOT NULL, sector TEXT NOT NULL, fetched_on TEXT NOT NULL)"
+    )
+
+    def contract_details(self) -> dict[str, tuple[int, str, date]]:
+        """symbol -> (conId, sector, the day they were fetched), as saved."""
+        self._db.execute(self._DETAILS_TABLE)
+        rows = self._db.execute("SELECT symbol, con_id, sector, fetched_on FROM contract_details")
+        return {s: (int(c), str(sec), date.fromisoformat(d)) for s, c, sec, d in rows}
+
+    def save_contract_details(self, symbol: str, con_id: int, sector: str, fetched_on: date
+                              ) -> None:  # fmt: skip
+        self._db.execute(self._DETAILS_TABLE)
+        self._db.execute(
+            "INSERT INTO contract_details(symbol, con_id, sector, fetched_on) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT(symbol) DO UPDATE SET con_id=excluded.con_id, sector=excluded.sector, "
+            "fetched_on=excluded.fetched_on",
+            (symbol, con_id, sector, fetched_on.isoformat()),
+        )

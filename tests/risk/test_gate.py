@@ -26,7 +26,7 @@ def order(
     order_type: str = "MKT",
     limit_price: float | None = None,
     reason: str = "ENTRY",
-    sector: str | None = None,
+    sector: str | None = "Software",  # known, as broker/orders.py makes sure before the gate
 ) -> OrderIntent:
     return OrderIntent(
         symbol,
@@ -399,11 +399,13 @@ def test_sector_comes_from_overrides_then_the_held_position_then_the_intent() ->
     assert not check(order(quantity=250, sector="Technology"), snapshot, lim).accepted
     lim = limits(max_position_concentration=1.0, sector_overrides={"MSFT": "Technology"})
     assert refused_by(check(order(quantity=250, sector="Software"), snapshot, lim), "Technology")
-    # No sector known: the Unknown bucket.
-    assert refused_by(
-        check(order(quantity=310), snapshot, lim=limits(max_position_concentration=1.0)),
-        "sector Unknown",
-    )
+    # No sector known: refused (it used to pass as "Unknown", beside its real sector).
+    for unknown in (None, "Unknown"):
+        assert refused_by(
+            check(order(quantity=1, sector=unknown), snapshot,
+                  lim=limits(max_position_concentration=1.0)),
+            "sector of MSFT is not known",
+        )
 
 
 @pytest.mark.parametrize(("qty", "accepted"), [(290, True), (300, True), (310, False)])

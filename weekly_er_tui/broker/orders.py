@@ -13,7 +13,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, cast
 
@@ -153,6 +153,10 @@ class OrderExecutor:
 
     async def submit(self, intent: OrderIntent) -> SubmitResult:
         """Gate, record, send. Never raises for a refusal or a down link: the result says."""
+        if intent.reason == "ENTRY" and intent.sector is None:
+            # The gate must know a new symbol's sector (contract details, cached) before it
+            # accepts an entry; closing orders never wait for it.
+            intent = replace(intent, sector=await self.portfolio.sector_of(intent.symbol))
         decision = self.gate(intent)
         if not decision.accepted:
             # DENIED: our own refusal, never sent (a REJECTED is IB's; see order_life.py).

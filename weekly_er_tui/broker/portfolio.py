@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from ib_async import IB, Contract, Stock, Ticker
+from ib_async import IB, Stock, Ticker
 
 from weekly_er_tui.broker.market_data import (
     COMPETING_SESSION,
@@ -27,14 +27,18 @@ from weekly_er_tui.broker.market_data import (
     HistoryUnavailable,
     MarketDataFeed,
 )
+from weekly_er_tui.broker.pacing import RequestPacer
+from weekly_er_tui.broker.sectors import SectorBook
 from weekly_er_tui.clock import Clock
 from weekly_er_tui.model import PortfolioSnapshot, Position
 from weekly_er_tui.risk.confirm import AccountEvidence
+from weekly_er_tui.risk.rules import UNKNOWN_SECTOR
+from weekly_er_tui.store import Store
 
 log = logging.getLogger("weekly_er_tui.portfolio")
 
-UNKNOWN_SECTOR = "Unknown"
-DETAILS_TIMEOUT = 5.0
+__all__ = ["UNKNOWN_SECTOR", "PortfolioTracker"]
+
 FIRST_PNL_TIMEOUT = 2.0  # real seconds a resync waits for IB's answer to reqPnL
 
 
@@ -56,6 +60,8 @@ class PortfolioTracker:
         sector_overrides: dict[str, str] | None = None,
         stale_after: float = 120.0,
         feed: MarketDataFeed | None = None,
+        store: Store | None = None,
+        pacer: RequestPacer | None = None,
     ) -> None:
         self.ib = ib
         self.clock = clock
@@ -65,12 +71,14 @@ class PortfolioTracker:
         self.feed = feed if feed is not None else MarketDataFeed()
         self._asked: dict[str, int] = {}  # symbol -> the market data type it was requested with
         self._type_sent = 0  # the reqMarketDataType TWS has on this connection (0: none yet)
-        self._sectors: dict[str, str] = {}
+        # Every request of a sync waits for a slot here, so the heartbeat never queues behind.
+        self.pacer = pacer if pacer is not None else RequestPacer()
+        self.sectors = SectorBook(ib, clock, self.pacer, store=store,
+                                  overrides=self.sector_overrides)
         self._tickers: dict[str, Ticker] = {}
-        # Symbols streamed on request (watch_symbols: the strategy's plan), held or not, and
-        # their conIds: every (re)connect and every 1101 streams them again.
+        # Symbols streamed on request (watch_symbols: the strategy's plan), held or not: every
+        # (re)connect and every 1101 streams them again.
         self._wanted: list[str] = []
-        self._con_ids: dict[str, int] = {}
         self._price_seen: dict[str, tuple[float, datetime]] = {}
         self._listeners: list[Callable[[], None]] = []
         self._pending: set[asyncio.Task[Any]] = set()
@@ -153,12 +161,23 @@ class PortfolioTracker:
         return True
 
     def _on_position(self, pos: Any) -> None:
-        symbol = pos.contract.symbol
-        if pos.position != 0 and symbol not in self._tickers and self.ib.isConnected():
-            task = asyncio.ensure_future(self._watch(pos.contract))
-            self._pending.add(task)
-            task.add_done_callback(self._pending.discard)
+        symbol, con_id = pos.contract.symbol, pos.contract.conId
+        self.sectors.note_con_id(symbol, con_id)
+        if pos.position != 0 and self.ib.isConnected() and (
+                symbol not in self._tickers or self._needs_pnl(con_id)):
+            self._spawn(self._follow_new(symbol, con_id))
         self._changed()
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def _follow_new(self, symbol: str, con_id: int) -> None:
+        """A position that was not there: its price, its sector and its PnL."""
+        await self._watch(symbol)
+        await self.sectors.learn([symbol])
+        await self._pnl_single(con_id)
 
     def _on_tickers(self, tickers: set[Ticker]) -> None:
         if self.feed.competing_session and tickers:
@@ -180,19 +199,22 @@ class PortfolioTracker:
             if code == 10167 and asked != LIVE:
                 return  # IB's notice that the delayed data asked for is what comes
             if self.feed.on_refusal(symbol, code, message, asked) and self.ib.isConnected():
-                self._request_again(symbol)
+                self._spawn(self._request_again(symbol))
 
-    def _request_again(self, symbol: str) -> None:
+    async def _request_again(self, symbol: str) -> None:
         """Stream a refused symbol again, now with the feed's (delayed) data type."""
-        ticker = self._tickers.pop(symbol)
-        contract = ticker.contract
-        if contract is None or self._asked.get(symbol) == self.feed.requested_type:
-            self._tickers[symbol] = ticker
+        ticker = self._tickers.get(symbol)
+        if ticker is None or ticker.contract is None:
             return
-        self.ib.cancelMktData(contract)
-        self._apply_type()
+        if self._asked.get(symbol) == self.feed.requested_type:
+            return
         self._asked[symbol] = self.feed.requested_type
-        self._tickers[symbol] = self.ib.reqMktData(contract, "", False, False)
+        await self.pacer.slot()
+        if not self.ib.isConnected() or self._tickers.get(symbol) is not ticker:
+            return
+        self.ib.cancelMktData(ticker.contract)
+        self._apply_type()
+        self._tickers[symbol] = self.ib.reqMktData(ticker.contract, "", False, False)
 
     def _apply_type(self) -> None:
         if self._type_sent != self.feed.requested_type:
@@ -221,9 +243,7 @@ class PortfolioTracker:
         if new_pnl:
             self._pnl_mark = self.pnl_updates
             ib.reqPnL(self.account)
-        contracts = [p.contract for p in ib.positions() if p.position != 0]
-        await asyncio.gather(*(self._watch(c) for c in contracts))
-        await self._watch_wanted()
+        await self._stream_all()
         # The first check after a (re)connect must not run blind on the day's P&L: the session
         # baseline is net liquidation minus it, and max_daily_loss reads it.
         if new_pnl and not await self.wait_pnl_current(FIRST_PNL_TIMEOUT):
@@ -232,8 +252,7 @@ class PortfolioTracker:
         return {
             "market_data": len(self._tickers),
             "sectors_unknown": sorted(
-                s for s in self._tickers if self._sectors.get(s, UNKNOWN_SECTOR) == UNKNOWN_SECTOR
-            ),
+                s for s in self._tickers if self.sectors.known(s) == UNKNOWN_SECTOR),
         }
 
     async def resubscribe(self, ib: IB) -> dict[str, Any]:
@@ -243,9 +262,7 @@ class PortfolioTracker:
             ticker = self._tickers.pop(symbol)
             if ticker.contract is not None:
                 ib.cancelMktData(ticker.contract)
-        contracts = [p.contract for p in ib.positions() if p.position != 0]
-        await asyncio.gather(*(self._watch(c) for c in contracts))
-        await self._watch_wanted()
+        await self._stream_all()
         return {"resubscribed": sorted(self._tickers)}
 
     async def watch_symbols(self, symbols: Sequence[str]) -> None:
@@ -256,74 +273,66 @@ class PortfolioTracker:
         self._wanted = list(dict.fromkeys(symbols))
         if not self.ib.isConnected():
             return
-        await self._watch_wanted()
+        # Shielded: a caller that stops waiting (the strategy's timeout) leaves the paced
+        # requests going; 500 symbols take about 25 s.
+        task = asyncio.ensure_future(self._watch_wanted())
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+        await asyncio.shield(task)
 
     async def _watch_wanted(self) -> None:
-        missing = [s for s in self._wanted if s not in self._tickers]
-        # ib_async keys a ticker by the contract's hash, which needs a conId: qualify first
-        # (once per symbol: a resync does not wait for contract details again).
-        unknown = [Stock(s, "SMART", "USD") for s in missing if s not in self._con_ids]
-        if unknown:
-            try:
-                qualified = await asyncio.wait_for(
-                    self.ib.qualifyContractsAsync(*unknown), DETAILS_TIMEOUT
-                )
-            except (TimeoutError, ConnectionError) as exc:
-                log.warning("Could not qualify %s (%r): no prices for them yet",
-                            ", ".join(c.symbol for c in unknown), exc)
-                qualified = []
-            for c in qualified:
-                if isinstance(c, Contract) and c.conId:
-                    self._con_ids[c.symbol] = c.conId
-        contracts = []
-        for symbol in missing:
-            if symbol in self._con_ids:
-                stock = Stock(symbol, "SMART", "USD")
-                stock.conId = self._con_ids[symbol]
-                contracts.append(stock)
-        await asyncio.gather(*(self._watch(c) for c in contracts))
+        await self.sectors.learn(self._wanted)  # the conId too: a ticker is keyed by it
+        await asyncio.gather(*(self._watch(s) for s in self._wanted))
 
-    async def _watch(self, contract: Contract) -> None:
-        symbol = contract.symbol
+    async def _stream_all(self) -> None:
+        """Market data for every position and wanted symbol, their sectors, PnL per position;
+        every request paced (broker/pacing.py). Held positions' prices come first: the safety
+        rules read them; then every sector, then the plan's prices, then PnL per position."""
+        held = [p.contract for p in self.ib.positions() if p.position != 0]
+        for c in held:
+            self.sectors.note_con_id(c.symbol, c.conId)
+        await asyncio.gather(*(self._watch(c.symbol) for c in held))
+        await self.sectors.learn([*(c.symbol for c in held), *self._wanted])
+        await asyncio.gather(*(self._watch(s) for s in self._wanted))
+        await asyncio.gather(*(self._pnl_single(c.conId) for c in held))
+
+    async def _watch(self, symbol: str) -> None:
+        """Stream one symbol's price (it needs its conId: ib_async keys a ticker by it)."""
         if symbol in self._tickers:
             return
-        stock = Stock(symbol, "SMART", contract.currency or "USD")
-        if contract.conId:
-            stock.conId = contract.conId
+        con_id = self.sectors.con_id(symbol)
+        if not con_id:
+            log.warning("No conId for %s (%s): no price for it yet", symbol,
+                        self.sectors.why_unknown.get(symbol, "no contract details"))
+            return
+        await self.pacer.slot()
+        if symbol in self._tickers or not self.ib.isConnected():
+            return
+        stock = Stock(symbol, "SMART", "USD")
+        stock.conId = con_id
         self._apply_type()
         self._asked[symbol] = self.feed.requested_type
         self._tickers[symbol] = self.ib.reqMktData(stock, "", False, False)
-        if symbol in self.sector_overrides:
-            self._sectors[symbol] = self.sector_overrides[symbol]
-        elif symbol not in self._sectors:
-            self._sectors[symbol] = await self._lookup_sector(stock)
-        if self.account and contract.conId:
-            key = (self.account, "", contract.conId)
-            if key not in self.ib.wrapper.pnlSingleKey2ReqId:
-                self.ib.reqPnLSingle(self.account, "", contract.conId)
 
-    async def _lookup_sector(self, contract: Contract) -> str:
-        try:
-            details = await asyncio.wait_for(
-                self.ib.reqContractDetailsAsync(contract), DETAILS_TIMEOUT
-            )
-        except (TimeoutError, ConnectionError) as exc:
-            log.warning("No contract details for %s (%r): sector Unknown", contract.symbol, exc)
-            return UNKNOWN_SECTOR
-        if not details:
-            return UNKNOWN_SECTOR
-        return str(details[0].industry or details[0].category or UNKNOWN_SECTOR)
+    def _needs_pnl(self, con_id: int) -> bool:
+        return bool(self.account and con_id) and (
+            (self.account, "", con_id) not in self.ib.wrapper.pnlSingleKey2ReqId)
+
+    async def _pnl_single(self, con_id: int) -> None:
+        if not self._needs_pnl(con_id):
+            return
+        await self.pacer.slot()
+        if self._needs_pnl(con_id) and self.ib.isConnected():
+            self.ib.reqPnLSingle(self.account, "", con_id)
 
     async def sector_of(self, symbol: str) -> str:
-        if symbol in self.sector_overrides:
-            return self.sector_overrides[symbol]
-        if symbol not in self._sectors:
-            self._sectors[symbol] = await self._lookup_sector(Stock(symbol, "SMART", "USD"))
-        return self._sectors[symbol]
+        """The symbol's sector, asking IB's contract details first if it is not known yet."""
+        return await self.sectors.sector_of(symbol)
 
     async def daily_closes(self, symbol: str, timeout: float = 10.0) -> list[float]:
         """About two months of daily closes, oldest first (for volatility sizing). Raises
         HistoryUnavailable when IB refuses the bars (no market-data subscription)."""
+        await self.pacer.slot()
         bars = await asyncio.wait_for(
             self.ib.reqHistoricalDataAsync(
                 Stock(symbol, "SMART", "USD"), endDateTime="", durationStr="2 M",
@@ -337,7 +346,7 @@ class PortfolioTracker:
         return [float(b.close) for b in bars]
 
     def known_sector(self, symbol: str) -> str:
-        return self.sector_overrides.get(symbol) or self._sectors.get(symbol, UNKNOWN_SECTOR)
+        return self.sectors.known(symbol)
 
     # -- reading ---------------------------------------------------------------------------
     def quote(self, symbol: str) -> tuple[float | None, float | None, float | None]:

@@ -29,6 +29,11 @@ finger whichever way it goes; emergency closes go out as MKT and are not collare
 crosses through zero (sell 150 while long 100) is not a reduction: it opens a short and is checked
 in full.
 
+Sectors. An order that opens or adds must know its symbol's sector (`sector_overrides`, the held
+position's, or the intent's, which broker/orders.py fills from IB's contract details before an
+entry is gated). A symbol whose sector is not known is refused: it cannot be checked against
+max_sector_concentration, and counting it as "Unknown" would let it pass beside its real sector.
+
 Flattening. A reduction whose reason is EMERGENCY, DAILY_LOSS or FRIDAY_CLOSE also skips the
 duplicate-order and order-rate checks: closing 80 positions, or re-sending a close that IB
 rejected, must not wait for a rate window. What stops a close from being sent twice is
@@ -47,6 +52,7 @@ from typing import Literal
 from weekly_er_tui.config import SafetyLimits
 from weekly_er_tui.model import PortfolioSnapshot, TradingState
 from weekly_er_tui.risk.rules import (
+    UNKNOWN_SECTOR,
     format_money,
     format_pct,
     format_price,
@@ -434,7 +440,14 @@ def _exposure_reasons(
     sector = sector_of(sym, held_sector if sym in values else intent.sector, limits)
     sector_value = sector_values.get(sector, 0.0) - held_value + new_value
     weight = sector_value / base if base > 0 else 0.0
-    if weight > lim:
+    if sector == UNKNOWN_SECTOR:
+        # Counted as "Unknown" it would pass beside its real sector's other positions.
+        reasons.append(
+            f"sector of {sym} is not known (IB's contract details gave none), so "
+            f"max_sector_concentration cannot be checked: add \"{sym}\": \"<its sector>\" to "
+            "safety_limits.sector_overrides to trade it"
+        )
+    elif weight > lim:
         reasons.append(
             f"sector {sector} weight after fill {format_pct(weight, lim)} over "
             f"max_sector_concentration {format_pct(lim)}"

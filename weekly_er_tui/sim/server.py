@@ -131,6 +131,7 @@ class SimulatedGateway:
         # Row 17: another TWS session holds the market data (10197, no ticks) while set.
         self.competing_session = False
         self._competing_told = False
+        self.contract_details_asked: list[str] = []  # symbols, in the order reqContractDetails came
         self.tick_rounds = 0  # rounds of the tick loop, so a test can wait for "ticks had a chance"
         self._unstalled = asyncio.Event()
         self._unstalled.set()
@@ -828,7 +829,9 @@ class SimulatedGateway:
     def _req_contract_details(self, s: ClientSession, c: Cursor) -> None:
         c.skip()  # version
         req_id = c.next_int()
-        inst = self._instrument(c.contract())
+        contract = c.contract()
+        self.contract_details_asked.append(contract["symbol"])
+        inst = self._instrument(contract)
         if inst is None:
             s.send(msg.error(s.version, req_id, 200,
                              "No security definition has been found for the request"))  # fmt: skip
