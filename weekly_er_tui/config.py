@@ -628,7 +628,34 @@ def load_config(path: str | Path | None, env: Mapping[str, str] | None = None) -
             f"(mode {stat.filemode(mode)}); fix with: chmod 600 {p} "
             f"(or move the password to the {PASSWORD_ENV} environment variable)"
         )
+    warnings += _readable_notify_tokens(cfg.alerts, p, mode)
     return LoadedConfig(cfg, p, warnings)
+
+
+def _readable_notify_tokens(alerts: AlertsConfig, path: Path, mode: int) -> list[str]:
+    """Warnings for apprise URLs (tokens) in files that other users can read."""
+    others = stat.S_IRWXG | stat.S_IRWXO
+    out: list[str] = []
+    in_config = [f"alerts.notify[{i}].url" for i, e in enumerate(alerts.notify) if e.url]
+    if in_config and mode & others:
+        out.append(
+            f"{path} holds {', '.join(in_config)} (a token) and other users can read it "
+            f"(mode {stat.filemode(mode)}); fix with: chmod 600 {path} (or move the URL to "
+            "url_env or url_file)"
+        )
+    for i, entry in enumerate(alerts.notify):
+        if entry.url_file:
+            f = Path(entry.url_file).expanduser()
+            try:
+                f_mode = f.stat().st_mode
+            except OSError:
+                continue  # read at load a moment ago; gone now is the loader's news, not ours
+            if f_mode & others:
+                out.append(
+                    f"alerts.notify[{i}].url_file: {f} holds a token and other users can read "
+                    f"it (mode {stat.filemode(f_mode)}); fix with: chmod 600 {f}"
+                )
+    return out
 
 
 def _file_has_password(text: str) -> bool:

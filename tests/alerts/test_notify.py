@@ -294,3 +294,18 @@ async def test_no_token_in_any_file_when_the_service_refuses_and_echoes_the_url(
     assert leaks == []
     for record in manager.records:
         assert TOKEN not in record.delivered and path_token not in record.delivered
+
+
+async def test_plain_text_is_escaped_for_a_service_that_reads_html(
+    journal: Journal, clock: ManualClock
+) -> None:
+    # Telegram reads HTML: a raw "&" or "<" there is refused (400, "can't parse entities"). A
+    # JSON endpoint told format=html stands in for it on loopback.
+    with LocalHttpServer() as server:
+        cfg = notify_config({"url": server.url(path="/html") + "?format=html"})
+        manager = AlertManager(cfg, journal, clock)
+        async with running(manager):
+            manager.notify("limit_breach", "S&P shock: <ESPN> down 7%", priority=Severity.HIGH)
+            [got] = await server.wait_for(1)
+    body = got.json["message"]
+    assert "S&amp;P" in body and "&lt;ESPN&gt;" in body and "S&P" not in body

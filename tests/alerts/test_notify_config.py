@@ -156,3 +156,25 @@ def test_names_are_unique_and_not_email_or_sms() -> None:
                           "alerts.notify[1]")
     [reserved] = problems([{"url": PUSHOVER, "name": "sms"}])
     assert reserved.startswith("alerts.notify[0].name: 'sms' is the name of a built-in channel")
+
+
+def test_a_token_other_users_can_read_is_warned_about(tmp_path: Path) -> None:
+    from weekly_er_tui.config import load_config
+
+    url_file = tmp_path / "pushover.url"
+    url_file.write_text(PUSHOVER)
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"alerts": {"notify": [
+        {"url": TELEGRAM}, {"url_file": str(url_file)},
+    ]}}))
+    os.chmod(path, 0o644)
+    os.chmod(url_file, 0o640)
+    in_config, in_file = load_config(path, env={}).warnings
+    assert in_config.startswith(f"{path} holds alerts.notify[0].url (a token)")
+    assert f"chmod 600 {path}" in in_config and "url_env or url_file" in in_config
+    assert in_file.startswith(f"alerts.notify[1].url_file: {url_file} holds a token and other "
+                              "users can read it")
+    assert f"chmod 600 {url_file}" in in_file
+    os.chmod(path, 0o600)
+    os.chmod(url_file, 0o600)
+    assert load_config(path, env={}).warnings == []

@@ -317,8 +317,11 @@ class NotifyTransport:
     def _send_in_thread(self, message: PushMessage) -> tuple[bool, list[tuple[int, str]]]:
         with _capturing() as lines:
             try:
+                # body_format text: apprise escapes it for services that read HTML or
+                # Markdown (Telegram refuses a raw "&" or "<").
                 ok = bool(self._apprise.notify(body=message.body, title=message.title,
-                                               notify_type=message.notify_type))
+                                               notify_type=message.notify_type,
+                                               body_format="text"))
             except Exception as exc:  # a plugin's bug is a failed message, not a crash
                 lines.append((logging.ERROR, self.scrub(scrub_all(f"{type(exc).__name__}: "
                                                                   f"{exc}"))))
