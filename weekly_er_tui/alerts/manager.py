@@ -35,7 +35,6 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from email.message import EmailMessage
 from typing import Any
 
 from weekly_er_tui.alerts.channels import (
@@ -88,7 +87,17 @@ class _Entry:
         return AlertRecord(self.timestamp, self.priority, self.alert.title, delivered)
 
 
-Message = EmailMessage | PushMessage
+@dataclass(frozen=True, slots=True)
+class _Mail:
+    """An email or SMS-gateway text, made into an EmailMessage only when its channel sends it:
+    building one costs milliseconds, which alert() must not spend on the caller's time."""
+
+    subject: str | None
+    text: str
+    priority: Severity
+
+
+Message = _Mail | PushMessage
 
 
 @dataclass(eq=False)
@@ -204,8 +213,10 @@ class AlertManager:
             return push
 
         async def mail(message: Message) -> None:
-            assert isinstance(message, EmailMessage)
-            await self._transport.send(message, ch.recipients)
+            assert isinstance(message, _Mail)
+            email = self._transport.message(ch.recipients, message.subject, message.text,
+                                            message.priority)
+            await self._transport.send(email, ch.recipients)
 
         return mail
 
@@ -421,14 +432,10 @@ class AlertManager:
             if ch.kind == "notify":
                 message = self._notify[ch.name].compose(self._templates, context)
             elif ch.kind == "email":
-                message = self._transport.message(
-                    ch.recipients, self._templates.subject_for(context),
-                    self._templates.body_for(context), priority,
-                )
+                message = _Mail(self._templates.subject_for(context),
+                                self._templates.body_for(context), priority)
             else:
-                message = self._transport.message(
-                    ch.recipients, None, self._templates.sms_for(context), priority
-                )
+                message = _Mail(None, self._templates.sms_for(context), priority)
             entry.status[ch.name] = "queued"
             self._enqueue(_Delivery(next(self._seq), entry, ch, message))
         if not entry.status:
