@@ -83,8 +83,10 @@ def after_fill(status: IntentStatus, filled: float, quantity: float) -> IntentSt
 
 def tracked_after(tracked: float | None, delta: float, opening: bool) -> float | None:
     """The strategy's tracked position in a symbol after a fill of `delta` shares (None: not
-    tracked). Its own entries (`opening`) add; any other fill only reduces what it tracks, and
-    never turns a tracked long into a tracked short (or back): it stops at zero."""
+    tracked). Its own entries (`opening`) add; any other fill of our own orders only reduces
+    what it tracks, and never turns a tracked long into a tracked short (or back): it stops at
+    zero. A fill that is not of our orders (the trader's own, in TWS) is not applied at all
+    (Store._track): the strategy's book is its own fills only."""
     if opening:
         qty = (tracked or 0.0) + delta
     elif tracked is None:

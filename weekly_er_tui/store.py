@@ -535,7 +535,9 @@ class Store:
         row = self._db.execute(
             "SELECT quantity, order_ref FROM tracked_positions WHERE symbol=?", (symbol,)
         ).fetchone()
-        opening = intent is not None and intent.reason == "ENTRY"
+        if intent is None:
+            return  # not our order: the trader's own shares are never the strategy's book
+        opening = intent.reason == "ENTRY"
         after = tracked_after(row[0] if row else None, delta, opening)
         if after is None:
             self._db.execute("DELETE FROM tracked_positions WHERE symbol=?", (symbol,))

@@ -23,6 +23,7 @@ from weekly_er_tui.clock import ET, AcceleratedClock, Clock, ManualClock
 from weekly_er_tui.config import AppConfig, StrategyConfig
 from weekly_er_tui.journal import Fill, Journal, read_csv
 from weekly_er_tui.model import Alert, EventType, PlanStatus, Severity, TradingState
+from weekly_er_tui.order_life import tracked_after
 from weekly_er_tui.risk.gate import GateDecision, OrderIntent
 from weekly_er_tui.store import Store
 from weekly_er_tui.strategy.calendars import MarketCalendar
@@ -116,13 +117,14 @@ class FakeBroker:
                                  else "PARTIAL", now, filled=filled)
         signed = qty if intent.side == "BUY" else -qty
         tracked = self.store.tracked_positions().get(intent.symbol)
-        if rec.reason == "ENTRY":
-            self.store.track_position(intent.symbol, signed, intent.order_ref, now)
-        elif tracked is not None:
-            if (tracked.quantity > 0) != (tracked.quantity + signed > 0):
-                self.store.untrack_position(intent.symbol)
-            else:
-                self.store.track_position(intent.symbol, signed, tracked.order_ref, now)
+        before = tracked.quantity if tracked is not None else 0.0
+        after = tracked_after(  # the store's one rule for the strategy's book
+            tracked.quantity if tracked is not None else None, signed, rec.reason == "ENTRY")
+        if after is None:
+            self.store.untrack_position(intent.symbol)
+        elif after != before:
+            self.store.track_position(intent.symbol, after - before,
+                                      tracked.order_ref if tracked else intent.order_ref, now)
         held = self.positions.get(intent.symbol, 0.0) + signed
         if held:
             self.positions[intent.symbol] = held
@@ -148,15 +150,26 @@ class FakeBroker:
         wanted = None if symbols is None else set(symbols)
         return {s: q for s, q in self.positions.items() if wanted is None or s in wanted}
 
+    def owned_open(self, owned: dict[str, float]) -> dict[str, float]:
+        """The book's part still held (the executor's rule, with no trader's own shares)."""
+        out: dict[str, float] = {}
+        for symbol, mine in owned.items():
+            pos = self.positions.get(symbol, 0.0)
+            if mine and pos * mine > 0:
+                out[symbol] = math.copysign(min(abs(mine), abs(pos)), mine)
+        return out
+
     async def flatten(self, reason: str = "EMERGENCY", symbols: Iterable[str] | None = None, *,
-                      attempts: int = 3, order_timeout: float = 30.0,
+                      owned: Any = None, attempts: int = 3, order_timeout: float = 30.0,
                       cancel_first: bool = True) -> FlattenResult:
-        scope = sorted(symbols or ())
+        scope = sorted(symbols or (owned() if owned is not None else ()))
         self.flattens.append((self.clock.now(), reason, scope, cancel_first))
         if cancel_first:
             await self.cancel_orders(self.working_orders(scope))
         share = self.close_fractions.pop(0) if self.close_fractions else 1.0
-        for symbol, qty in self.open_positions(scope).items():
+        to_close = (self.owned_open(owned()) if owned is not None
+                    else self.open_positions(scope))
+        for symbol, qty in to_close.items():
             n = math.floor(abs(qty) * share)
             if n <= 0:
                 continue
@@ -165,7 +178,8 @@ class FakeBroker:
             side = "SELL" if qty > 0 else "BUY"
             self.store.record_intent(close_ref, symbol, side, n, "MKT", reason, self.clock.now())
             self.fill(FakeTrade(make_intent(symbol, side, n, "MKT", None, close_ref, reason)), n)
-        remaining = self.open_positions(scope)
+        remaining = (self.owned_open(owned()) if owned is not None
+                     else self.open_positions(scope))
         return FlattenResult(
             closed=tuple(s for s in scope if s not in remaining),
             failed=tuple((s, "partially filled") for s in sorted(remaining)),

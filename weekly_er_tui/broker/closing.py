@@ -34,27 +34,44 @@ def _sign(x: float) -> int:
 
 
 def closing_quantity(position: float, working: float, unreported: float,
-                     owned: float | None = None) -> float:
+                     owned: float | None = None, held_before: float = 0.0) -> float:
     """Shares (>= 0) a new closing order may be for.
 
     `position`: IB's position (signed). `unreported`: signed fills not in it yet. `working`:
-    shares of working orders that reduce it. `owned`: the caller's own part of the position (the
-    strategy's book, signed); None closes the whole position. An owned part on the other side of
-    the position (the trader sold the strategy's shares and more by hand) closes nothing: a close
-    never crosses zero."""
+    shares of working orders that already close it. `owned`: the caller's own part (the
+    strategy's book, signed); None closes the whole position. `held_before`: what the account
+    held in the symbol before the strategy's entry (the trader's own, signed).
+
+    With `owned`, the close leaves the trader's own holding (position minus the book) as it is:
+    the trader's 100 AAPL beside the strategy's 43 stay, and a trader's short of 50 XOM beside
+    the strategy's 90 long is still -50 after the close. When the position is smaller than the
+    book because the trader sold strategy shares by hand (held_before is not on the other
+    side), the close never crosses zero: it sells what is left, at most."""
     actual = position + unreported
-    if abs(actual) < 1e-9:
+    if owned is None:
+        keep = 0.0
+    else:
+        own_now = actual - owned
+        if own_now * owned >= 0:
+            keep = own_now
+        elif own_now * held_before > 0:
+            # The trader's own holding on the other side, as before the entry: kept, never more.
+            keep = _sign(own_now) * min(abs(own_now), abs(held_before))
+        else:
+            keep = 0.0
+    side = _sign(actual - keep)
+    if side == 0 or (owned is not None and side != _sign(owned)):
         return 0.0
-    target = abs(actual)
+    target = abs(actual - keep)
     if owned is not None:
-        if _sign(owned) != _sign(actual):
-            return 0.0
-        target = min(abs(owned), target)
+        target = min(target, abs(owned))
     return max(0.0, target - max(0.0, working))
 
 
-def closing_side(position: float) -> str:
-    return "SELL" if position > 0 else "BUY"
+def closing_direction(position: float, owned: float | None) -> float:
+    """+1 when the close sells, -1 when it buys: against the book when there is one (the
+    position itself may be on the other side, a trader's short beside a strategy long)."""
+    return float(_sign(owned if owned else position))
 
 
 def remaining(trade: Trade) -> float:
@@ -64,11 +81,11 @@ def remaining(trade: Trade) -> float:
     return max(0.0, float(trade.order.totalQuantity) - filled)
 
 
-def working_to_close(trades: Iterable[Trade], symbol: str, position: float,
+def working_to_close(trades: Iterable[Trade], symbol: str, direction: float,
                      mine: Callable[[Trade], bool] = lambda _t: True) -> tuple[float, list[Trade]]:
-    """Shares of `symbol` that working orders (those `mine` accepts) will sell (long) or buy
-    (short), and those orders."""
-    side = closing_side(position)
+    """Shares of `symbol` that working orders (those `mine` accepts) will sell (`direction` +1)
+    or buy (-1), and those orders."""
+    side = "SELL" if direction > 0 else "BUY"
     found = [t for t in trades if t.contract.symbol == symbol and t.order.action == side
              and t.orderStatus.status not in DONE_STATES and mine(t)]
     return sum(remaining(t) for t in found), found

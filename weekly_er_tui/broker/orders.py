@@ -38,7 +38,7 @@ from weekly_er_tui.risk.gate import (
 )
 from weekly_er_tui.store import Store
 
-from .closing import UnreportedFills, closing_quantity, working_to_close
+from .closing import UnreportedFills, closing_direction, closing_quantity, working_to_close
 from .fills import FillRecorder
 from .order_status import DONE_STATES, OrderWatcher
 from .portfolio import PortfolioTracker
@@ -179,6 +179,7 @@ class OrderExecutor:
         if not self.store.record_intent(
             intent.order_ref, intent.symbol, intent.side, intent.quantity, intent.order_type,
             intent.reason, self.clock.now(), limit_price=intent.limit_price,
+            details=self._entry_details(intent),
         ):
             msg = f"orderRef {intent.order_ref} is already recorded: not sent again"
             log.warning(msg)
@@ -218,6 +219,13 @@ class OrderExecutor:
         )
         self._watch(trade, intent)
         return SubmitResult(intent, True, decision, order_id=order_id, trade=trade)
+
+    def _entry_details(self, intent: OrderIntent) -> dict[str, Any] | None:
+        """An entry remembers what the account held in its symbol before it (the trader's own),
+        so the Friday close can leave that holding as it was (broker/closing.py)."""
+        if intent.reason != "ENTRY":
+            return None
+        return {"held_before": self.open_positions([intent.symbol]).get(intent.symbol, 0.0)}
 
     def _contract(self, symbol: str) -> Stock:
         return Stock(symbol, "SMART", "USD")
@@ -386,54 +394,59 @@ class OrderExecutor:
                            self.new_ref(reason, symbol), reason)
 
     # -- the never-oversell rule -----------------------------------------------------------
-    def _ours(self, trade: Trade) -> bool:
-        """A working order this app sent to close (any closing reason), by its orderRef."""
+    def _recorded(self, trade: Trade) -> bool:
         ref = trade.order.orderRef
-        rec = self.store.intent(ref) if ref else None
-        return rec is not None and rec.reason != "ENTRY"
+        return bool(ref) and self.store.intent(ref) is not None
 
     def unbooked(self, symbol: str) -> float:
         """Signed fills of our own orders in `symbol` that ib_async has and the strategy's book
-        (the store's tracked positions, written when a fill is recorded) has not yet."""
+        (the store's tracked positions, counted at execDetails) has not yet: none, unless the
+        FillRecorder has not seen an execution ib_async holds."""
         total = 0.0
         for f in self.ib.fills():
             ex = f.execution
             if (f.contract.symbol != symbol or not ex.orderRef
-                    or self.journal.has_fill(ex.execId) or self.store.intent(ex.orderRef) is None):
+                    or self.store.execution(ex.execId) is not None
+                    or self.store.intent(ex.orderRef) is None):
                 continue
             total += float(ex.shares) if ex.side.upper() in ("BOT", "BUY") else -float(ex.shares)
         return total
 
+    def held_before(self, symbol: str) -> float:
+        """What the account held in `symbol` before the strategy's entry (the trader's own),
+        as recorded with the entry's intent; 0 when unknown."""
+        tracked = self.store.tracked_positions().get(symbol)
+        rec = self.store.intent(tracked.order_ref) if tracked is not None else None
+        value = rec.details.get("held_before", 0.0) if rec is not None else 0.0
+        return float(value) if isinstance(value, int | float) else 0.0
+
     def owned_open(self, owned: Mapping[str, float]) -> dict[str, float]:
-        """Of the caller's own quantities (the strategy's book), what is still held at IB:
-        per symbol, the part of the position that is the caller's (signed; never more than the
-        position, never on its other side)."""
+        """Of the caller's own quantities (the strategy's book), what is still held at IB, per
+        symbol (signed like the book): never more than the position's part that is not the
+        trader's own."""
         positions = self.open_positions(owned)
         out: dict[str, float] = {}
         for symbol, mine in owned.items():
-            pos = positions.get(symbol, 0.0)
-            left = closing_quantity(pos, 0.0, self._unreported.of(symbol),
-                                    mine + self.unbooked(symbol))
+            book = mine + self.unbooked(symbol)
+            left = closing_quantity(positions.get(symbol, 0.0), 0.0, self._unreported.of(symbol),
+                                    book, self.held_before(symbol))
             if left > 0:
-                out[symbol] = left if pos > 0 else -left
+                out[symbol] = left * closing_direction(0.0, book)
         return out
 
     def closable(self, symbol: str, position: float, owned: float | None = None
-                 ) -> tuple[float, list[Trade]]:
-        """How many shares a new closing order for `symbol` may be for (>= 0), and the working
-        orders that already close it. Never more than the position, minus what is working to
-        close it, minus what has filled and IB's position stream has not reported yet; with
-        `owned` (the caller's part, signed) never more than that part minus our own working
-        closes, never across zero."""
-        trades = self.ib.openTrades()
+                 ) -> tuple[float, float, list[Trade]]:
+        """How many shares a new closing order for `symbol` may be for (>= 0), which way (+1
+        sell, -1 buy), and the working orders that already close it. Never more than the
+        position (with `owned`, the strategy's part of it), minus what is working to close it,
+        minus what has filled and IB's position stream has not reported yet."""
         unreported = self._unreported.of(symbol)
-        working, found = working_to_close(trades, symbol, position)
-        qty = closing_quantity(position, working, unreported)
-        if owned is not None:
-            ours, _ = working_to_close(trades, symbol, position, self._ours)
-            qty = min(qty, closing_quantity(position, ours, unreported,
-                                            owned + self.unbooked(symbol)))
-        return qty, found
+        book = None if owned is None else owned + self.unbooked(symbol)
+        direction = closing_direction(position + unreported, book)
+        working, found = working_to_close(self.ib.openTrades(), symbol, direction)
+        qty = closing_quantity(position, working, unreported, book,
+                               self.held_before(symbol) if owned is not None else 0.0)
+        return qty, direction, found
 
     async def flatten(
         self,
@@ -480,14 +493,17 @@ class OrderExecutor:
             if scope is None:
                 await self.cancel_all()
             else:
-                await self.cancel_orders(self.working_orders(scope))
+                # A close of the strategy's part leaves the trader's own working orders alone.
+                await self.cancel_orders([t for t in self.working_orders(scope)
+                                          if owned is None or self._recorded(t)])
         attempt = interruptions = 0
         while attempt < attempts and interruptions <= attempts:
             if not self.ib.isConnected():
                 if not await self._link_up(reconnect_timeout):
                     break
                 # Orders sent before the drop may still be working: cancel, then re-read.
-                await self.cancel_orders(self.working_orders(scope))
+                await self.cancel_orders([t for t in self.working_orders(scope)
+                                          if owned is None or self._recorded(t)])
             targets = left()
             if not targets:
                 break
@@ -496,14 +512,13 @@ class OrderExecutor:
             mine = owned() if owned is not None else None
             trades: list[Trade] = []
             for symbol in targets:
-                position = positions.get(symbol, 0.0) + self._unreported.of(symbol)
-                qty, working = self.closable(symbol, positions.get(symbol, 0.0),
-                                             None if mine is None else mine.get(symbol, 0.0))
+                qty, direction, working = self.closable(
+                    symbol, positions.get(symbol, 0.0),
+                    None if mine is None else mine.get(symbol, 0.0))
                 trades += working  # an earlier close still working: followed, not re-sent
                 if qty <= 0:
                     continue
-                result = await self.submit(self.closing_intent(
-                    symbol, qty if position > 0 else -qty, reason))
+                result = await self.submit(self.closing_intent(symbol, qty * direction, reason))
                 if result.trade is not None:
                     trades.append(result.trade)
                 else:

@@ -441,7 +441,8 @@ class PositionSafetyManager:
         snap = self.portfolio.snapshot() if self.portfolio is not None else None
         n = len(snap.open_positions) if snap is not None else 0
         self._event(EventType.EMERGENCY_CLOSE, Severity.CRITICAL,
-                    f"Emergency close of ALL {n} positions started: {why}", {"reason": reason})
+                    f"Emergency close of ALL {n} positions started (every position in the account, "
+                    f"the trader's own included): {why}", {"reason": reason, "scope": "account"})
         result = await self.executor.flatten(reason)
         severity = Severity.CRITICAL
         verdict = "account is FLAT" if result.flat else "account is NOT flat"

@@ -880,7 +880,8 @@ class WeeklyERStrategy:
                 )
                 self._set_close(FridayPhase.CLOSED, "no strategy position")
                 return
-            result = await self.executor.flatten("FRIDAY_CLOSE", symbols=scope,
+            # The strategy's own quantities only: the trader's shares in the same symbols stay.
+            result = await self.executor.flatten("FRIDAY_CLOSE", owned=self._tracked,
                                                  cancel_first=False)
             self._sync_all()
             verdict = "flat" if result.flat else "NOT flat: " + ", ".join(result.remaining)
@@ -904,8 +905,7 @@ class WeeklyERStrategy:
         working = self._working_entries()
         if working:
             await self.executor.cancel_orders(working)
-        scope = sorted(set(self._tracked()) | self._close_symbols)
-        still = self.executor.open_positions(scope) if scope else {}
+        still = self.executor.owned_open(self._tracked())
         if not still:
             self.journal.event(
                 EventType.FRIDAY_CLOSE, Severity.INFO,
@@ -938,7 +938,7 @@ class WeeklyERStrategy:
         self._set_close(FridayPhase.BACKUP, f"closing {listing}",
                         open_positions=tuple(sorted(still.items())))
         try:
-            result = await self.executor.flatten("FRIDAY_CLOSE", symbols=sorted(still))
+            result = await self.executor.flatten("FRIDAY_CLOSE", owned=self._tracked)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -957,7 +957,8 @@ class WeeklyERStrategy:
         if not scope:
             still: dict[str, float] = {}
         elif connected:
-            still = self.executor.open_positions(scope)
+            still = self.executor.owned_open(self._tracked())
+            self._trim_book(still)
         else:
             still = {s: q for s, q in self._tracked().items()}
         self._sync_all()
@@ -992,6 +993,22 @@ class WeeklyERStrategy:
         ))
         self._set_close(FridayPhase.NOT_FLAT, why, open_positions=tuple(sorted(still.items())),
                         finished_at=now)
+
+    def _trim_book(self, held: dict[str, float]) -> None:
+        """At the bell: a book that says more than the account holds of it (the trader sold
+        strategy shares by hand) is cut to what is held, and said so, so the next week does not
+        carry shares that are gone."""
+        for symbol, qty in self._tracked().items():
+            left = held.get(symbol, 0.0)
+            if abs(left) >= abs(qty):
+                continue
+            self.store.track_position(symbol, left - qty, "", self.clock.now())
+            self.journal.event(
+                EventType.STRATEGY, Severity.MEDIUM,
+                f"{symbol}: the strategy's book held {qty:+g} but the account holds only "
+                f"{left:+g} of it (sold outside the strategy): book set to {left:+g}",
+                {"symbol": symbol, "book": qty, "held": left},
+            )
 
     # -- warnings -------------------------------------------------------------------------
     def _warn_carried_positions(self) -> None:
