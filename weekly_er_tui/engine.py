@@ -146,7 +146,11 @@ class TradingEngine:
         # One engine per account on this machine; `refused` says why this one does not trade.
         self.refused = ""
         self._locks: dict[str, AccountLock] = {}
-        self.control = ControlServer(self, socket_path(self.data_dir), self.data_dir)
+        self.control = ControlServer(
+            self, socket_path(self.data_dir), self.data_dir,
+            about=lambda: {"limits": limits.model_dump(mode="json"),
+                           "clock_speed": self.clock.speed, "title": "Weekly ER"},
+        )
 
     # -- state -----------------------------------------------------------------------------
     def _changed(self) -> None:

@@ -527,6 +527,12 @@ def cmd_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_OK
 
 
+def _attach(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from weekly_er_tui.attach import cmd_attach
+
+    return cmd_attach(args, out, err)
+
+
 HANDLERS: dict[str, Handler] = {
     "run": cmd_run,
     "demo": cmd_demo,
@@ -535,6 +541,7 @@ HANDLERS: dict[str, Handler] = {
     "pause": cmd_trading_state,
     "resume": cmd_trading_state,
     "status": cmd_status,
+    "attach": _attach,
 }
 
 __all__ = ["HANDLERS", "parse_duration", "run_headless"]

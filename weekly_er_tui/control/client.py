@@ -5,14 +5,40 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from weekly_er_tui.control.codec import from_plain
 from weekly_er_tui.control.protocol import LINE_LIMIT, decode, encode, short_address
 from weekly_er_tui.model import EngineState
+
+
+class EngineClock:
+    """The engine's clock seen from here: its last state's instant, moved on by the real time
+    since it arrived at the engine's speed (0 for a test's manual clock: it stands still)."""
+
+    def __init__(self, remote: RemoteEngine, speed: float) -> None:
+        self._remote = remote
+        self._speed = speed
+
+    def now(self) -> datetime:
+        r = self._remote
+        return r.state.timestamp + timedelta(
+            seconds=(time.monotonic() - r._received_at) * self._speed)
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds / self._speed if self._speed > 0 else seconds)
+
+    async def sleep_until(self, when: datetime) -> None:
+        await self.sleep(max(0.0, (when - self.now()).total_seconds()))
+
+    @property
+    def speed(self) -> float:
+        return self._speed
 
 # A command that acts waits for the engine to finish it (a flatten may work its way through
 # partial fills); a status answers at once.
@@ -57,10 +83,13 @@ class RemoteEngine:
     commands go back as requests. `run()` follows the stream; `stop()` detaches (the engine
     goes on)."""
 
-    def __init__(self, path: Path, first: EngineState, identity: dict[str, Any]) -> None:
+    def __init__(self, path: Path, first: EngineState, identity: dict[str, Any],
+                 about: dict[str, Any] | None = None) -> None:
         self.path = path
         self.identity = identity
+        self.about = about or {}
         self._state = first
+        self._received_at = time.monotonic()
         self._listeners: list[Callable[[EngineState], None]] = []
         self._stopping = asyncio.Event()
         self.states_received = 0
@@ -68,7 +97,13 @@ class RemoteEngine:
     @classmethod
     async def connect(cls, path: Path) -> RemoteEngine:
         reply = await request(path, "status", timeout=10.0)
-        return cls(path, from_plain(EngineState, reply["state"]), reply["engine"])
+        return cls(path, from_plain(EngineState, reply["state"]), reply["engine"],
+                   reply.get("about"))
+
+    @property
+    def clock(self) -> EngineClock:
+        """The engine's market time, as it runs there (a demo's may be accelerated)."""
+        return EngineClock(self, float(self.about.get("clock_speed", 1.0)))
 
     @property
     def state(self) -> EngineState:
@@ -108,6 +143,7 @@ class RemoteEngine:
 
     def _take(self, state: EngineState) -> None:
         self._state = state
+        self._received_at = time.monotonic()
         self.states_received += 1
         for fn in list(self._listeners):
             fn(state)

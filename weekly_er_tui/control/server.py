@@ -60,9 +60,12 @@ def _answers(path: Path) -> bool:
 
 
 class ControlServer:
-    def __init__(self, engine: ControlledEngine, path: Path, data_dir: Path) -> None:
+    def __init__(self, engine: ControlledEngine, path: Path, data_dir: Path,
+                  about: Callable[[], dict[str, Any]] = dict) -> None:
         self.engine = engine
         self.path = path
+        # What an attached cockpit needs besides the state: the limits, the clock's speed.
+        self._about = about
         self.identity = {"pid": os.getpid(), "data_dir": str(data_dir.absolute())}
         self._server: asyncio.AbstractServer | None = None
         self._subscribers: dict[asyncio.StreamWriter, asyncio.Queue[bytes]] = {}
@@ -168,7 +171,7 @@ class ControlServer:
         }
         if cmd == "status":
             return self._reply(True, status=await e.get_system_status(),
-                               state=to_plain(e.state))
+                               state=to_plain(e.state), about=self._about())
         if cmd not in actions:
             return self._reply(False, error=f"unknown command {cmd!r}; the socket takes "
                                             f"{', '.join(COMMANDS)}")

@@ -300,6 +300,8 @@ class WeeklyERApp(App[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Dim the keys that would do nothing now (they stay in the footer)."""
+        if self.read_only:
+            return True  # every key answers, if only to say why it is refused
         state = self.engine.state.trading_state
         if action == "pause" and state in (TradingState.PAUSED, TradingState.HALTED):
             return None
@@ -321,9 +323,13 @@ class WeeklyERApp(App[None]):
         return out
 
     def action_pause(self) -> None:
+        if self._refused_read_only("pause"):
+            return
         self.send_command("pause", lambda: self.engine.pause("manual: p key"))
 
     def action_resume(self) -> None:
+        if self._refused_read_only("resume"):
+            return
         state = self.engine.state
         if state.trading_state is TradingState.HALTED:
 
@@ -340,6 +346,8 @@ class WeeklyERApp(App[None]):
             self.send_command("resume", lambda: self.engine.resume("manual: r key"))
 
     def action_flatten(self) -> None:
+        if self._refused_read_only("flatten"):
+            return
         if isinstance(self.screen, FlattenConfirmScreen):
             return
         state = self.engine.state
@@ -360,10 +368,24 @@ class WeeklyERApp(App[None]):
         )
 
     def action_reconnect(self) -> None:
+        if self._refused_read_only("reconnect"):
+            return
         self.send_command("reconnect", self.engine.reconnect)
 
     def action_check_now(self) -> None:
+        if self._refused_read_only("check_now"):
+            return
         self.send_command("check_now", self.engine.check_now)
+
+    def _refused_read_only(self, action: str) -> bool:
+        """True (and the trader told why) when this cockpit only watches."""
+        if not self.read_only:
+            return False
+        key = {"pause": "p (pause)", "resume": "r (resume)", "flatten": "F (flatten)",
+               "reconnect": "c (reconnect)", "check_now": "s (check)"}[action]
+        self.notify(f"Read-only: {key} refused, nothing sent. This cockpit was attached with "
+                    f"--read-only; attach without it to act.", severity="warning", timeout=8)
+        return True
 
     def action_cycle_sort(self) -> None:
         self.positions.cycle_sort()
@@ -373,6 +395,9 @@ class WeeklyERApp(App[None]):
             self.push_screen(HelpScreen(self.key_help()))
 
     async def action_quit(self) -> None:
+        if self.attached:  # the engine runs elsewhere: leaving only detaches this screen
+            self.shutdown()
+            return
         state = self.engine.state
         open_positions = state.portfolio.open_positions if state.portfolio else ()
         if not open_positions:

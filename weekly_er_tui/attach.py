@@ -1,0 +1,69 @@
+"""`weekly-er-tui attach`: the cockpit on an engine that runs elsewhere (headless under systemd,
+or left running when its terminal went away), over the engine's control socket.
+
+The same Textual app as `run`, over a RemoteEngine: the same panes and keys; the engine's states
+arrive over the socket and the keys go back as commands. Quitting detaches; the engine goes on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+from weekly_er_tui.cli import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, load_or_report
+from weekly_er_tui.config import SafetyLimits
+from weekly_er_tui.control.client import NoEngine, RemoteEngine
+from weekly_er_tui.control.commands import candidate_sockets
+from weekly_er_tui.journal import remove_handlers, setup_logging
+
+if TYPE_CHECKING:  # the app (textual) is loaded only when a cockpit is made
+    from weekly_er_tui.ui.app import WeeklyERApp
+
+
+async def find_engine(data_dir: Path, account: str = "") -> RemoteEngine | None:
+    for path in candidate_sockets(data_dir, account):
+        try:
+            return await RemoteEngine.connect(path)
+        except NoEngine:
+            continue
+    return None
+
+
+def attached_app(remote: RemoteEngine, limits: SafetyLimits,
+                 read_only: bool = False) -> WeeklyERApp:
+    """The cockpit over `remote` (the engine's own limits when it sent them)."""
+    from weekly_er_tui.ui.app import WeeklyERApp
+
+    if "limits" in remote.about:
+        limits = SafetyLimits.model_validate(remote.about["limits"])
+    who = remote.identity
+    title = (f"Weekly ER — attached to pid {who.get('pid')}"
+             + (" — READ-ONLY" if read_only else ""))
+    return WeeklyERApp(remote, clock=remote.clock, limits=limits, title=title, attached=True,
+                       read_only=read_only)
+
+
+def cmd_attach(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    loaded = load_or_report(args.config, err)
+    if loaded is None:
+        return EXIT_BAD_INPUT
+    data_dir = Path(args.data_dir).absolute()
+    # The screen is the cockpit's: log problems to nowhere but the engine's own journal.
+    handlers = setup_logging(None, "WARNING")
+    try:
+        async def attach() -> int:
+            remote = await find_engine(data_dir, loaded.config.account or "")
+            if remote is None:
+                print(f"No engine is running for {data_dir}: nothing to attach to. "
+                      f"Start one with `weekly-er-tui run --headless --data-dir {data_dir}` "
+                      f"(or under systemd, see the README).", file=err)
+                return EXIT_FAILURE
+            app = attached_app(remote, loaded.config.safety_limits, args.read_only)
+            await app.run_async()
+            return EXIT_OK
+
+        return asyncio.run(attach())
+    finally:
+        remove_handlers(handlers)
