@@ -462,15 +462,6 @@ class Store:
             ).fetchall()
         return [self._intent(r) for r in rows]
 
-    def open_intent_symbols(self, reason: str) -> set[str]:
-        """Symbols with an intent of `reason` that may still have an order at the broker."""
-        marks = ",".join("?" * len(OPEN_STATUSES))
-        rows = self._db.execute(
-            f"SELECT DISTINCT symbol FROM order_intents WHERE reason=? AND status IN ({marks})",
-            (reason, *sorted(OPEN_STATUSES)),
-        ).fetchall()
-        return {r[0] for r in rows}
-
     @staticmethod
     def _intent(row: tuple[Any, ...]) -> OrderIntentRecord:
         v = dict(zip(_INTENT_COLUMNS, row, strict=True))

@@ -82,16 +82,6 @@ def test_corrupt_file_is_reported_and_moved_aside_not_replaced(tmp_path: Path) -
     assert str(aside[0]) in message
 
 
-def test_open_intent_symbols(tmp_path: Path) -> None:
-    s = Store.in_data_dir(tmp_path)
-    s.record_intent("e1", "AAPL", "BUY", 10, "MKT", "ENTRY", T0)
-    s.record_intent("e2", "MSFT", "BUY", 10, "MKT", "ENTRY", T0)
-    s.record_intent("x1", "JPM", "SELL", 10, "MKT", "EMERGENCY", T0)
-    s.update_intent("e2", "FILLED", T0)
-    assert s.open_intent_symbols("ENTRY") == {"AAPL"}
-    assert s.open_intent_symbols("EMERGENCY") == {"JPM"}
-
-
 # -- the order's life: one typed state machine, one writer --------------------------------------
 
 def _intent(s: Store, ref: str = "wer-1", qty: float = 10, reason: str = "ENTRY") -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 from weekly_er_tui.clock import ManualClock
 from weekly_er_tui.config import SafetyLimits
 from weekly_er_tui.model import PortfolioSnapshot, Position
+from weekly_er_tui.order_life import ExecutionRecord
 from weekly_er_tui.safety import PositionSafetyManager
 from weekly_er_tui.store import Store
 
@@ -28,16 +29,18 @@ def orphans(report: object) -> list[str]:
             for s in v.symbols]
 
 
-def test_an_entry_on_its_way_is_not_an_orphan(tmp_path: Path) -> None:
+def test_an_entry_is_not_an_orphan_from_its_execution_on(tmp_path: Path) -> None:
+    """The execution counts the entry as the strategy's at once, before its commission report
+    (which can trail it): the safety check needs no allowance for entries "on their way"."""
     store = Store.in_data_dir(tmp_path)
     safety = PositionSafetyManager(SafetyLimits(), store=store, clock=ManualClock(T0))
-    # IB reports the position before the fill's commission report arrives: the intent is open.
     store.record_intent("wer-entry-ORCL", "ORCL", "BUY", 10, "MKT", "ENTRY", T0)
     store.update_intent("wer-entry-ORCL", "SUBMITTED", T0, order_id=5)
+    store.apply_execution(ExecutionRecord("e.01.01", "wer-entry-ORCL", "ORCL", 10, 100.0,
+                                          T0.isoformat()), T0)
     assert orphans(safety.evaluate(snap(100_000, "ORCL"))) == []
-    # The same position with no intent and no tracking is an orphan.
-    store.update_intent("wer-entry-ORCL", "CANCELLED", T0)
-    assert orphans(safety.evaluate(snap(100_000, "ORCL"))) == ["ORCL"]
+    # A position nothing of the strategy's explains is an orphan.
+    assert orphans(safety.evaluate(snap(100_000, "ORCL", "NFLX"))) == ["NFLX"]
 
 
 def test_high_water_mark_is_persisted_in_steps_not_per_tick(tmp_path: Path) -> None:

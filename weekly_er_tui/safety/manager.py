@@ -250,10 +250,9 @@ class PositionSafetyManager:
         held = {p.symbol for p in snap.open_positions}
         if self.store is not None:
             tracked = set(self.store.tracked_positions())
+            # An entry is tracked from its execution (broker/fills.py counts it at execDetails,
+            # not at the commission report that trails it), so a fresh entry is never an orphan.
             vanished = tracked - held
-            # An entry whose fill is on its way (IB sends the position before the execution's
-            # commission report) is the strategy's, not an orphan.
-            tracked |= self.store.open_intent_symbols("ENTRY")
         else:
             # No store (the standalone API): what the strategy tracks is unknown, so there is no
             # orphan verdict, rather than calling every position in the account an orphan.
