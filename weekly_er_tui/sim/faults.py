@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("weekly_er_tui.sim")
 
+RESTART_SECONDS = 150.0  # clock seconds a daily restart refuses connects when no duration is set
+
 
 class Timeline:
     """Plays timeline entries on a gateway; `applied` records (clock instant, entry) pairs."""
@@ -94,6 +96,20 @@ class Timeline:
                 undo = lambda: gw.emit_connectivity(restore)  # noqa: E731
         elif a == "price_shock":
             gw.price_shock(entry.pct or 0.0, symbol=entry.symbol, sector=entry.sector)
+        elif a == "restart":
+            gw.drop_all()
+            gw.refuse_connections()
+            gw._event("fault", "fault: the gateway's scheduled daily restart")
+            undo = gw.accept_connections
+            if entry.duration is None:  # IB's auto-restart takes 2-3 minutes
+                gw._spawn(self._undo_at(applied_at + timedelta(seconds=RESTART_SECONDS),
+                                        undo, a), "sim-undo-restart")
+        elif a == "relogin_outage":
+            gw.drop_all()
+            gw.refuse_connections()
+            gw._event("fault", "fault: the weekly re-login: refusing until someone logs in")
+        elif a == "login":
+            gw.accept_connections()
         elif a == "fill_external":
             gw.fill_externally(entry.symbol or "", entry.quantity or 0.0, entry.price)
         else:  # pragma: no cover - the scenario validator knows every action

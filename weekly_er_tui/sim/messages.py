@@ -77,6 +77,7 @@ CONNECTIVITY_MESSAGES: dict[int, str] = {
     2106: "HMDS data farm connection is OK:ushmds",
     2110: "Connectivity between Trader Workstation and server is broken. "
     "It will be restored automatically.",
+    2107: "HMDS data farm connection is inactive but should be available upon demand.cashhmds",
     2157: "Sec-def data farm connection is broken:secdefnj",
     2158: "Sec-def data farm connection is OK:secdefnj",
 }

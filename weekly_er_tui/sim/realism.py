@@ -37,6 +37,13 @@ class Realism(BaseModel):
     account_refresh_seconds: float = Field(0.0, ge=0, json_schema_extra={"real": 180.0})
     # Row 8: a position update comes this many real seconds after its fill's execution report.
     position_lag_seconds: float = Field(0.0, ge=0, json_schema_extra={"real": 0.2})
+    # Row 7: the farm codes of a real connect: one 2104 per market data farm, 2106, 2107 for an
+    # inactive farm, 2158 (the kind simulator: 2104, 2106, 2158). A farm that is down at the
+    # connect (gw.emit_connectivity(2103/2105/2157) before it) is 2103/2105/2157 either way.
+    farm_codes_at_connect: bool = Field(False, json_schema_extra={"real": True})
+    # Row 9: during 1100 (or 2110) orders still work at IB, but their execution reports and the
+    # account updates they cause are held until 1101/1102.
+    hold_reports_during_1100: bool = Field(False, json_schema_extra={"real": True})
     # Row 4: the account's market-data permission, and per-symbol exceptions. A real funded
     # account is subscribed ("live"); a new paper account is "delayed" (a test or a scenario says
     # so). Without a subscription a live request gets 10089 (354 when delayed is not enabled

@@ -42,6 +42,11 @@ ACTIONS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "connectivity": (frozenset({"code"}), frozenset({"duration", "restore_code"})),
     "price_shock": (frozenset({"pct"}), frozenset({"symbol", "sector"})),
     "fill_external": (frozenset({"symbol", "quantity"}), frozenset({"price"})),
+    # Row 6: the gateway's daily auto-restart (every client dropped, connects refused for the
+    # duration, 2-3 minutes) and the weekly re-login (refused until a person logs in: `login`).
+    "restart": (frozenset(), frozenset({"duration"})),
+    "relogin_outage": (frozenset(), frozenset()),
+    "login": (frozenset(), frozenset()),
 }
 PARAMS = (
     "duration", "seconds", "count", "reason", "symbol", "sector", "parts", "interval", "code",

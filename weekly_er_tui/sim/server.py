@@ -60,6 +60,11 @@ from weekly_er_tui.sim.session import ClientSession, Cursor, TickState
 log = logging.getLogger("weekly_er_tui.sim")
 
 WRITE_BUFFER_LIMIT = 4 * 1024 * 1024
+# A real connect's farm messages (row 7): (OK code, broken code, farm), as captured.
+FARMS_AT_CONNECT = ((2104, 2103, "usfarm.nj"), (2104, 2103, "usfarm"), (2104, 2103, "usopt"),
+                    (2106, 2105, "ushmds"), (2158, 2157, "secdefnj"))  # fmt: skip
+KIND_FARMS_AT_CONNECT = ((2104, 2103, "usfarm"), (2106, 2105, "ushmds"), (2158, 2157, "secdefnj"))
+FARM_BROKEN_CODES = {2103: 2104, 2105: 2106, 2157: 2158}
 MAX_INTRADAY_BARS = 100_000
 
 
@@ -128,6 +133,9 @@ class SimulatedGateway:
         self.refusing = False
         self.ib_link_up = True
         self.market_data_farm_ok = True
+        self.farms_down: set[int] = set()  # broken-farm codes (2103, 2105, 2157) in force
+        # Row 9: what a fill sends while 1100 holds the reports back, sent on 1101/1102.
+        self._held_reports: list[Callable[[], None]] = []
         # Row 17: another TWS session holds the market data (10197, no ticks) while set.
         self.competing_session = False
         self._competing_told = False
@@ -393,9 +401,21 @@ class SimulatedGateway:
             self.market_data_farm_ok = False
         elif code == 2104:
             self.market_data_farm_ok = True
+        if code in FARM_BROKEN_CODES:
+            self.farms_down.add(code)
+        for broken, ok in FARM_BROKEN_CODES.items():
+            if code == ok:
+                self.farms_down.discard(broken)
         for s in self._started():
             s.send(msg.error(s.version, -1, code, text))
         self._event("fault", f"fault: connectivity {code} {text}")
+        if code in (1101, 1102):
+            held, self._held_reports = self._held_reports, []
+            for send in held:
+                send()
+
+    def _holding_reports(self) -> bool:
+        return not self.ib_link_up and self.realism.hold_reports_during_1100
 
     def price_shock(
         self, pct: float, symbol: str | None = None, sector: str | None = None
@@ -461,15 +481,21 @@ class SimulatedGateway:
         self._notify()
 
     def order_filled(self, order: SimOrder, execution: SimExecution) -> None:
-        s = self._owner(order.client_id) if order.order_id else None
-        if s is not None:
-            self.reports.filled(s, order, execution)
+        if self._holding_reports():  # row 9: the fill happened; its reports wait for the link
+            self._held_reports.append(lambda: self._report_fill(order, execution))
+        else:
+            self._report_fill(order, execution)
         self._event(
             "fill",
             f"fill {order.client_id}/{order.order_id}: {execution.side} {execution.qty:g} "
             f"{order.symbol} @ {execution.price:.2f} (commission {execution.commission:.2f})",
             order.client_id,
         )
+
+    def _report_fill(self, order: SimOrder, execution: SimExecution) -> None:
+        s = self._owner(order.client_id) if order.order_id else None
+        if s is not None:
+            self.reports.filled(s, order, execution)
         self.stream.position_changed(order.symbol)
 
     def order_cancelled(self, order: SimOrder, requested: bool, reason: str = "") -> None:
@@ -612,8 +638,13 @@ class SimulatedGateway:
         s.started = True
         s.send(msg.managed_accounts(self.account_id))
         s.send(msg.next_valid_id(self.book.next_order_id(client_id)))
-        for code in (2104, 2106, 2158):
-            s.send(msg.error(s.version, -1, code, msg.CONNECTIVITY_MESSAGES[code]))
+        real = self.realism.farm_codes_at_connect
+        for ok, broken, farm in FARMS_AT_CONNECT if real else KIND_FARMS_AT_CONNECT:
+            code = broken if broken in self.farms_down else ok
+            text = msg.CONNECTIVITY_MESSAGES[code].split(":")[0] + ":" + farm
+            s.send(msg.error(s.version, -1, code, text))
+        if real:
+            s.send(msg.error(s.version, -1, 2107, msg.CONNECTIVITY_MESSAGES[2107]))
         self._event(
             "connect",
             f"client {client_id} connected from {s.peer} (server version {s.version})",
