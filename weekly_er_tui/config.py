@@ -346,6 +346,19 @@ class ConnectionMonitoring(_Section):
     safety_check_interval: Seconds = 300.0
     # When the clientId is in use (error 326), try up to this many next ids (0: don't).
     client_id_fallback: int = Field(0, ge=0, le=20)
+    # The gateway's daily auto-restart, "HH:MM" US Eastern as set in TWS or IBC (None: not
+    # set). An outage starting then (to +10 min) is expected: INFO, reconnecting until it is back.
+    gateway_restart_time: str | None = None
+
+    @field_validator("gateway_restart_time")
+    @classmethod
+    def _restart_hhmm(cls, v: str | None) -> str | None:
+        m = re.fullmatch(r"(\d{1,2}):(\d{2})", v.strip()) if v is not None else None
+        if v is not None and (not m or int(m[1]) > 23 or int(m[2]) > 59):
+            raise ValueError(
+                f"must be a time HH:MM in America/New_York, as set in TWS or IBC (got {v!r})"
+            )
+        return v
 
 
 class StrategyConfig(_Section):

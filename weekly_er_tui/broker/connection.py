@@ -25,7 +25,8 @@ from typing import Any
 
 from ib_async import IB
 
-from weekly_er_tui.clock import Clock, WallClock
+from weekly_er_tui.broker.outages import ExpectedOutage, expected_outage
+from weekly_er_tui.clock import ET, Clock, WallClock
 from weekly_er_tui.config import AppConfig, account_is_live, live_account_refused, port_warning
 from weekly_er_tui.journal import Journal
 from weekly_er_tui.model import (
@@ -76,6 +77,7 @@ class ConnectionConfig:
     slow_retry_interval: float = 60.0
     client_id_fallback: int = 0
     allow_live: bool = False
+    gateway_restart_time: str | None = None  # "HH:MM" ET: the gateway's daily auto-restart
 
     @classmethod
     def from_config(cls, cfg: AppConfig) -> ConnectionConfig:
@@ -86,7 +88,7 @@ class ConnectionConfig:
             heartbeat_timeout=cm.heartbeat_timeout, connect_timeout=cm.connect_timeout,
             max_reconnect_attempts=cm.max_reconnect_attempts, reconnect_delay=cm.reconnect_delay,
             slow_retry_interval=cm.slow_retry_interval, client_id_fallback=cm.client_id_fallback,
-            allow_live=cfg.allow_live,
+            allow_live=cfg.allow_live, gateway_restart_time=cm.gateway_restart_time,
         )
 
     @property
@@ -170,6 +172,7 @@ class ConnectionMonitor:
         self.account = self.config.account
         self.account_live: bool | None = None
         self.refusal = ""
+        self._outage: ExpectedOutage | None = None  # the expected outage the link is down for
         self.ib.disconnectedEvent += self._on_disconnected
         self.ib.errorEvent += self._on_error
 
@@ -264,6 +267,7 @@ class ConnectionMonitor:
                     self._set_state(ConnectionState.FAILED)
                     raise ConnectionFailed(self._last_error)
             else:
+                self._outage_began()  # started during the daily restart: expected, not failed
                 self.request_reconnect("initial connect failed")
         self._heartbeat_task = asyncio.create_task(self._heartbeat_loop(), name="heartbeat")
 
@@ -368,6 +372,7 @@ class ConnectionMonitor:
             self._client_id = client_id
             self._client_id_in_use = False
             self._intentional_disconnect = False
+            self._degraded.clear()  # what this connect says (a farm down at it) stands
             try:
                 await self.ib.connectAsync(
                     cfg.host, cfg.port, clientId=client_id, timeout=cfg.connect_timeout,
@@ -425,7 +430,6 @@ class ConnectionMonitor:
             return
         self._total_connections += 1
         self._connected_since = time.monotonic()
-        self._degraded.clear()
         self._last_error = ""
         summary: dict[str, Any] = {
             "positions": len(self.ib.positions()),
@@ -454,7 +458,8 @@ class ConnectionMonitor:
         self._last_heartbeat_ok = time.monotonic()
         self._last_heartbeat_at = self.clock.now()
         self._connected.set()
-        self._set_state(ConnectionState.CONNECTED)
+        # A farm reported down during the connect (2103/2105/2157) keeps the link DEGRADED.
+        self._set_state(ConnectionState.DEGRADED if self._degraded else ConnectionState.CONNECTED)
         self._event(
             EventType.CONNECTED, Severity.INFO,
             f"Connected to IBKR at {self.config.address} as clientId {self._client_id}",
@@ -479,10 +484,17 @@ class ConnectionMonitor:
             if await self._connect_once():
                 self._reconnected(attempt)
                 return
+            if self.refusal:
+                return
+        tries = await self._wait_out_expected_outage(cfg.max_reconnect_attempts)
+        if tries is None:
+            return
         self._set_state(ConnectionState.FAILED)
+        past = (f" It lasted past {self._outage.words}, which was expected to end by "
+                f"{self._outage.ends.astimezone(ET):%H:%M} ET." if self._outage else "")
         message = (
-            f"Reconnection FAILED after {cfg.max_reconnect_attempts} attempts: "
-            f"{self._last_error}. Manual intervention required. Retrying every "
+            f"Reconnection FAILED after {tries} attempts: "
+            f"{self._last_error}.{past} Manual intervention required. Retrying every "
             f"{cfg.slow_retry_interval:g} s; press c (or restart) to retry now"
         )
         self._event(EventType.CONNECTION_FAILED, Severity.CRITICAL, message,
@@ -499,11 +511,62 @@ class ConnectionMonitor:
             self._reconnect_attempts += 1
             log.info("Slow reconnect attempt %d to %s", slow, cfg.address)
             if await self._connect_once():
-                self._reconnected(cfg.max_reconnect_attempts + slow)
+                self._reconnected(tries + slow)
                 return
             self._set_state(ConnectionState.FAILED)
 
+    async def _wait_out_expected_outage(self, tries: int) -> int | None:
+        """After the attempts ran out: while the outage is an expected one (the daily restart's
+        window, the Sunday re-login), keep trying without a CRITICAL. Returns the attempts made
+        when the outage outlasted its window (or was not expected), None when reconnected."""
+        outage, cfg = self._outage, self.config
+        if outage is None:
+            return tries
+        if outage.kind == "relogin":
+            message = (
+                f"IB Gateway / TWS needs a login: {outage.words} ended the session and "
+                f"{cfg.address} refuses connections. Log in (with 2FA if asked); the link is "
+                f"retried every {cfg.slow_retry_interval:g} s and resumes by itself"
+            )
+            self._event(EventType.CONNECTION_FAILED, Severity.HIGH, message,
+                        {"outage": outage.kind, "error": self._last_error})
+            self._send_alert(Alert(key="relogin_needed", priority=Severity.HIGH,
+                                   kind="connection", title="IB needs a login (weekly re-login)",
+                                   body=message, facts={"address": cfg.address}))
+        pace = cfg.slow_retry_interval if outage.kind == "relogin" else cfg.reconnect_delay
+        while not self._stopping and self.clock.now() < outage.ends:
+            await asyncio.sleep(max(pace, 0.05))
+            tries += 1
+            self._reconnect_attempts += 1
+            if await self._connect_once():
+                self._reconnected(tries)
+                return None
+            self._set_state(ConnectionState.RECONNECTING)
+        return None if self._stopping else tries
+
+    def _outage_began(self) -> ExpectedOutage | None:
+        self._outage = expected_outage(self.clock.now(), self.config.gateway_restart_time)
+        return self._outage
+
+    def _link_lost_alert(self, body: str) -> None:
+        """The HIGH "connection lost" alert, or for an expected outage what it is instead."""
+        outage = self._outage_began()
+        if outage is None:
+            self._send_alert(Alert(key="connection_lost", priority=Severity.HIGH,
+                                   kind="connection", title="Connection lost to IBKR",
+                                   body=body))
+            return
+        if outage.kind == "restart":
+            message = (f"Gateway restarting (scheduled): {outage.words}. Reconnecting until it "
+                       f"is back (expected by {outage.ends.astimezone(ET):%H:%M} ET)")
+            self._event(EventType.CONNECTIVITY, Severity.INFO, message, {"outage": outage.kind})
+            self._send_alert(Alert(key="gateway_restart", priority=Severity.INFO,
+                                   kind="connection", title="Gateway restarting (scheduled)",
+                                   body=message))
+        # The re-login: one HIGH alert, once the attempts show a login is needed.
+
     def _reconnected(self, attempts: int) -> None:
+        self._outage = None
         self._event(
             EventType.RECONNECTED, Severity.INFO,
             f"Reconnected to IBKR at {self.config.address} after {attempts} attempt(s)",
@@ -525,11 +588,8 @@ class ConnectionMonitor:
             self._event(EventType.DISCONNECTED, Severity.HIGH,
                         f"{self.config.address}: the gateway closed the socket",
                         {"total_disconnects": self._total_disconnects})
-            self._send_alert(Alert(
-                key="connection_lost", priority=Severity.HIGH, kind="connection",
-                title="Connection lost to IBKR",
-                body=f"The socket to {self.config.address} closed; reconnecting automatically.",
-            ))
+            self._link_lost_alert(
+                f"The socket to {self.config.address} closed; reconnecting automatically.")
         self.request_reconnect("connection lost")
 
     def _drop_and_reconnect(self, reason: str) -> None:
@@ -540,11 +600,8 @@ class ConnectionMonitor:
         self._event(EventType.DISCONNECTED, Severity.HIGH,
                     f"{self.config.address}: dropped by us ({reason})",
                     {"total_disconnects": self._total_disconnects})
-        self._send_alert(Alert(
-            key="connection_lost", priority=Severity.HIGH, kind="connection",
-            title="Connection lost to IBKR",
-            body=f"{reason}: the link to {self.config.address} was dropped; reconnecting.",
-        ))
+        self._link_lost_alert(
+            f"{reason}: the link to {self.config.address} was dropped; reconnecting.")
         self.request_reconnect(reason)
 
     def _disconnect_quietly(self) -> None:
