@@ -481,16 +481,21 @@ class SimulatedGateway:
         self._notify()
 
     def order_filled(self, order: SimOrder, execution: SimExecution) -> None:
-        if self._holding_reports():  # row 9: the fill happened; its reports wait for the link
+        held = self._holding_reports()
+        if held:  # row 9: the fill happened at IB; its reports wait for the link
             self._held_reports.append(lambda: self._report_fill(order, execution))
         else:
-            self._report_fill(order, execution)
+            s = self._owner(order.client_id) if order.order_id else None
+            if s is not None:
+                self.reports.filled(s, order, execution)
         self._event(
             "fill",
             f"fill {order.client_id}/{order.order_id}: {execution.side} {execution.qty:g} "
             f"{order.symbol} @ {execution.price:.2f} (commission {execution.commission:.2f})",
             order.client_id,
         )
+        if not held:  # after the event: a listener may move the market at the fill's instant
+            self.stream.position_changed(order.symbol)
 
     def _report_fill(self, order: SimOrder, execution: SimExecution) -> None:
         s = self._owner(order.client_id) if order.order_id else None
