@@ -22,22 +22,25 @@ RUNTIME_ENV = "WEEKLY_ER_TUI_RUNTIME_DIR"
 
 
 def runtime_dir() -> Path:
-    """$WEEKLY_ER_TUI_RUNTIME_DIR, else $XDG_RUNTIME_DIR/weekly-er-tui, else
-    /tmp/weekly-er-tui-<uid>; created owner-only."""
+    """$WEEKLY_ER_TUI_RUNTIME_DIR, else ~/.local/state/weekly-er-tui/locks; created owner-only.
+
+    Not $XDG_RUNTIME_DIR nor /tmp: the first differs between a systemd service and an SSH shell
+    and is emptied at logout, the second is swept by tmp cleaners; a lock file removed under a
+    running engine would let a second engine take the account."""
     if os.environ.get(RUNTIME_ENV):
         path = Path(os.environ[RUNTIME_ENV])
-    elif os.environ.get("XDG_RUNTIME_DIR"):
-        path = Path(os.environ["XDG_RUNTIME_DIR"]) / "weekly-er-tui"
     else:
-        path = Path(f"/tmp/weekly-er-tui-{os.getuid()}")
+        path = Path.home() / ".local" / "state" / "weekly-er-tui" / "locks"
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
     info = path.stat()
-    # In /tmp another user could have made the directory first, to read or spoof the locks.
-    if info.st_uid != os.getuid() or stat.S_IMODE(info.st_mode) & 0o077:
+    # In a shared place another user could have made the directory first, to read or spoof
+    # the locks; one of ours that is too open is closed.
+    if info.st_uid != os.getuid():
         raise AccountLocked(
-            f"the lock directory {path} is not yours alone (owner uid {info.st_uid}, mode "
-            f"{stat.S_IMODE(info.st_mode):o}); remove it or set {RUNTIME_ENV} to a directory "
-            f"only you can write", {})
+            f"the lock directory {path} belongs to another user (uid {info.st_uid}); set "
+            f"{RUNTIME_ENV} to a directory only you can write", {})
+    if stat.S_IMODE(info.st_mode) & 0o077:
+        path.chmod(0o700)
     return path
 
 
