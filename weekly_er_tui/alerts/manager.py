@@ -12,11 +12,11 @@ Decisions, all documented in alerts/README.md:
   so). A more urgent alert with the same key is an escalation and goes at once; a CRITICAL alert
   with a new key always goes.
 - The hourly rate limit (Clock time) is per channel; CRITICAL alerts count but are never held back.
-- Each channel (email, SMS, every apprise service) has its own queue and sender, so a service that
-  is down or slow holds up only itself: a CRITICAL still reaches the phone when the SMTP server is
-  gone. Each queue keeps the most urgent first. When all of them together hold `queue_size`
-  messages, the least urgent non-CRITICAL message (oldest first) is dropped and recorded as
-  ALERT_FAILED; CRITICAL messages are never dropped.
+- Each channel (email, SMS, every apprise service) has its own queue and sender (outbox.py), so
+  a service that is down or slow holds up only itself: a CRITICAL still reaches the phone when the
+  SMTP server is gone. Each queue keeps the most urgent first. When all of them together hold
+  `queue_size` messages, the least urgent non-CRITICAL message (oldest first) is dropped and
+  recorded as ALERT_FAILED; CRITICAL messages are never dropped.
 - An unreachable server (or a 4xx SMTP / 5xx or 429 HTTP reply) is retried with exponential
   backoff in real seconds (`retry_initial_delay` .. `retry_max_delay`), per channel, and the
   messages wait in that channel's queue; a permanent error (bad login or token, refused
@@ -54,6 +54,7 @@ from weekly_er_tui.alerts.kinds import (
     priority_for,
     unknown_overrides,
 )
+from weekly_er_tui.alerts.outbox import Delivery, MailText, Message, Outbox, Outcome
 from weekly_er_tui.alerts.push import NotifyTransport, PushMessage, notify_transports
 from weekly_er_tui.alerts.templates import TemplateError, Templates, build_context
 from weekly_er_tui.clock import Clock
@@ -85,48 +86,6 @@ class _Entry:
         if self.folded:
             delivered += f"; +{self.folded} repeat{'s' if self.folded != 1 else ''} folded"
         return AlertRecord(self.timestamp, self.priority, self.alert.title, delivered)
-
-
-@dataclass(frozen=True, slots=True)
-class _Mail:
-    """An email or SMS-gateway text, made into an EmailMessage only when its channel sends it:
-    building one costs milliseconds, which alert() must not spend on the caller's time."""
-
-    subject: str | None
-    text: str
-    priority: Severity
-
-
-Message = _Mail | PushMessage
-
-
-@dataclass(eq=False)
-class _Delivery:
-    seq: int
-    entry: _Entry
-    channel: Channel
-    message: Message
-    attempts: int = 0
-
-    @property
-    def order(self) -> tuple[int, int]:
-        return (self.entry.priority.rank, self.seq)
-
-
-@dataclass(eq=False)
-class _Lane:
-    """One channel's queue and sender, with its own backoff."""
-
-    channel: Channel
-    send: Callable[[Message], Awaitable[None]]
-    queue: list[_Delivery] = field(default_factory=list)
-    in_flight: _Delivery | None = None
-    failures: int = 0
-    wakeup: asyncio.Event = field(default_factory=asyncio.Event)
-
-    @property
-    def pending(self) -> int:
-        return len(self.queue) + (self.in_flight is not None)
 
 
 @dataclass(eq=False)
@@ -188,7 +147,11 @@ class AlertManager:
             *channels_for(config), *(t.channel for t in notify)
         )
         self._limits = {ch.name: _RateLimit(ch.rate_limit_per_hour) for ch in self.channels}
-        self._lanes = {ch.name: _Lane(ch, self._sender(ch)) for ch in self.channels}
+        self._senders = {ch.name: self._sender(ch) for ch in self.channels}
+        self._outbox: Outbox[_Entry] = Outbox(
+            self.channels, self._attempt, bound=config.queue_size,
+            initial_delay=config.retry_initial_delay, max_delay=config.retry_max_delay,
+        )
         self._window = timedelta(seconds=config.dedupe_window)
         self._seq = itertools.count()
         self._entries: deque[_Entry] = deque(maxlen=RECORD_LIMIT)
@@ -196,8 +159,6 @@ class AlertManager:
         self._windows: dict[str, _Window] = {}
         self._subscribers: list[RecordCallback] = []
         self._folds_changed = asyncio.Event()
-        self._idle = asyncio.Event()
-        self._idle.set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
         self._running = False
@@ -213,7 +174,7 @@ class AlertManager:
             return push
 
         async def mail(message: Message) -> None:
-            assert isinstance(message, _Mail)
+            assert isinstance(message, MailText)
             email = self._transport.message(ch.recipients, message.subject, message.text,
                                             message.priority)
             await self._transport.send(email, ch.recipients)
@@ -292,7 +253,7 @@ class AlertManager:
     @property
     def pending(self) -> int:
         """Messages waiting to be sent (including those being sent), on every channel."""
-        return sum(lane.pending for lane in self._lanes.values())
+        return self._outbox.pending
 
     def subscribe(self, callback: RecordCallback) -> Callable[[], None]:
         """Call `callback` with each new or updated record (read `records` for the whole log).
@@ -307,60 +268,20 @@ class AlertManager:
         self._running = True
         self._loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
-        tasks = [asyncio.create_task(self._flush_folds(), name="alerts: repeats summary")]
-        tasks += [asyncio.create_task(self._serve(lane), name=f"alerts: {name}")
-                  for name, lane in self._lanes.items()]
+        flusher = asyncio.create_task(self._flush_folds(), name="alerts: repeats summary")
         try:
-            # The senders never end on their own; a crash of one is a bug to surface.
-            await asyncio.gather(*tasks)
+            await self._outbox.run()
         finally:
-            for t in tasks:
-                t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            flusher.cancel()
+            await asyncio.gather(flusher, return_exceptions=True)
             self._loop = None
             self._loop_thread = None
             self._running = False
 
-    async def _serve(self, lane: _Lane) -> None:
-        """One channel's sender: its most urgent message first, its own backoff."""
-        while True:
-            _raise_if_cancelling()
-            if not lane.queue:
-                self._check_idle()
-                lane.wakeup.clear()
-                await lane.wakeup.wait()
-                continue
-            delivery = min(lane.queue, key=lambda d: d.order)
-            lane.queue.remove(delivery)
-            lane.in_flight = delivery
-            try:
-                delay = await self._deliver(lane, delivery)
-            except asyncio.CancelledError:
-                lane.queue.append(delivery)  # not sent: it waits for the next run()
-                raise
-            finally:
-                lane.in_flight = None
-            _raise_if_cancelling()
-            if delay > 0:
-                # Real seconds: this waits for a server, not for the market.
-                await asyncio.sleep(delay)
-
-    def _check_idle(self) -> None:
-        if not self.pending:
-            self._idle.set()
-
     async def drain(self, timeout: float) -> bool:
         """Wait until every queued message is sent or failed. False when `timeout` (real
         seconds) passes first, for example while the server is down or no run() is going."""
-        try:
-            async with asyncio.timeout(timeout):
-                while self.pending:
-                    self._idle.clear()
-                    self._check_idle()
-                    await self._idle.wait()
-        except TimeoutError:
-            return False
-        return True
+        return await self._outbox.drain(timeout)
 
     # --- deciding --------------------------------------------------------------------------
 
@@ -432,12 +353,12 @@ class AlertManager:
             if ch.kind == "notify":
                 message = self._notify[ch.name].compose(self._templates, context)
             elif ch.kind == "email":
-                message = _Mail(self._templates.subject_for(context),
-                                self._templates.body_for(context), priority)
+                message = MailText(self._templates.subject_for(context),
+                                   self._templates.body_for(context), priority)
             else:
-                message = _Mail(None, self._templates.sms_for(context), priority)
+                message = MailText(None, self._templates.sms_for(context), priority)
             entry.status[ch.name] = "queued"
-            self._enqueue(_Delivery(next(self._seq), entry, ch, message))
+            self._enqueue(Delivery(next(self._seq), priority, ch, message, entry))
         if not entry.status:
             self._event(
                 EventType.ALERT_SENT, entry, "log", 0,
@@ -446,35 +367,19 @@ class AlertManager:
             )
         self._publish(entry)
 
-    def _enqueue(self, new: _Delivery) -> None:
-        lane = self._lanes[new.channel.name]
-        if sum(len(ln.queue) for ln in self._lanes.values()) >= self.config.queue_size:
-            droppable = [d for ln in self._lanes.values() for d in ln.queue
-                         if d.entry.priority is not Severity.CRITICAL]
-            if new.entry.priority is not Severity.CRITICAL:
-                droppable.append(new)
-            if droppable:
-                victim = max(droppable, key=lambda d: (d.entry.priority.rank, -d.seq))
-                if victim is not new:
-                    self._lanes[victim.channel.name].queue.remove(victim)
-                    lane.queue.append(new)
-                victim.entry.status[victim.channel.name] = "dropped (queue full)"
-                self._event_failed(
-                    victim.entry, victim.channel,
-                    f"the alert queue is full ({self.config.queue_size} messages, "
-                    "alerts.queue_size); the least urgent message was dropped",
-                    attempts=victim.attempts, will_retry=False,
-                )
-                if victim is not new:
-                    self._publish(victim.entry)
-                self._signal_work(lane)
-                return
-        lane.queue.append(new)
-        self._signal_work(lane)
-
-    def _signal_work(self, lane: _Lane) -> None:
-        self._idle.clear()
-        lane.wakeup.set()
+    def _enqueue(self, new: Delivery[_Entry]) -> None:
+        victim = self._outbox.put(new)
+        if victim is None:
+            return
+        victim.entry.status[victim.channel.name] = "dropped (queue full)"
+        self._event_failed(
+            victim.entry, victim.channel,
+            f"the alert queue is full ({self.config.queue_size} messages, alerts.queue_size); "
+            "the least urgent message was dropped",
+            attempts=victim.attempts, will_retry=False,
+        )
+        if victim is not new:
+            self._publish(victim.entry)
 
     def _positions_text(self) -> str:
         fn = self._positions_fn
@@ -488,18 +393,17 @@ class AlertManager:
 
     # --- sending ---------------------------------------------------------------------------
 
-    async def _deliver(self, lane: _Lane, d: _Delivery) -> float:
-        """Try one message once. Returns the backoff to wait before the next try (0: none)."""
+    async def _attempt(self, d: Delivery[_Entry], retry_in: float) -> Outcome:
+        """Try one message once, and say so in the alert log and the events."""
         ch, entry = d.channel, d.entry
         d.attempts += 1
         try:
-            await lane.send(d.message)
+            await self._senders[ch.name](d.message)
         except DeliveryError as exc:
             err = exc
         except Exception as exc:  # a bug must not stop the sender; the text is still scrubbed
             err = DeliveryError(self._scrub(f"{type(exc).__name__}: {exc}"), transient=False)
         else:
-            lane.failures = 0
             entry.status[ch.name] = "sent"
             to = f" to {len(ch.recipients)} recipient(s)" if ch.recipients else ""
             self._event(
@@ -508,26 +412,20 @@ class AlertManager:
                 attempts=d.attempts,
             )
             self._publish(entry)
-            return 0.0
+            return "sent"
         limit = self.config.retry_max_attempts
         if err.transient and (limit == 0 or d.attempts < limit):
-            lane.failures += 1
-            delay = min(
-                self.config.retry_initial_delay * float(2 ** min(lane.failures - 1, 30)),
-                self.config.retry_max_delay,
-            )
             entry.status[ch.name] = f"retrying (attempt {d.attempts} failed)"
-            lane.queue.append(d)
             log.warning("Failed to send alert %r by %s (attempt %d); retrying in %.1fs: %s",
-                        entry.alert.title, ch.name, d.attempts, delay, self._scrub(err.text))
+                        entry.alert.title, ch.name, d.attempts, retry_in, self._scrub(err.text))
             if d.attempts == 1:
                 self._event_failed(entry, ch, err.text, attempts=d.attempts, will_retry=True)
             self._publish(entry)
-            return delay
+            return "retry"
         entry.status[ch.name] = f"FAILED: {err.text}"
         self._event_failed(entry, ch, err.text, attempts=d.attempts, will_retry=False)
         self._publish(entry)
-        return 0.0
+        return "failed"
 
     async def _flush_folds(self) -> None:
         """At the end of each window with folded repeats, send one message that counts them."""
@@ -646,11 +544,3 @@ def config_problems(config: AlertsConfig) -> list[str]:
 def _recipients(ch: Channel) -> int:
     """For events: the addresses of an SMTP channel; an apprise service is one destination."""
     return len(ch.recipients) if ch.kind != "notify" else 1
-
-
-def _raise_if_cancelling() -> None:
-    """On Python 3.11 a cancel that lands just as the server answers can be swallowed inside the
-    SMTP library (asyncio.wait_for); the task still counts it, so honour it here."""
-    task = asyncio.current_task()
-    if task is not None and task.cancelling():
-        raise asyncio.CancelledError
