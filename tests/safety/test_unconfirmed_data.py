@@ -104,3 +104,29 @@ async def test_a_genuine_sector_gap_is_closed_within_two_seconds(
     confirmed = [e for e in r.of(EventType.SAFETY_CHECK) if "confirmed by" in e.message]
     assert confirmed, "the confirmation is journaled with what agreed"
     print(f"genuine breach to first closing order: {took:.3f} s ({confirmed[0].message})")
+
+
+async def test_cash_before_its_position_sets_no_false_high_water_mark(
+    rig: MakeRig, gateway: SimulatedGateway
+) -> None:
+    """The other order: the sale's cash first, its position 0.6 s later. Read together, the
+    account is up by the sale's value for that while: a high-water mark taken then makes the
+    true figure a 15% drawdown once the position arrives, on streams that agree."""
+    gateway.realism = gateway.realism.model_copy(update={
+        "account_lag_seconds": 0.05, "position_lag_seconds": 0.6,
+    })
+    r = await rig({**LIMITS, "stop_loss_baseline": "high_water"})
+    engine = r.engine
+    high_before = engine.store.baseline("high_water_nlv", "2026-W48")
+    assert high_before is not None
+    result = await engine.executor.submit(
+        make_intent("AAPL", "SELL", 130, "MKT", None, "wer-exit-AAPL-1", "EXIT")
+    )
+    assert result.sent
+    await wait_until(lambda: engine.portfolio.snapshot().position("AAPL") is None, timeout=5)
+    await r.settle()
+    assert not r.of(EventType.EMERGENCY_CLOSE), [e.message for e in r.of(EventType.EMERGENCY_CLOSE)]
+    assert engine.safety.trading_state is TradingState.ACTIVE
+    assert gateway.order_refs_received == ["wer-exit-AAPL-1"]
+    high = engine.safety.baseline(engine.portfolio.snapshot())
+    assert high is not None and high < high_before * 1.01

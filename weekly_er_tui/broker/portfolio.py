@@ -366,23 +366,28 @@ class PortfolioTracker:
                 return _num(v.value)
         return None
 
+    def unmatched_positions(self) -> tuple[str, ...]:
+        """Positions on which the position stream and the account stream (whose portfolio rows
+        come with the cash) differ, as "AAPL: position 0, account stream 130": while there are
+        any, cash plus positions is not a figure of the account."""
+        held = {p.contract.symbol: float(p.position) for p in self.ib.positions(self.account)
+                if p.position}  # fmt: skip
+        reported = {i.contract.symbol: float(i.position) for i in self.ib.portfolio(self.account)
+                    if i.position}  # fmt: skip
+        return tuple(
+            f"{sym}: position {held.get(sym, 0.0):g}, account stream {reported.get(sym, 0.0):g}"
+            for sym in sorted(held.keys() | reported.keys())
+            if held.get(sym, 0.0) != reported.get(sym, 0.0)
+        )
+
     def account_evidence(self) -> AccountEvidence:
         """What each of the account's streams says now, for risk/confirm.py: the snapshot's net
         liquidation, positions on which the position stream and the account stream (portfolio
         rows, which come with the cash) differ, IB's own NetLiquidation and daily P&L."""
         snap = self.snapshot()
-        held = {p.contract.symbol: float(p.position) for p in self.ib.positions(self.account)
-                if p.position}  # fmt: skip
-        reported = {i.contract.symbol: float(i.position) for i in self.ib.portfolio(self.account)
-                    if i.position}  # fmt: skip
-        unmatched = tuple(
-            f"{sym}: position {held.get(sym, 0.0):g}, account stream {reported.get(sym, 0.0):g}"
-            for sym in sorted(held.keys() | reported.keys())
-            if held.get(sym, 0.0) != reported.get(sym, 0.0)
-        )
         return AccountEvidence(
             net_liquidation=snap.net_liquidation,
-            unmatched_positions=unmatched,
+            unmatched_positions=self.unmatched_positions(),
             ib_net_liquidation=self.account_value("NetLiquidation"),
             daily_pnl=snap.daily_pnl,
             pnl_current=self.pnl_current,

@@ -222,7 +222,10 @@ class PositionSafetyManager:
             if self._baseline_get(f"{kind}_nlv", periods[kind]) is None:
                 self._baseline_set(f"{kind}_nlv", periods[kind], value)
         hw = self._baseline_get("high_water_nlv", periods["high_water"])
-        if hw is None or snap.net_liquidation > hw:
+        # A new high only on streams that agree: a sale's cash before its position reads as a
+        # gain of the sale's value, and a high taken then is a false drawdown a moment later.
+        unmatched = getattr(self.portfolio, "unmatched_positions", None)
+        if (hw is None or snap.net_liquidation > hw) and not (unmatched and unmatched()):
             new_high = max(snap.net_liquidation, start_of_day)
             # A rally makes a new high on every tick; persisting each one would fsync the
             # database many times a second. The store gets it when it is 0.1% above the last
