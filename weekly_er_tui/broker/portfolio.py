@@ -287,14 +287,20 @@ class PortfolioTracker:
     async def _stream_all(self) -> None:
         """Market data for every position and wanted symbol, their sectors, PnL per position;
         every request paced (broker/pacing.py). Held positions' prices come first: the safety
-        rules read them; then every sector, then the plan's prices, then PnL per position."""
+        rules read them; then every sector, then the plan's prices, then (after) PnL per
+        position."""
         held = [p.contract for p in self.ib.positions() if p.position != 0]
         for c in held:
             self.sectors.note_con_id(c.symbol, c.conId)
         await asyncio.gather(*(self._watch(c.symbol) for c in held))
         await self.sectors.learn([*(c.symbol for c in held), *self._wanted])
         await asyncio.gather(*(self._watch(s) for s in self._wanted))
-        await asyncio.gather(*(self._pnl_single(c.conId) for c in held))
+        # PnL per position only ranks the daily-loss closures (unrealized stands in until it
+        # comes): it follows after the resync, so 500 positions are CONNECTED sooner.
+        self._spawn(self._pnl_singles([c.conId for c in held]))
+
+    async def _pnl_singles(self, con_ids: list[int]) -> None:
+        await asyncio.gather(*(self._pnl_single(i) for i in con_ids))
 
     async def _watch(self, symbol: str) -> None:
         """Stream one symbol's price (it needs its conId: ib_async keys a ticker by it)."""
@@ -331,7 +337,11 @@ class PortfolioTracker:
 
     async def daily_closes(self, symbol: str, timeout: float = 10.0) -> list[float]:
         """About two months of daily closes, oldest first (for volatility sizing). Raises
-        HistoryUnavailable when IB refuses the bars (no market-data subscription)."""
+        HistoryUnavailable when IB refuses the bars (no market-data subscription); a refused
+        symbol is not asked again in this run (a permission does not come by itself)."""
+        if symbol in self.feed.history_refused:
+            raise HistoryUnavailable(
+                f"IB refused daily bars for {symbol}: {self.feed.history_refused[symbol]}")
         await self.pacer.slot()
         bars = await asyncio.wait_for(
             self.ib.reqHistoricalDataAsync(

@@ -108,7 +108,9 @@ class PositionsTable(DataTable[Text]):
             (fmt.short_sector(p.sector), ""),
             (fmt.quantity(p.quantity), ""),
             (fmt.price(p.avg_cost), ""),
-            (f"{last} STALE" if stale else last, f"dim {self._warn}" if stale else ""),
+            # DELAYED: IB's delayed data (no subscription), 15-20 minutes old.
+            (f"{last} STALE" if stale else f"{last} DELAYED" if p.delayed else last,
+             f"dim {self._warn}" if stale else ""),
             (fmt.money(p.market_value), ""),
             (fmt.signed_money(p.unrealized_pnl), pnl_style),
             (fmt.signed_pct(p.unrealized_pct), pnl_style),
