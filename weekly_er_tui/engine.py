@@ -39,6 +39,7 @@ from weekly_er_tui.model import (
 )
 from weekly_er_tui.records import RecordsWatch
 from weekly_er_tui.safety import PositionSafetyManager
+from weekly_er_tui.safety.closer import Closer
 from weekly_er_tui.store import Store
 from weekly_er_tui.strategy.base import Strategy
 from weekly_er_tui.strategy.calendars import MarketCalendar, market_calendar
@@ -101,9 +102,14 @@ class TradingEngine:
             correlated_groups=lambda: self.safety.correlated_groups,
         )
         self.safety.executor = self.executor
+        # Every closing action (the trader's flatten, the emergency stop, the daily-loss
+        # reduction, the Friday close and its backup) goes through this one closer.
+        self.closer = Closer(self.executor, self.journal, self.clock, alert=self.alert,
+                             on_change=self._changed)
+        self.safety.closer = self.closer
         self.strategy = WeeklyERStrategy(
             config, clock=self.clock, journal=self.journal, store=self.store,
-            executor=self.executor, portfolio=self.portfolio,
+            executor=self.executor, portfolio=self.portfolio, closer=self.closer,
             trading_state=lambda: self.safety.trading_state,
             is_connected=lambda: self.monitor.is_connected,
             wait_connected=self.monitor.wait_connected,
@@ -228,7 +234,8 @@ class TradingEngine:
             plan=self.strategy.plan,
             alerts=self.alerts.records[:200],
             flatten_pending=self._flatten_pending,
-            flatten_in_progress=self._flatten_running,
+            flatten_in_progress=self._flatten_running or self.closer.running,
+            closing=self.closer.progress,
             strategy_error=self.strategy.error,
             version=self._version,
         )
@@ -319,6 +326,7 @@ class TradingEngine:
         for task in self._tasks:
             if task.get_name() != "alerts":
                 task.cancel()
+        await self.closer.stop()  # a close under way stops; its orders stay as they are
         for extra in (self._flatten_task, self._correlation_task):
             if extra is not None:
                 extra.cancel()

@@ -312,6 +312,21 @@ class PlanEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class CloseProgress:
+    """The closer's progress (safety/closer.py): what is being closed, why, how far it got."""
+
+    running: bool = False
+    scope: str = ""  # "the whole account", "AAPL, XOM", "the strategy's positions"
+    why: tuple[str, ...] = ()  # every request merged into this close
+    phase: str = ""  # closing, done, failed
+    closed: tuple[str, ...] = ()
+    remaining: tuple[str, ...] = ()
+    verdict: str = ""  # "account is FLAT", "close is NOT flat: AAPL"
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class EngineState:
     """Everything the UI shows, as one immutable object the engine republishes on change."""
 
@@ -329,5 +344,6 @@ class EngineState:
     alerts: tuple[AlertRecord, ...] = ()  # newest first
     flatten_pending: bool = False
     flatten_in_progress: bool = False
+    closing: CloseProgress = CloseProgress()  # the closer's latest close
     strategy_error: str = ""
     version: int = 0

@@ -13,7 +13,7 @@ after them). `working_to_close` sums the working orders that reduce a position.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -134,3 +134,17 @@ class UnreportedFills:
 
     def to_dict(self) -> dict[str, Any]:
         return {s: self.of(s) for s in list(self._pending) if self.of(s)}
+
+
+@dataclass(frozen=True, slots=True)
+class CloseRequest:
+    """One closing action asked of the closer (safety/closer.py).
+
+    `symbols`: close these symbols' whole positions. `owned`: close the caller's own quantities
+    (the strategy's book, read at every attempt). Neither: the whole account."""
+
+    reason: str  # the orders' reason: EMERGENCY, DAILY_LOSS, FRIDAY_CLOSE, ...
+    why: str  # what the trader reads: "emergency stop: portfolio down 11%", "Friday close"
+    symbols: tuple[str, ...] | None = None
+    owned: Callable[[], Mapping[str, float]] | None = None
+    cancel_first: bool = True

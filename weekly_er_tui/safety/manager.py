@@ -25,6 +25,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
+from weekly_er_tui.broker.closing import CloseRequest
 from weekly_er_tui.clock import ET, Clock, WallClock
 from weekly_er_tui.config import SafetyLimits
 from weekly_er_tui.journal import Journal
@@ -44,6 +45,7 @@ from weekly_er_tui.risk.rules import (
     next_daily_loss_closure,
     position_day_pnl,
 )
+from weekly_er_tui.safety.closer import Closer
 from weekly_er_tui.safety.confirming import BreachConfirmer
 from weekly_er_tui.store import Store
 
@@ -112,6 +114,9 @@ class PositionSafetyManager:
         self.clock: Clock = clock or WallClock()
         self.portfolio = portfolio
         self.executor = executor
+        # The one owner of every closing action (the engine wires it); None: the standalone API
+        # closes through the executor itself.
+        self.closer: Closer | None = None
         self.check_interval = check_interval
         self._is_connected = is_connected
         self.last_report: SafetyReport | None = None
@@ -424,7 +429,8 @@ class PositionSafetyManager:
                         f"Emergency close of {target.symbol} (daily loss): day P&L "
                         f"{snap.daily_pnl:,.0f}, position loss {target.unrealized_pnl:,.0f}",
                         {"symbol": target.symbol})
-            result = await self.executor.flatten("DAILY_LOSS", [target.symbol])
+            result = await self._close_symbols("DAILY_LOSS", "daily loss limit breached",
+                                               [target.symbol])
             if target.symbol in result.remaining:
                 break  # could not close it; fall through to closing everything
             closed.append(target.symbol)
@@ -438,18 +444,27 @@ class PositionSafetyManager:
         if self.portfolio.snapshot().open_positions:
             await self.emergency_close("DAILY_LOSS", "daily loss limit still breached")
 
+    async def _close_symbols(self, reason: str, why: str, symbols: list[str]) -> Any:
+        if self.closer is not None:
+            return await self.closer.close(CloseRequest(reason, why, tuple(symbols)))
+        return await self.executor.flatten(reason, symbols)
+
     async def emergency_close(self, reason: str, why: str) -> Any:
-        """Close everything through the executor, with events and a CRITICAL alert."""
+        """Close everything (the trader's own positions included) through the closer: one
+        close at a time, one verdict, the CRITICAL alert when it is incomplete."""
+        if self.closer is not None:
+            result = await self.closer.close(CloseRequest(reason, why))
+            self.request_check()
+            return result
         snap = self.portfolio.snapshot() if self.portfolio is not None else None
         n = len(snap.open_positions) if snap is not None else 0
         self._event(EventType.EMERGENCY_CLOSE, Severity.CRITICAL,
                     f"Emergency close of ALL {n} positions started (every position in the account, "
                     f"the trader's own included): {why}", {"reason": reason, "scope": "account"})
         result = await self.executor.flatten(reason)
-        severity = Severity.CRITICAL
         verdict = "account is FLAT" if result.flat else "account is NOT flat"
         self._event(
-            EventType.EMERGENCY_CLOSE, severity,
+            EventType.EMERGENCY_CLOSE, Severity.CRITICAL,
             f"Emergency close finished: {verdict}; closed {len(result.closed)}, failed "
             f"{len(result.failed)}, remaining {', '.join(result.remaining) or 'none'}, "
             f"working orders {result.working_orders}",

@@ -67,9 +67,10 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from weekly_er_tui.broker.orders import OrderExecutor, make_intent
+from weekly_er_tui.broker.closing import CloseRequest
+from weekly_er_tui.broker.orders import FlattenResult, OrderExecutor, make_intent
 from weekly_er_tui.broker.portfolio import PortfolioTracker
 from weekly_er_tui.clock import ET, Clock
 from weekly_er_tui.config import AppConfig
@@ -106,6 +107,12 @@ WATCH_TIMEOUT = 10.0  # real seconds: subscribing market data for the plan's sym
 _RANK = {PlanStatus.PLANNED: 0, PlanStatus.ENTERING: 1, PlanStatus.ENTERED: 2,
          PlanStatus.CLOSING: 3}
 _FINAL = 4  # CLOSED, SKIPPED, REJECTED, FAILED: an entry that got there stays there
+
+class Closes(Protocol):
+    """The closer (safety/closer.py), as the runner uses it."""
+
+    async def close(self, request: CloseRequest) -> FlattenResult: ...
+
 
 History = Callable[[str], Awaitable[list[float]]]
 WatchSymbols = Callable[[Sequence[str]], Awaitable[object]]
@@ -193,6 +200,7 @@ class WeeklyERStrategy:
         history: History | None = None,
         on_change: Callable[[], None] | None = None,
         watch_symbols: WatchSymbols | None = None,
+        closer: Closes | None = None,
     ) -> None:
         """`history(symbol)`: daily closes, oldest first (volatility sizing only).
         `watch_symbols(symbols)`: asks for streaming prices of the plan's symbols, so that
@@ -212,6 +220,7 @@ class WeeklyERStrategy:
         self._history = history
         self._on_change = on_change
         self._watch_symbols = watch_symbols
+        self._closer = closer
 
         self._loaded = False
         self._rows: list[EarningsRow] = []
@@ -881,8 +890,7 @@ class WeeklyERStrategy:
                 self._set_close(FridayPhase.CLOSED, "no strategy position")
                 return
             # The strategy's own quantities only: the trader's shares in the same symbols stay.
-            result = await self.executor.flatten("FRIDAY_CLOSE", owned=self._tracked,
-                                                 cancel_first=False)
+            result = await self._flatten("Friday close", cancel_first=False)
             self._sync_all()
             verdict = "flat" if result.flat else "NOT flat: " + ", ".join(result.remaining)
             self.journal.event(
@@ -938,7 +946,7 @@ class WeeklyERStrategy:
         self._set_close(FridayPhase.BACKUP, f"closing {listing}",
                         open_positions=tuple(sorted(still.items())))
         try:
-            result = await self.executor.flatten("FRIDAY_CLOSE", owned=self._tracked)
+            result = await self._flatten("Friday close backup", cancel_first=True)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -949,6 +957,15 @@ class WeeklyERStrategy:
         self._sync_all()
         self._set_close(FridayPhase.BACKUP, "flat" if result.flat
                         else "still open: " + ", ".join(result.remaining))
+
+    async def _flatten(self, why: str, *, cancel_first: bool) -> FlattenResult:
+        """Close the strategy's own quantities through the closer (one owner of every close),
+        or the executor when there is none (the runner's own tests)."""
+        if self._closer is not None:
+            return await self._closer.close(CloseRequest(
+                "FRIDAY_CLOSE", why, owned=self._tracked, cancel_first=cancel_first))
+        return await self.executor.flatten("FRIDAY_CLOSE", owned=self._tracked,
+                                           cancel_first=cancel_first)
 
     def _final_check(self, fc: FridayClose) -> None:
         """At the bell: flat or not, loudly."""
