@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,7 @@ from weekly_er_tui.config import MASK, AppConfig, ConfigError, parse_config
 from weekly_er_tui.journal import Journal
 from weekly_er_tui.model import Severity
 
+ROOT = Path(__file__).parents[2]
 TELEGRAM = f"tgram://123456789:{TOKEN}/987654321"
 PUSHOVER = f"pover://u{TOKEN}@a{TOKEN}"
 
@@ -83,22 +86,24 @@ def test_check_config_masks_every_token(tmp_path: Path, capsys: pytest.CaptureFi
     assert shown[1]["url_env"] == "WEEKLY_ER_NOTIFY_PUSHOVER" and shown[1]["url"] is None
 
 
-def test_a_url_apprise_cannot_read_names_the_entry_and_the_fix(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_a_url_apprise_cannot_read_names_the_entry_and_the_fix(tmp_path: Path) -> None:
     [problem] = apprise_problems([{"url": TELEGRAM}, {"url": f"tgram://{TOKEN}"}])
     assert problem.startswith(
         "alerts.notify[1].url: apprise cannot read this tgram:// (Telegram) URL"
     )
     assert "tgram://bottoken/ChatID" in problem  # the form it should have
-    # The same through the command a trader runs; apprise's own log line must not leak it.
+    # The same through the command a trader runs, in a process of its own (no test logging):
+    # apprise logs "Unparseable Telegram URL tgram://<token>" as an ERROR, which Python would
+    # print on stderr.
     path = tmp_path / "config.json"
     path.write_text(json.dumps({"alerts": {"notify": [{"url": f"tgram://{TOKEN}"}]}}))
     os.chmod(path, 0o600)
-    assert main(["check-config", str(path)]) == 2
-    captured = capsys.readouterr()
-    assert "alerts.notify[0].url: apprise cannot read" in captured.err
-    assert TOKEN not in captured.out + captured.err
+    done = subprocess.run([sys.executable, "-m", "weekly_er_tui.cli", "check-config", str(path)],
+                          capture_output=True, text=True, timeout=60, cwd=tmp_path,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "alerts.notify[0].url: apprise cannot read" in done.stderr
+    assert TOKEN not in done.stdout + done.stderr
 
 
 def test_an_unknown_service_says_which_schemes_there_are() -> None:
@@ -178,3 +183,32 @@ def test_a_token_other_users_can_read_is_warned_about(tmp_path: Path) -> None:
     os.chmod(path, 0o600)
     os.chmod(url_file, 0o600)
     assert load_config(path, env={}).warnings == []
+
+
+def test_a_url_apprise_cannot_read_leaves_its_token_in_no_log(
+    tmp_path: Path, journal: Journal, clock: ManualClock
+) -> None:
+    # apprise's Slack plugin logs "An invalid Slack (first) Token (<token>) was specified." as a
+    # WARNING; with the product's log file (and a console) set up, it would land there as it is.
+    from tests.alerts.test_smtp import grep_tree
+    from weekly_er_tui.alerts import AlertConfigError
+    from weekly_er_tui.journal import remove_handlers, setup_logging
+
+    console = tmp_path / "console.txt"
+    with console.open("w") as stream:
+        handlers = setup_logging(tmp_path, "DEBUG", clock, console=stream)
+        try:
+            alerts = with_notify([{"url_env": "WEEKLY_ER_NOTIFY_SLACK"}],
+                                 env={"WEEKLY_ER_NOTIFY_SLACK": f"slack://{TOKEN}"}).alerts
+            with pytest.raises(AlertConfigError) as info:
+                AlertManager(alerts, journal, clock)
+        finally:
+            remove_handlers(handlers)
+    files, leaks = grep_tree(tmp_path, [TOKEN])
+    assert console in files and leaks == []
+    log_text = (tmp_path / "logs" / "enhanced_trading.log").read_text()
+    assert "An invalid Slack (first) Token" in log_text  # apprise's line arrived, scrubbed
+    problem = str(info.value)
+    assert problem.startswith("alerts.notify[0].url_env: the URL in WEEKLY_ER_NOTIFY_SLACK: "
+                              "apprise cannot read this slack:// (Slack) URL (An invalid Slack")
+    assert TOKEN not in problem and MASK in problem
