@@ -143,10 +143,11 @@ def cmd_check_config(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     loaded = load_or_report(args.path, err)
     if loaded is None:
         return EXIT_BAD_INPUT
-    # What only the alerts can tell (template files, smtp_ca_file, URLs apprise cannot read).
-    from weekly_er_tui.alerts import config_problems
+    # What only the parts can tell (template files, smtp_ca_file, URLs apprise cannot read, the
+    # earnings calendar): the checks run makes, so OK here means run starts.
+    from weekly_er_tui.preflight import preflight
 
-    alert_problems = config_problems(loaded.config.alerts)
+    alert_problems = preflight(loaded.config)
     if alert_problems:
         print(f"Configuration error in {args.path}; nothing was started:", file=err)
         for problem in alert_problems:

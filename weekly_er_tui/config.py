@@ -12,6 +12,7 @@ import json
 import os
 import re
 import stat
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,8 +70,66 @@ def live_account_refused(account: str) -> str:
 MASK = "********"
 
 
+SECRET_FIELDS = frozenset({"email_password", "url"})  # notify[].url holds a token
+MAX_CONFIG_BYTES = 1_000_000  # a config is a few kB; a bigger file is not one
+MAX_JSON_DEPTH = 32  # the deepest documented key is 3 levels down
+MAX_CLIENT_ID = 2**31 - 1  # IB's clientId is a signed 32-bit integer
+# The Friday close must start inside the shortest session, an early close (09:30-13:00 ET).
+SHORTEST_SESSION_MINUTES = 210
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _numeric(annotation: Any) -> bool:
+    """Whether a field holds a number (int, float, optionally None), Annotated or not."""
+    if annotation in (int, float):
+        return True
+    args = typing.get_args(annotation)
+    if typing.get_origin(annotation) is Annotated:
+        return _numeric(args[0])
+    return bool(args) and all(_numeric(a) or a is type(None) for a in args) and any(
+        _numeric(a) for a in args)
+
+
+def control_character(value: str) -> str | None:
+    """'NUL at position 9' for the first control character in `value`, else None."""
+    m = _CONTROL.search(value)
+    if m is None:
+        return None
+    name = "NUL" if m[0] == "\x00" else f"control character {m[0]!r}"
+    return f"{name} at position {m.start()}"
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [x for v in value for x in _strings(v)]
+    if isinstance(value, dict):
+        return [x for k, v in value.items() for x in (*_strings(k), *_strings(v))]
+    return []
+
+
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True,
+                              allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _plain_values(cls, v: Any, info: ValidationInfo) -> Any:
+        """A number is a number (JSON's true is not port 1), text has no control characters."""
+        name = info.field_name or ""
+        field_info = cls.model_fields.get(name)
+        if isinstance(v, bool) and field_info is not None and _numeric(field_info.annotation):
+            raise ValueError(f"must be a number, not {'true' if v else 'false'}")
+        if not isinstance(v, dict) or field_info is None or not (
+                isinstance(field_info.annotation, type)
+                and issubclass(field_info.annotation, BaseModel)):
+            for text in _strings(v):
+                found = control_character(text)
+                if found:
+                    raise ValueError(f"must not contain a control character or NUL ({found})")
+        return v
 
 
 Money = Annotated[float, Field(ge=0)]
@@ -237,11 +296,11 @@ class AlertsConfig(_Section):
     email_min_priority: Severity = Severity.MEDIUM
     sms_min_priority: Severity = Severity.HIGH
     dedupe_window: Seconds = 300.0
-    email_rate_limit_per_hour: int = Field(20, ge=1)
-    sms_rate_limit_per_hour: int = Field(10, ge=1)
+    email_rate_limit_per_hour: int = Field(20, ge=1, le=3600)
+    sms_rate_limit_per_hour: int = Field(10, ge=1, le=3600)
     retry_initial_delay: Seconds = 5.0
     retry_max_delay: Seconds = 300.0
-    queue_size: int = Field(1000, ge=10)
+    queue_size: int = Field(1000, ge=10, le=1_000_000)
     # Per-kind default priorities ("connection_lost": "CRITICAL", ...): see alerts/kinds.py.
     priorities: dict[str, Severity] = Field(default_factory=dict)
     subject_template: str | None = None
@@ -249,7 +308,7 @@ class AlertsConfig(_Section):
     # A file with the SMS text template (fitted to 160 characters); see alerts/README.md.
     sms_template: str | None = None
     # Attempts per message while the SMTP server is unreachable (0: keep it queued until it is).
-    retry_max_attempts: int = Field(0, ge=0)
+    retry_max_attempts: int = Field(0, ge=0, le=10_000)
     # Push and SMS services through apprise (Telegram, Pushover, ntfy, Twilio, ...).
     notify: list[NotifyConfig] = Field(default_factory=list)
 
@@ -265,6 +324,11 @@ class AlertsConfig(_Section):
             return ipaddress.ip_address(name).is_loopback
         except ValueError:
             return False
+
+    @field_validator("smtp_server")
+    @classmethod
+    def _server_named(cls, v: str) -> str:
+        return _host(v)
 
     @field_validator("smtp_security")
     @classmethod
@@ -318,7 +382,7 @@ class SafetyLimits(_Section):
     max_position_concentration: Fraction = 0.15
     max_sector_concentration: Fraction = 0.30
     emergency_stop_loss: Fraction = 0.10
-    max_positions: int = Field(20, gt=0)
+    max_positions: int = Field(20, gt=0, le=10_000)
     min_cash_reserve: Money = 10_000
     # What the emergency stop-loss measures the drawdown from.
     stop_loss_baseline: Literal["session", "week", "high_water"] = "session"
@@ -331,7 +395,7 @@ class SafetyLimits(_Section):
     max_order_notional: Annotated[float, Field(gt=0)] | None = None
     limit_price_collar: Fraction = 0.05
     duplicate_order_window: Seconds = 10.0
-    max_orders_per_minute: int = Field(60, gt=0)
+    max_orders_per_minute: int = Field(60, gt=0, le=10_000)
     correlation_threshold: Fraction = 0.7
     max_correlated_weight: Fraction = 0.40
 
@@ -340,7 +404,7 @@ class ConnectionMonitoring(_Section):
     heartbeat_interval: Seconds = 30.0
     heartbeat_timeout: Seconds = 10.0
     connect_timeout: Seconds = 10.0
-    max_reconnect_attempts: int = Field(5, ge=1)
+    max_reconnect_attempts: int = Field(5, ge=1, le=10_000)
     reconnect_delay: Annotated[float, Field(ge=0)] = 10.0
     slow_retry_interval: Seconds = 60.0
     safety_check_interval: Seconds = 300.0
@@ -370,8 +434,8 @@ class StrategyConfig(_Section):
     risk_budget: Annotated[float, Field(gt=0)] = 200
     # Volatility sizing: how many daily returns (so one more daily close) the volatility uses.
     volatility_lookback: int = Field(20, ge=10, le=250)
-    close_offset_minutes: Annotated[float, Field(gt=0)] = 15
-    backup_offset_minutes: Annotated[float, Field(gt=0)] = 5
+    close_offset_minutes: Annotated[float, Field(gt=0, lt=SHORTEST_SESSION_MINUTES)] = 15
+    backup_offset_minutes: Annotated[float, Field(gt=0, lt=SHORTEST_SESSION_MINUTES)] = 5
 
     @field_validator("entry_time")
     @classmethod
@@ -395,7 +459,7 @@ class StrategyConfig(_Section):
 class AppConfig(_Section):
     ib_host: str = "127.0.0.1"
     ib_port: int = Field(7497, ge=1, le=65535)
-    ib_client_id: int = Field(7, ge=0)
+    ib_client_id: int = Field(7, ge=0, le=MAX_CLIENT_ID)
     account: str | None = None
     allow_live: bool = False
     # Live data, or IB's delayed data (15-20 min old) when the account has no subscription:
@@ -405,6 +469,11 @@ class AppConfig(_Section):
     safety_limits: SafetyLimits = Field(default_factory=SafetyLimits)
     connection_monitoring: ConnectionMonitoring = Field(default_factory=ConnectionMonitoring)
     strategy: StrategyConfig = Field(default_factory=StrategyConfig)
+
+    @field_validator("ib_host")
+    @classmethod
+    def _host_named(cls, v: str) -> str:
+        return _host(v)
 
     @field_validator("allow_live")
     @classmethod
@@ -442,6 +511,14 @@ class AppConfig(_Section):
             if entry.url is not None:
                 shown["url"] = mask_url(entry.url.get_secret_value())
         return data
+
+
+def _host(v: str) -> str:
+    if not v.strip():
+        raise ValueError("must name a host, e.g. 127.0.0.1 (got an empty string)")
+    if v != v.strip() or " " in v:
+        raise ValueError(f"must be a host name or address without spaces (got {v!r})")
+    return v
 
 
 @dataclass
@@ -534,7 +611,13 @@ def _bounds(path: tuple[int | str, ...]) -> tuple[Any, Any, bool, bool]:
     return lo, hi, lo_inc, hi_inc
 
 
+class _Shown(str):
+    """Text shown as it is in an error (not quoted as a value)."""
+
+
 def _fmt(v: Any) -> str:
+    if isinstance(v, _Shown):
+        return str(v)
     if isinstance(v, float) and v.is_integer():
         return str(int(v))
     if isinstance(v, str):
@@ -542,16 +625,34 @@ def _fmt(v: Any) -> str:
     return json.dumps(v) if isinstance(v, (list, dict, bool)) or v is None else str(v)
 
 
+def _without_secrets(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: MASK if k in SECRET_FIELDS else _without_secrets(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_secrets(v) for v in value]
+    return value
+
+
+_TYPE_NAMES = {bool: "true/false", int: "a number", float: "a number", str: "a string",
+               list: "a list", dict: "an object", type(None): "null"}
+
+
 def describe_validation_error(exc: ValidationError) -> list[str]:
-    """Turn pydantic's errors into sentences that name the field, the value and the fix."""
+    """Turn pydantic's errors into sentences that name the field, the value and the fix.
+    A secret's value is never repeated: only its type is."""
     problems: list[str] = []
     for err in exc.errors():
         loc = tuple(err["loc"])
         # alerts.notify[1].url: a list index in brackets, as the trader finds it in the file.
         dotted = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
-        value = err.get("input")
+        value = _without_secrets(err.get("input"))
+        if any(p in SECRET_FIELDS for p in loc):
+            value = _Shown(f"a value of type {_TYPE_NAMES.get(type(err.get('input')), 'unknown')}"
+                           ", not shown")
         etype = err["type"]
-        if etype == "extra_forbidden":
+        if etype == "finite_number":
+            problems.append(f"{dotted} must be a finite number (got {_fmt(value)})")
+        elif etype == "extra_forbidden":
             parent = _model_at(loc[:-1])
             known = _known_keys(parent) if parent else []
             close = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.6)
@@ -589,7 +690,7 @@ def describe_validation_error(exc: ValidationError) -> list[str]:
             if kind:
                 problems.append(f"{dotted} must be {kind} (got {_fmt(value)})")
             else:
-                problems.append(f"{dotted}: {err['msg']} (got {_fmt(value)})")
+                problems.append(f"{dotted}: {err['msg']} (got {_fmt(value)[:200]})")
     return problems
 
 
@@ -598,12 +699,7 @@ def parse_config(
 ) -> AppConfig:
     """Parse and validate config text. Raises ConfigError listing every problem."""
     env = os.environ if env is None else env
-    try:
-        data = json.loads(strip_json_comments(text))
-    except json.JSONDecodeError as exc:
-        raise ConfigError(
-            source, [f"line {exc.lineno}, column {exc.colno}: not valid JSON: {exc.msg}"]
-        ) from None
+    data = loads_bounded(strip_json_comments(_bounded_text(text, source)), source, ConfigError)
     if not isinstance(data, dict):
         raise ConfigError(source, ["the top level must be an object { ... }"])
     env_password = env.get(PASSWORD_ENV)
@@ -617,20 +713,82 @@ def parse_config(
         raise ConfigError(source, describe_validation_error(exc)) from None
 
 
+def _bounded_text(text: str, source: str) -> str:
+    if len(text) > MAX_CONFIG_BYTES:
+        raise ConfigError(source, [
+            f"the file is {len(text):,} characters; a config is a few thousand (at most "
+            f"{MAX_CONFIG_BYTES:,}): is this the right file?"])
+    return text
+
+
+def json_depth_problem(text: str, limit: int = MAX_JSON_DEPTH) -> str | None:
+    """'nested 40 levels deep ...' when brackets outside strings nest deeper than `limit`."""
+    depth = deepest = 0
+    in_str = escaped = False
+    for ch in text:
+        if in_str:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_str = False
+        elif ch == '"':
+            in_str = True
+        elif ch in "[{":
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if deepest > limit:
+                    return (f"nested more than {limit} levels deep (objects and lists inside "
+                            f"each other); the documented file is 3 levels deep")
+        elif ch in "]}":
+            depth -= 1
+    return None
+
+
+def loads_bounded(text: str, source: str, error: type[ConfigError] | Any) -> Any:
+    """json.loads with every way it can fail turned into one clear problem (`error(source,
+    [problem])`): bad JSON, absurd nesting (which would otherwise be a RecursionError)."""
+    deep = json_depth_problem(text)
+    if deep:
+        raise error(source, [deep])
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise error(
+            source, [f"line {exc.lineno}, column {exc.colno}: not valid JSON: {exc.msg}"]
+        ) from None
+    except (RecursionError, ValueError) as exc:
+        raise error(source, [f"not valid JSON: {exc}"]) from None
+
+
+def read_text_bounded(p: Path, source: str, limit: int = MAX_CONFIG_BYTES) -> str:
+    """A UTF-8 text file of at most `limit` bytes; ConfigError (one problem) otherwise."""
+    try:
+        size = p.stat().st_size
+        if size > limit:
+            raise ConfigError(source, [
+                f"the file is {size:,} bytes; at most {limit:,} is read: is this the right "
+                f"file?"])
+        return p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            source, [f"no such file. Create it with: cp config_template.json {p}"]) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(source, [
+            f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at position {exc.start}); "
+            f"save the file as UTF-8"]) from None
+    except OSError as exc:
+        raise ConfigError(source, [f"cannot read it: {exc.strerror or exc}"]) from None
+
+
 def load_config(path: str | Path | None, env: Mapping[str, str] | None = None) -> LoadedConfig:
     """Load `path` (None: defaults only). Raises ConfigError; warnings ride on the result."""
     if path is None:
         return LoadedConfig(parse_config("{}", "defaults", env), None)
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(
-            str(p),
-            [f"no such file. Create it with: cp config_template.json {p}"],
-        ) from None
-    except OSError as exc:
-        raise ConfigError(str(p), [f"cannot read it: {exc.strerror}"]) from None
+    text = read_text_bounded(p, str(p))
     cfg = parse_config(text, str(p), env)
     warnings: list[str] = []
     in_file = _file_has_password(text)
@@ -674,7 +832,7 @@ def _readable_notify_tokens(alerts: AlertsConfig, path: Path, mode: int) -> list
 def _file_has_password(text: str) -> bool:
     try:
         data = json.loads(strip_json_comments(text))
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):
         return False
     alerts = data.get("alerts") if isinstance(data, dict) else None
     return isinstance(alerts, dict) and bool(alerts.get("email_password"))
