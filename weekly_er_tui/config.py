@@ -74,8 +74,9 @@ SECRET_FIELDS = frozenset({"email_password", "url"})  # notify[].url holds a tok
 MAX_CONFIG_BYTES = 1_000_000  # a config is a few kB; a bigger file is not one
 MAX_JSON_DEPTH = 32  # the deepest documented key is 3 levels down
 MAX_CLIENT_ID = 2**31 - 1  # IB's clientId is a signed 32-bit integer
-# The Friday close must start inside the shortest session, an early close (09:30-13:00 ET).
-SHORTEST_SESSION_MINUTES = 210
+# The Friday close must start inside a regular session (09:30-16:00 ET): an offset as long as
+# the session or longer would put it before the open, or (1e9) never.
+SESSION_MINUTES = 390
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -434,8 +435,8 @@ class StrategyConfig(_Section):
     risk_budget: Annotated[float, Field(gt=0)] = 200
     # Volatility sizing: how many daily returns (so one more daily close) the volatility uses.
     volatility_lookback: int = Field(20, ge=10, le=250)
-    close_offset_minutes: Annotated[float, Field(gt=0, lt=SHORTEST_SESSION_MINUTES)] = 15
-    backup_offset_minutes: Annotated[float, Field(gt=0, lt=SHORTEST_SESSION_MINUTES)] = 5
+    close_offset_minutes: Annotated[float, Field(gt=0, lt=SESSION_MINUTES)] = 15
+    backup_offset_minutes: Annotated[float, Field(gt=0, lt=SESSION_MINUTES)] = 5
 
     @field_validator("entry_time")
     @classmethod

@@ -59,9 +59,9 @@ def test_a_boolean_is_not_a_number(data: dict[str, Any], field: str) -> None:
     ({"ib_port": 0}, "ib_port", "between 1 and 65535"),
     ({"alerts": {"smtp_port": 70000}}, "alerts.smtp_port", "between 1 and 65535"),
     ({"ib_client_id": 2**40}, "ib_client_id", "between 0 and 2147483647"),
-    ({"strategy": {"close_offset_minutes": 1e9}}, "strategy.close_offset_minutes", "210"),
+    ({"strategy": {"close_offset_minutes": 1e9}}, "strategy.close_offset_minutes", "390"),
     ({"strategy": {"close_offset_minutes": 400, "backup_offset_minutes": 300}},
-     "strategy.", "210"),
+     "strategy.", "390"),
 ])
 def test_integers_and_offsets_out_of_range(data: dict[str, Any], field: str,
                                            words: str) -> None:
