@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TextIO
 
-from weekly_er_tui import __version__
+from weekly_er_tui import __version__, cli_args
 from weekly_er_tui.config import ConfigError, LoadedConfig, load_config
 
 EXIT_OK = 0
@@ -47,16 +47,16 @@ def _common(p: argparse.ArgumentParser, config: bool = True) -> None:
 def _demo_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scenario", default="demo", metavar="NAME|PATH",
                    help="built-in scenario name or a scenario JSON file (default: demo)")
-    p.add_argument("--clock-start", default=None, metavar="ISO8601",
+    p.add_argument("--clock-start", default=None, metavar="ISO8601", type=cli_args.clock_start,
                    help="simulated start instant (default: a moment in a trading session)")
-    p.add_argument("--clock-speed", type=float, default=1.0, metavar="X",
-                   help="simulated seconds per real second (default 1)")
-    p.add_argument("--run-for", default=None, metavar="DURATION",
-                   help="stop after this much simulated time, e.g. 90m, 2h, 5d")
+    p.add_argument("--clock-speed", type=cli_args.clock_speed, default=1.0, metavar="X",
+                   help="simulated seconds per real second, 0.01-100000 (default 1)")
+    p.add_argument("--run-for", default=None, metavar="DURATION", type=cli_args.duration,
+                   help="stop after this much simulated time, e.g. 90m, 2h, 5d (at most 366d)")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = cli_args.OneLineParser(
         prog="weekly-er-tui",
         description="Weekly ER trading cockpit for Interactive Brokers.",
     )
@@ -73,11 +73,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--headless", action="store_true", help="no screen: log to console and files")
 
     p = sub.add_parser("sim", help="run the simulated IB Gateway standalone until Ctrl+C")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=7497)
+    p.add_argument("--host", default="127.0.0.1", type=cli_args.host)
+    p.add_argument("--port", type=cli_args.port, default=7497, help="1-65535 (default 7497)")
     p.add_argument("--scenario", default="demo", metavar="NAME|PATH")
-    p.add_argument("--clock-start", default=None, metavar="ISO8601")
-    p.add_argument("--clock-speed", type=float, default=1.0, metavar="X")
+    p.add_argument("--clock-start", default=None, metavar="ISO8601", type=cli_args.clock_start)
+    p.add_argument("--clock-speed", type=cli_args.clock_speed, default=1.0, metavar="X",
+                   help="simulated seconds per real second, 0.01-100000 (default 1)")
     p.add_argument("--log-level", default="INFO",
                    choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"])
 
@@ -96,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("flatten", help="emergency: cancel all orders and close every position")
     _common(p)
     p.add_argument("--yes", action="store_true", help="required: confirms the flatten")
-    p.add_argument("--client-id", type=int, default=None,
+    p.add_argument("--client-id", type=cli_args.client_id, default=None,
                    help="clientId for this session (default: ib_client_id + 50)")
 
     for name, what in (("pause", "pause trading (no new entries) in the running engine"),
@@ -168,7 +169,6 @@ def _not_yet(name: str, err: TextIO) -> int:
 
 
 def cmd_sim(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from weekly_er_tui.clock import parse_instant
     from weekly_er_tui.journal import setup_logging
 
     try:
@@ -178,7 +178,7 @@ def cmd_sim(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     # The gateway prints its own line per connect and order; the log adds only problems
     # (or everything, with --log-level DEBUG).
     setup_logging(None, "DEBUG" if args.log_level == "DEBUG" else "WARNING", console=err)
-    start = parse_instant(args.clock_start) if args.clock_start else None
+    start = args.clock_start  # checked by cli_args.clock_start
     try:
         return asyncio.run(
             run_standalone(args.host, args.port, args.scenario, start, args.clock_speed, out)
@@ -229,7 +229,13 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None,
     handler = _handlers().get(args.command)
     if handler is None:
         return _not_yet(args.command, err)
-    return handler(args, out, err)
+    from weekly_er_tui.journal import LogsDirError
+
+    try:
+        return handler(args, out, err)
+    except LogsDirError as exc:
+        print(f"weekly-er-tui {args.command}: {exc}", file=err)
+        return EXIT_BAD_INPUT
 
 
 if __name__ == "__main__":

@@ -462,6 +462,20 @@ class _LogFile(logging.handlers.RotatingFileHandler):
                                  f"{exc}; log lines go to the console only until it works\n")
 
 
+class LogsDirError(ValueError):
+    """The logs directory cannot be made or written: nothing may start without its records."""
+
+    def __init__(self, logs: Path, exc: OSError) -> None:
+        why = exc.strerror or str(exc)
+        if isinstance(exc, (FileExistsError, NotADirectoryError)):
+            fix = ("something that is not a directory is in the way; move it, or give another "
+                   "--data-dir")
+        else:
+            fix = (f"make it writable (for example chmod u+w {logs}, or remount the disk "
+                   f"read-write), or give another --data-dir")
+        super().__init__(f"cannot write the logs directory {logs}: {why}; {fix}")
+
+
 class _MarketTimeFormatter(logging.Formatter):
     """Stamps log lines with the engine's clock in America/New_York, not the wall clock."""
 
@@ -492,11 +506,14 @@ def setup_logging(
     handlers: list[logging.Handler] = []
     if data_dir is not None:
         logs = Path(data_dir) / "logs"
-        logs.mkdir(parents=True, exist_ok=True)
-        fh = _LogFile(
-            logs / "enhanced_trading.log", maxBytes=10 * 1024 * 1024, backupCount=10,
-            encoding="utf-8",
-        )
+        try:
+            logs.mkdir(parents=True, exist_ok=True)
+            fh = _LogFile(
+                logs / "enhanced_trading.log", maxBytes=10 * 1024 * 1024, backupCount=10,
+                encoding="utf-8",
+            )
+        except OSError as exc:
+            raise LogsDirError(logs, exc) from None
         handlers.append(fh)
     if console is not None:
         handlers.append(logging.StreamHandler(console))

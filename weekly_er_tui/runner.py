@@ -10,7 +10,6 @@ import argparse
 import asyncio
 import contextlib
 import logging
-import re
 import signal
 from dataclasses import replace
 from datetime import datetime, time, timedelta
@@ -25,26 +24,15 @@ from weekly_er_tui.cli import (
     Handler,
     load_or_report,
 )
-from weekly_er_tui.clock import ET, AcceleratedClock, Clock, WallClock, parse_instant
+from weekly_er_tui.cli_args import parse_duration
+from weekly_er_tui.clock import ET, AcceleratedClock, Clock, WallClock
 from weekly_er_tui.config import AppConfig
 from weekly_er_tui.journal import remove_handlers, setup_logging
 
 # The demo's own data directories carry this file: the only state databases it may delete.
 DEMO_MARKER = ".weekly-er-tui-demo"
+
 log = logging.getLogger("weekly_er_tui.runner")
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
-_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def parse_duration(text: str) -> float:
-    """'90m', '2h', '5d', '30s' or plain seconds, as seconds."""
-    m = _DURATION.match(text)
-    if not m:
-        raise ValueError(
-            f"--run-for must be a duration like 30s, 90m, 2h or 5d (got {text!r})"
-        )
-    return float(m[1]) * _UNITS[m[2]]
 
 
 def _build_engine(config: AppConfig, data_dir: Path, clock: Clock, err: TextIO,
@@ -62,6 +50,11 @@ def _build_engine(config: AppConfig, data_dir: Path, clock: Clock, err: TextIO,
             print(f"  - {p}", file=err)
     except StoreError as exc:
         print(f"State database error; nothing was started:\n  {exc}", file=err)
+    except OSError as exc:
+        where = exc.filename or data_dir
+        print(f"Cannot open the data directory's files ({where}: {exc.strerror or exc}); "
+              f"nothing was started. Make {data_dir} writable or give another --data-dir.",
+              file=err)
     return None
 
 
@@ -176,11 +169,10 @@ def cmd_demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return EXIT_BAD_INPUT
     try:
         scenario = load_scenario(args.scenario)
-        run_for = parse_duration(args.run_for) if args.run_for else None
-        start = parse_instant(args.clock_start) if args.clock_start else demo_start(
-            WallClock().now())
-        if args.clock_speed <= 0:
-            raise ValueError(f"--clock-speed must be greater than 0 (got {args.clock_speed:g})")
+        # --run-for, --clock-start and --clock-speed are checked by cli_args as argparse reads
+        # them.
+        run_for = args.run_for
+        start = args.clock_start or demo_start(WallClock().now())
     except (ScenarioError, ValueError) as exc:
         print(f"weekly-er-tui demo: {exc}", file=err)
         return EXIT_BAD_INPUT
@@ -234,7 +226,7 @@ def claim_demo_dir(data_dir: Path) -> None:
     marker = data_dir / DEMO_MARKER
     if marker.exists():
         return
-    theirs = [p for p in (data_dir / "state", data_dir / "logs") if p.exists() and any(p.iterdir())]
+    theirs = [p for p in (data_dir / "state", data_dir / "logs") if p.is_dir() and any(p.iterdir())]
     if theirs:
         raise NotADemoDir(
             f"--data-dir {data_dir} is not a demo data directory (it holds "

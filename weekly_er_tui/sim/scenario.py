@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import json
+import math
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,6 +22,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from weekly_er_tui.clock import ET, parse_instant
+from weekly_er_tui.config import ConfigError, json_depth_problem, read_text_bounded
 from weekly_er_tui.sim.market import Instrument
 from weekly_er_tui.sim.realism import Realism
 
@@ -60,6 +62,10 @@ _SYMBOL_RE = re.compile(r"^[A-Z][A-Z0-9.\-]{0,9}$")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri")
 
 
+MAX_SCENARIO_BYTES = 10_000_000
+MAX_SCENARIO_DEPTH = 32
+
+
 class ScenarioError(ValueError):
     """A scenario that cannot be used; the message lists every problem, one a line."""
 
@@ -73,6 +79,8 @@ def parse_span(value: str | float | int) -> float:
     if isinstance(value, bool):
         raise ValueError(f"{value!r} is not a duration")
     if isinstance(value, int | float):
+        if not math.isfinite(value):
+            raise ValueError(f"a duration must be a finite number (got {value})")
         if value < 0:
             raise ValueError(f"a duration must not be negative (got {value})")
         return float(value)
@@ -81,7 +89,10 @@ def parse_span(value: str | float | int) -> float:
     if not text or not m or not any(m.groups()):
         raise ValueError(f"{value!r} is not a duration; use e.g. 90, '90s', '5m', '1h30m', '2d'")
     d, h, mi, s = (float(g) if g else 0.0 for g in m.groups())
-    return d * 86400 + h * 3600 + mi * 60 + s
+    total = d * 86400 + h * 3600 + mi * 60 + s
+    if not math.isfinite(total):
+        raise ValueError(f"{value!r} is not a finite duration")
+    return total
 
 
 def _suggest(word: str, options: list[str] | tuple[str, ...]) -> str:
@@ -90,7 +101,8 @@ def _suggest(word: str, options: list[str] | tuple[str, ...]) -> str:
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Infinity, NaN and 1e999 parse as JSON numbers; no price, cash or duration is one.
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class AccountSpec(_Model):
@@ -457,15 +469,20 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
                 "and no such file"
             )
         try:
-            text = path.read_text()
-        except OSError as exc:
-            raise ScenarioError(f"cannot read scenario {source}: {exc.strerror}") from None
+            text = read_text_bounded(path, source, MAX_SCENARIO_BYTES)
+        except ConfigError as exc:
+            raise ScenarioError(f"cannot read scenario {source}: {exc.problems[0]}") from None
+    deep = json_depth_problem(text, MAX_SCENARIO_DEPTH)
+    if deep:
+        raise ScenarioError(f"{source} is not a usable scenario: {deep}")
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ScenarioError(
             f"{source} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
         ) from None
+    except (RecursionError, ValueError) as exc:
+        raise ScenarioError(f"{source} is not valid JSON: {exc}") from None
     return parse_scenario(data, source)
 
 
