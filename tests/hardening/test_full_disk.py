@@ -123,3 +123,19 @@ async def test_sigterm_on_a_full_disk_still_stops_cleanly(rig: Rig, disk: SmallD
     os.kill(os.getpid(), signal.SIGTERM)
     assert await asyncio.wait_for(task, 20) == 0
     assert not engine.state.is_running
+
+
+async def test_the_traders_flatten_on_a_full_disk_closes_everything(
+    rig: Rig, disk: SmallDisk
+) -> None:
+    await rig.start_engine()
+    await rig.enter(et(2026, 11, 18, 10))
+    rig.manual.set(et(2026, 11, 18, 11))
+    disk.fill()
+    await rig.eng.flatten("emergency flatten by the trader")
+    await rig.until(lambda: rig.sim_position("AAPL") == 0 and rig.sim_position("KO") == 0,
+                    timeout=15)
+    assert rig.eng.safety.trading_state.value == "HALTED"
+    disk.free()
+    await rig.until(lambda: rig.eng.store.durable and rig.eng.journal.durable)
+    rig.assert_journal_is_the_simulators()
