@@ -16,7 +16,7 @@ import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args, get_origin
 
 from pydantic import (
     BaseModel,
@@ -581,15 +581,25 @@ def _known_keys(model: type[BaseModel]) -> list[str]:
 
 def _model_at(path: tuple[int | str, ...]) -> type[BaseModel] | None:
     model: type[BaseModel] = AppConfig
+    items: type[BaseModel] | None = None  # a list of models (alerts.notify), before its index
     for part in path:
-        if not isinstance(part, str) or part not in model.model_fields:
+        if isinstance(part, int):
+            if items is None:
+                return None
+            model, items = items, None
+            continue
+        if items is not None or part not in model.model_fields:
             return None
         ann = model.model_fields[part].annotation
+        args = get_args(ann)
         if isinstance(ann, type) and issubclass(ann, BaseModel):
             model = ann
+        elif (get_origin(ann) is list and args and isinstance(args[0], type)
+              and issubclass(args[0], BaseModel)):
+            items = args[0]
         else:
             return None
-    return model
+    return None if items is not None else model
 
 
 _BOUND_ATTRS = (("gt", True, False), ("ge", True, True), ("lt", False, False), ("le", False, True))

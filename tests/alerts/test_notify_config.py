@@ -212,3 +212,10 @@ def test_a_url_apprise_cannot_read_leaves_its_token_in_no_log(
     assert problem.startswith("alerts.notify[0].url_env: the URL in WEEKLY_ER_NOTIFY_SLACK: "
                               "apprise cannot read this slack:// (Slack) URL (An invalid Slack")
     assert TOKEN not in problem and MASK in problem
+
+
+def test_a_wrong_key_or_value_in_an_entry_is_named_with_the_fix() -> None:
+    typo, low = problems([{"url": TELEGRAM, "nme": "phone"},
+                          {"url": TELEGRAM, "rate_limit_per_hour": 0}])
+    assert typo == "alerts.notify[0].nme: unknown key; did you mean 'name'?"
+    assert low == "alerts.notify[1].rate_limit_per_hour must be at least 1 (got 0)"
