@@ -281,6 +281,12 @@ class NotifyConfig(_Section):
 
 
 class AlertsConfig(_Section):
+    # An apprise URL (alerts.notify) holds a token: pydantic's own error text must not quote it
+    # (parse_config's errors never quote a value that failed a check).
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, validate_default=True, hide_input_in_errors=True
+    )
+
     email_enabled: bool = False
     smtp_server: str = "smtp.gmail.com"
     smtp_port: int = Field(587, ge=1, le=65535)

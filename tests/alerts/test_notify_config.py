@@ -219,3 +219,14 @@ def test_a_wrong_key_or_value_in_an_entry_is_named_with_the_fix() -> None:
                           {"url": TELEGRAM, "rate_limit_per_hour": 0}])
     assert typo == "alerts.notify[0].nme: unknown key; did you mean 'name'?"
     assert low == "alerts.notify[1].rate_limit_per_hour must be at least 1 (got 0)"
+
+
+def test_pydantic_own_error_text_never_quotes_the_url() -> None:
+    from pydantic import ValidationError
+
+    from weekly_er_tui.config import AlertsConfig
+
+    with pytest.raises(ValidationError) as info:
+        AlertsConfig.model_validate({"notify": [{"url": f"no-scheme-{TOKEN}"}]})
+    assert "not an apprise URL" in str(info.value)
+    assert TOKEN not in str(info.value)
