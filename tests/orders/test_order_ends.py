@@ -78,6 +78,11 @@ async def test_a_read_only_api_is_rejected_and_alerted_critical_with_the_fix(
     assert "Global Configuration > API > Settings" in message and "uncheck" in message
     assert any(a.priority is Severity.CRITICAL and "Read-Only" in a.title for a in r.alerts())
     assert gateway.open_orders() == [] and gateway.executions == []
+    # ib_async would keep it "working" (ValidationError) forever: closes would wait on it and
+    # count it against what they may send. It is done.
+    assert r.engine.executor.working_orders() == []
+    trades = [t for t in r.engine.ib.trades() if t.order.orderRef == "wer-exit-XOM-ro"]
+    assert await r.engine.executor.wait_done(trades, timeout=0.5)
 
 
 async def test_ibs_own_price_check_is_a_rejection_not_a_cancel(

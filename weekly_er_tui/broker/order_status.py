@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ib_async import IB, Trade
+from ib_async import IB, OrderStatus, Trade, TradeLogEntry
 
 from weekly_er_tui.clock import Clock
 from weekly_er_tui.journal import Journal
@@ -156,6 +156,14 @@ class OrderWatcher:
         w.timer = asyncio.get_running_loop().call_later(
             REASON_GRACE, lambda: self._finish(w, status, 0, fallback))
 
+    def _mark_inactive(self, t: Trade, code: int, why: str) -> None:
+        """ib_async keeps an order that got 321 "working" (ValidationError) for ever, as if IB
+        might still take it; IB never took it. Say so on the trade, so nothing waits on it or
+        counts it as working (a close would otherwise hold back what it may send)."""
+        t.orderStatus.status = OrderStatus.Inactive
+        t.log.append(TradeLogEntry(self.clock.now(), OrderStatus.Inactive, why, code))
+        t.statusEvent.emit(t)
+
     # -- naming the end ----------------------------------------------------------------------
     def _forget(self, w: _Watch) -> None:
         w.done = True
@@ -169,6 +177,8 @@ class OrderWatcher:
             return
         self._forget(w)
         intent, t = w.intent, w.trade
+        if t.orderStatus.status == "ValidationError":
+            self._mark_inactive(t, code, why)
         current = self.store.intent(intent.order_ref)
         if current is not None and current.is_open:
             try:
