@@ -386,6 +386,10 @@ class SafetyLimits(_Section):
     max_position_value: Annotated[float, Field(gt=0)] = 50_000
     max_portfolio_value: Annotated[float, Field(gt=0)] = 500_000
     max_daily_loss: Annotated[float, Field(gt=0)] = 10_000
+    # After a daily-loss breach (today's losers closed, the rest kept), how much further the
+    # day's loss may grow, as a fraction of max_daily_loss, before everything is closed and
+    # trading HALTED.
+    daily_loss_halt_margin: Annotated[float, Field(gt=0, le=10)] = 0.5
     max_position_concentration: Fraction = 0.15
     max_sector_concentration: Fraction = 0.30
     emergency_stop_loss: Fraction = 0.10

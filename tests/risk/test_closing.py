@@ -1,13 +1,15 @@
-"""Which position a max_daily_loss breach closes next."""
+"""Which positions a max_daily_loss breach closes, and how far the day may fall before HALT."""
 
 from __future__ import annotations
 
-from weekly_er_tui.risk.rules import daily_loss_closing_order, next_daily_loss_closure
+import pytest
+
+from weekly_er_tui.risk.rules import daily_loss_halt_line, daily_loss_losers
 
 from .helpers import limits, pos, snap
 
 
-def test_losers_first_largest_loss_first_then_the_rest_by_exposure() -> None:
+def test_todays_losers_largest_day_loss_first_and_never_the_winners() -> None:
     snapshot = snap(
         pos("SMALL_WIN", 5_000, daily_pnl=300),
         pos("BIG_LOSS", 20_000, daily_pnl=-6_000),
@@ -16,55 +18,29 @@ def test_losers_first_largest_loss_first_then_the_rest_by_exposure() -> None:
         pos("FLAT", 0.0, quantity=0.0, daily_pnl=-9_999),  # closed: never proposed
         daily_pnl=-12_000,
     )
-    assert daily_loss_closing_order(snapshot, limits()) == [
-        "BIG_LOSS",
-        "SMALL_LOSS",
-        "BIG_WIN",
-        "SMALL_WIN",
-    ]
-    first = next_daily_loss_closure(snapshot)
-    assert first is not None and first.symbol == "BIG_LOSS"
+    assert [p.symbol for p in daily_loss_losers(snapshot)] == ["BIG_LOSS", "SMALL_LOSS"]
 
 
-def test_unrealized_pnl_ranks_a_position_without_daily_pnl() -> None:
+def test_a_position_without_its_day_pnl_is_ranked_by_its_unrealized() -> None:
     snapshot = snap(
         pos("A", 10_000, daily_pnl=-500),
         pos("B", 10_000, daily_pnl=None, unrealized=-2_000),
         pos("C", 10_000, daily_pnl=None, unrealized=100),
         daily_pnl=-20_000,
     )
-    assert daily_loss_closing_order(snapshot, limits()) == ["B", "A", "C"]
+    assert [p.symbol for p in daily_loss_losers(snapshot)] == ["B", "A"]
 
 
-def test_once_the_losers_are_closed_the_rest_go_largest_exposure_first() -> None:
+def test_ranked_by_todays_pnl_not_the_loss_since_entry() -> None:
     snapshot = snap(
-        pos("WIN_SMALL", 5_000, daily_pnl=100),
-        pos("SHORT_BIG", -30_000, daily_pnl=50),
-        pos("WIN_MID", 10_000, daily_pnl=10),
+        pos("OLD_LOSER_UP_TODAY", 10_000, daily_pnl=200, unrealized=-3_000),
+        pos("DOWN_TODAY", 10_000, daily_pnl=-100, unrealized=500),
         daily_pnl=-11_000,
     )
-    nxt = next_daily_loss_closure(snapshot)
-    assert nxt is not None and nxt.symbol == "SHORT_BIG"
+    assert [p.symbol for p in daily_loss_losers(snapshot)] == ["DOWN_TODAY"]
 
 
-def test_no_breach_no_order_and_nothing_open_nothing_next() -> None:
-    held = pos("A", 10_000, daily_pnl=-10_000)
-    assert daily_loss_closing_order(snap(held, daily_pnl=-10_000), limits()) == []  # at, not over
-    assert daily_loss_closing_order(snap(held, daily_pnl=None), limits()) == []  # unknown
-    assert daily_loss_closing_order(snap(held, daily_pnl=-10_001), limits()) == ["A"]
-    assert next_daily_loss_closure(snap(daily_pnl=-50_000)) is None
-
-
-def test_closing_one_at_a_time_ends_with_everything_closed_if_the_breach_lasts() -> None:
-    snapshot = snap(
-        pos("A", 10_000, daily_pnl=-4_000),
-        pos("B", 10_000, daily_pnl=-8_000),
-        pos("C", 10_000, daily_pnl=500),
-        daily_pnl=-11_500,
-    )
-    closed = []
-    while (nxt := next_daily_loss_closure(snapshot)) is not None:
-        closed.append(nxt.symbol)
-        rest = tuple(p for p in snapshot.positions if p.symbol != nxt.symbol)
-        snapshot = snap(*rest, daily_pnl=snapshot.daily_pnl)  # the day's loss stays realized
-    assert closed == ["B", "A", "C"]
+def test_the_halt_line_is_the_breach_minus_the_margin_of_the_limit() -> None:
+    lim = limits(max_daily_loss=2_000, daily_loss_halt_margin=0.5)
+    assert daily_loss_halt_line(-2_500, lim) == pytest.approx(-3_500)
+    assert daily_loss_halt_line(-2_500, limits(max_daily_loss=2_000)) == pytest.approx(-3_500)

@@ -10,9 +10,9 @@ from __future__ import annotations
 from weekly_er_tui.risk.correlation import correlated_groups, daily_returns, pearson
 from weekly_er_tui.risk.gate import GateDecision, MarketQuote, OrderIntent, check_order
 from weekly_er_tui.risk.rules import (
-    daily_loss_closing_order,
+    daily_loss_halt_line,
+    daily_loss_losers,
     evaluate,
-    next_daily_loss_closure,
     risk_score,
 )
 
@@ -22,10 +22,10 @@ __all__ = [
     "OrderIntent",
     "check_order",
     "correlated_groups",
-    "daily_loss_closing_order",
+    "daily_loss_halt_line",
+    "daily_loss_losers",
     "daily_returns",
     "evaluate",
-    "next_daily_loss_closure",
     "pearson",
     "risk_score",
 ]

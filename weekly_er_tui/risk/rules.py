@@ -219,50 +219,22 @@ def daily_loss_breached(snapshot: PortfolioSnapshot, limits: SafetyLimits) -> bo
     return pnl is not None and -pnl > limits.max_daily_loss
 
 
-def daily_loss_closing_sequence(snapshot: PortfolioSnapshot) -> list[Position]:
-    """Open positions in the order a max_daily_loss breach closes them.
+def daily_loss_losers(snapshot: PortfolioSnapshot) -> list[Position]:
+    """The positions a max_daily_loss breach closes: those losing TODAY, the largest day loss
+    first (their own day P&L when IB reports it, else unrealized). Ties go by symbol.
 
-    Losers first, the largest loss first (today's P&L when known per position, else unrealized);
-    then the rest, the largest exposure (abs market value) first. Ties go by symbol.
-    """
-    losers: list[tuple[float, str, Position]] = []
-    rest: list[tuple[float, str, Position]] = []
-    for p in snapshot.positions:
-        if p.quantity == 0:
-            continue
-        pnl = position_day_pnl(p)
-        if pnl < 0:
-            losers.append((pnl, p.symbol, p))
-        else:
-            rest.append((-abs(p.market_value), p.symbol, p))
-    losers.sort(key=lambda t: (t[0], t[1]))
-    rest.sort(key=lambda t: (t[0], t[1]))
-    return [t[2] for t in losers] + [t[2] for t in rest]
+    Closing a loser realizes its loss, it does not undo it: IB's daily P&L stays where it was.
+    So the breach does not close "until the loss is back within the limit" (it never is, and the
+    winners would go too): it closes today's losers once, keeps the rest while the day's loss is
+    contained, and closes everything only past `daily_loss_halt_line`."""
+    losers = [p for p in snapshot.positions if p.quantity != 0 and position_day_pnl(p) < 0]
+    return sorted(losers, key=lambda p: (position_day_pnl(p), p.symbol))
 
 
-def next_daily_loss_closure(snapshot: PortfolioSnapshot) -> Position | None:
-    """The open position to close next while the day's loss is over max_daily_loss.
-
-    Closing a loser realizes its loss, it does not undo it: the day's P&L does not fall back by
-    itself. So the caller (safety.py) closes ONE position, waits for the fill and a fresh snapshot,
-    re-evaluates, and asks again while the breach lasts. This returns the open position with the
-    largest loss (most negative daily_pnl when IB reports it per position, else unrealized_pnl);
-    once no position is losing it returns the remaining ones, the largest exposure first, so a
-    breach that persists ends with everything closed. None when nothing is open.
-    """
-    sequence = daily_loss_closing_sequence(snapshot)
-    return sequence[0] if sequence else None
-
-
-def daily_loss_closing_order(snapshot: PortfolioSnapshot, limits: SafetyLimits) -> list[str]:
-    """Symbols in the order a max_daily_loss breach closes them; [] when there is no breach.
-
-    The full order (see `next_daily_loss_closure`): the caller closes from the front and stops as
-    soon as a re-evaluation shows the day's loss back within the limit.
-    """
-    if not daily_loss_breached(snapshot, limits):
-        return []
-    return list(dict.fromkeys(p.symbol for p in daily_loss_closing_sequence(snapshot)))
+def daily_loss_halt_line(breach_pnl: float, limits: SafetyLimits) -> float:
+    """The day's P&L below which, after a breach at `breach_pnl`, everything is closed and
+    trading HALTED: the breach minus daily_loss_halt_margin of max_daily_loss."""
+    return breach_pnl - limits.daily_loss_halt_margin * limits.max_daily_loss
 
 
 # ---------------------------------------------------------------------------------------------
@@ -370,13 +342,7 @@ def evaluate(
         loss = max(0.0, -day_pnl)
         uses.append(LimitUse(MAX_DAILY_LOSS, "day", loss, lim, loss / lim, crit))
         if loss > lim:
-            losers = tuple(
-                dict.fromkeys(
-                    p.symbol
-                    for p in daily_loss_closing_sequence(snapshot)
-                    if position_day_pnl(p) < 0
-                )
-            )
+            losers = tuple(dict.fromkeys(p.symbol for p in daily_loss_losers(snapshot)))
             violations.append(
                 Violation(
                     MAX_DAILY_LOSS,

@@ -8,10 +8,9 @@ from weekly_er_tui.safety.manager import (
     DAILY_LOSS,
     EMERGENCY_STOP,
     ORPHAN,
-    PNL_SETTLE_SECONDS,
     PORTFOLIO_RULES,
     PositionSafetyManager,
 )
 
-__all__ = ["COALESCE_SECONDS", "DAILY_LOSS", "EMERGENCY_STOP", "ORPHAN", "PNL_SETTLE_SECONDS",
+__all__ = ["COALESCE_SECONDS", "DAILY_LOSS", "EMERGENCY_STOP", "ORPHAN",
            "PORTFOLIO_RULES", "PositionSafetyManager"]

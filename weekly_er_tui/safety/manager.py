@@ -3,9 +3,10 @@
 The rules themselves are pure (risk/rules.py). This module decides what happens on their verdict:
 
 - emergency_stop_loss (CRITICAL): trading HALTED, then an emergency close of ALL positions.
-- max_daily_loss (CRITICAL): trading REDUCING, then losing positions are closed one at a time,
-  the largest loss first, re-checking after each, until the day's loss is back within the limit;
-  if it is still breached when no loser is left, everything is closed and trading is HALTED.
+- max_daily_loss (CRITICAL): trading REDUCING for the rest of the session, the positions losing
+  today closed (the largest day loss first), the rest kept while the day's loss is contained;
+  everything closed and HALTED once it grows past the breach by daily_loss_halt_margin of the
+  limit. The next session starts ACTIVE (unless HALTED).
 - HIGH and MEDIUM violations: a warning event and an alert; the pre-trade gate refuses orders
   that would worsen them. No automatic action.
 - Orphaned positions: a warning with details, no automatic action.
@@ -40,9 +41,9 @@ from weekly_er_tui.model import (
 )
 from weekly_er_tui.risk.correlation import correlated_groups, daily_returns
 from weekly_er_tui.risk.rules import (
-    daily_loss_breached,
+    daily_loss_halt_line,
+    daily_loss_losers,
     evaluate,
-    next_daily_loss_closure,
     position_day_pnl,
 )
 from weekly_er_tui.safety.closer import Closer
@@ -59,7 +60,7 @@ ORPHAN = "orphaned_position"
 PORTFOLIO_RULES = frozenset({EMERGENCY_STOP, DAILY_LOSS, "max_portfolio_value", "max_positions",
                              "min_cash_reserve"})
 COALESCE_SECONDS = 0.05  # real seconds: how long a burst of updates is gathered into one check
-PNL_SETTLE_SECONDS = 3.0  # real seconds to wait for IB's daily P&L to reflect a closing fill
+DAILY_BREACH = "daily_loss_breach"  # baseline kind: the day's P&L at the session's breach
 
 AlertSink = Callable[[Alert], None]
 
@@ -303,6 +304,7 @@ class PositionSafetyManager:
             # Before the first resync (or while the link is down) ib_async's state is empty or
             # stale: a check would report "cash $0" and similar non-facts. The resync asks again.
             return None
+        self._new_session()
         t0 = time.perf_counter()
         snap = self.portfolio.snapshot()
         report = self.evaluate(snap)
@@ -373,8 +375,11 @@ class PositionSafetyManager:
             kind_key = "limit_breach"
         action = {
             EMERGENCY_STOP: "Trading HALTED; closing ALL positions with market orders.",
-            DAILY_LOSS: "Closing losing positions first, largest loss first, until the day's "
-                        "loss is within the limit.",
+            DAILY_LOSS: "Trading REDUCING for the rest of the session (no new entries); closing "
+                        "the positions losing today, the largest day loss first; the rest are "
+                        "kept unless the day's loss grows past the breach by "
+                        f"{self.limits.daily_loss_halt_margin:g} x the limit (then everything "
+                        "is closed and trading HALTED).",
         }.get(v.rule, "No automatic action: review and reduce the exposure.")
         what = v.rule if v.rule in PORTFOLIO_RULES else f"{v.rule}:{','.join(v.symbols)}"
         return Alert(
@@ -407,42 +412,68 @@ class PositionSafetyManager:
                 await self._reduce_daily_loss()
 
     async def _reduce_daily_loss(self) -> None:
+        """A max_daily_loss breach, as a trader means it (see rules.daily_loss_losers): once per
+        session, REDUCING (no new entries for the rest of it) and today's losers closed, the
+        largest day loss first; the rest kept while the day's loss is contained; everything
+        closed and HALTED only once it falls past the breach by daily_loss_halt_margin."""
+        snap = self.portfolio.snapshot()
+        if snap.daily_pnl is None:
+            return
+        period = self._periods()["session"]
+        breach = self._baseline_get(DAILY_BREACH, period)
+        if breach is None:
+            await self._close_todays_losers(snap, period)
+            return
+        halt = daily_loss_halt_line(breach, self.limits)
+        if self._state is TradingState.HALTED or snap.daily_pnl >= halt:
+            return  # contained: the rest is kept
+        why = (f"daily loss grew past the margin: day P&L ${snap.daily_pnl:,.0f} below "
+               f"${halt:,.0f} (the breach at ${breach:,.0f} minus daily_loss_halt_margin "
+               f"{self.limits.daily_loss_halt_margin:g} x max_daily_loss)")
+        self.set_trading_state(TradingState.HALTED, why)
+        await self.emergency_close("DAILY_LOSS", why)
+
+    async def _close_todays_losers(self, snap: PortfolioSnapshot, period: str) -> None:
+        assert snap.daily_pnl is not None
+        breach = snap.daily_pnl
+        self._baseline_set(DAILY_BREACH, period, breach)
+        halt = daily_loss_halt_line(breach, self.limits)
         if self._state is TradingState.ACTIVE or self._state is TradingState.PAUSED:
-            self.set_trading_state(TradingState.REDUCING,
-                                   "daily loss limit breached: closing losers")
+            self.set_trading_state(
+                TradingState.REDUCING,
+                f"daily loss limit breached (day P&L ${breach:,.0f}, limit "
+                f"${self.limits.max_daily_loss:,.0f}): no new entries for the rest of the session",
+            )
         closed: list[str] = []
-        while True:
-            snap = self.portfolio.snapshot()
-            if not daily_loss_breached(snap, self.limits):
-                self._event(EventType.EMERGENCY_CLOSE, Severity.HIGH,
-                            f"Daily loss back within the limit after closing "
-                            f"{', '.join(closed) or 'nothing'}",
-                            {"closed": closed, "daily_pnl": snap.daily_pnl})
-                return
-            target = next_daily_loss_closure(snap)
-            if target is None:
-                break
-            if position_day_pnl(target) >= 0:
-                # No loser is left and the loss persists: close everything.
-                break
+        failed: list[str] = []
+        for target in daily_loss_losers(snap):
             self._event(EventType.EMERGENCY_CLOSE, Severity.CRITICAL,
-                        f"Emergency close of {target.symbol} (daily loss): day P&L "
-                        f"{snap.daily_pnl:,.0f}, position loss {target.unrealized_pnl:,.0f}",
-                        {"symbol": target.symbol})
-            result = await self._close_symbols("DAILY_LOSS", "daily loss limit breached",
-                                               [target.symbol])
-            if target.symbol in result.remaining:
-                break  # could not close it; fall through to closing everything
-            closed.append(target.symbol)
-            # Re-evaluate on a daily P&L that includes this close, not the one from before it.
-            wait_pnl = getattr(self.portfolio, "wait_pnl_current", None)
-            if wait_pnl is not None and not await wait_pnl(PNL_SETTLE_SECONDS):
-                log.warning("no P&L update from IB %gs after closing %s; re-evaluating on the "
-                            "last one", PNL_SETTLE_SECONDS, target.symbol)
-        self.set_trading_state(TradingState.HALTED,
-                               "daily loss limit still breached after closing the losers")
-        if self.portfolio.snapshot().open_positions:
-            await self.emergency_close("DAILY_LOSS", "daily loss limit still breached")
+                        f"Closing {target.symbol} (daily loss): its day P&L "
+                        f"${position_day_pnl(target):,.0f}, the account's ${breach:,.0f}",
+                        {"symbol": target.symbol, "day_pnl": position_day_pnl(target)})
+            result = await self._close_symbols(
+                "DAILY_LOSS", "daily loss limit breached: closing today's losers",
+                [target.symbol])
+            (failed if target.symbol in result.remaining else closed).append(target.symbol)
+        kept = sorted(p.symbol for p in self.portfolio.snapshot().open_positions)
+        self._event(
+            EventType.EMERGENCY_CLOSE, Severity.CRITICAL if failed else Severity.HIGH,
+            f"Daily loss: closed today's losers {', '.join(closed) or '(none)'}"
+            + (f"; could NOT close {', '.join(failed)}" if failed else "")
+            + f"; kept {', '.join(kept) or 'nothing'} while the day's P&L stays above "
+            f"${halt:,.0f} (below it everything is closed and trading HALTED)",
+            {"closed": closed, "failed": failed, "kept": kept, "breach_pnl": breach,
+             "halt_below": halt},
+        )
+
+    def _new_session(self) -> None:
+        """A REDUCING left by a daily-loss breach ends with its session: the next one starts
+        ACTIVE (a HALT stays until a person resumes)."""
+        if (self._state is TradingState.REDUCING
+                and self._state_reason.startswith("daily loss limit breached")
+                and self._baseline_get(DAILY_BREACH, self._periods()["session"]) is None):
+            self.set_trading_state(TradingState.ACTIVE,
+                                   "a new session: the daily loss limit starts again")
 
     async def _close_symbols(self, reason: str, why: str, symbols: list[str]) -> Any:
         if self.closer is not None:
