@@ -385,7 +385,8 @@ class Store:
         rows = self._db.execute(
             "SELECT symbol, quantity, order_ref, opened_at FROM tracked_positions ORDER BY symbol"
         ).fetchall()
-        return {r[0]: TrackedPosition(*r) for r in rows}
+        return {r[0]: TrackedPosition(symbol=r[0], quantity=r[1], order_ref=r[2], opened_at=r[3])
+                for r in rows}
 
     # -- order intents ---------------------------------------------------------------------
     def record_intent(
