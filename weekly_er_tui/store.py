@@ -313,6 +313,14 @@ class Store:
         except sqlite3.DatabaseError as exc:
             if db is not None:
                 db.close()
+            if _disk_failure(exc):
+                # The disk, not the database: a healthy database is never moved aside for it.
+                raise StoreError(
+                    f"The state database {self.path} cannot be opened for writing ({exc}): the "
+                    f"disk is full, read-only or failing. It was NOT moved aside and nothing was "
+                    f"started. Free space, remount the disk read-write or fix its permissions, "
+                    f"then start again (or give another --data-dir)."
+                ) from exc
             aside = self._move_aside()
             raise StoreError(
                 f"The state database {self.path} cannot be read ({exc}). It was moved aside to "

@@ -161,3 +161,24 @@ def test_a_transaction_the_disk_refuses_is_replayed_whole_in_memory(disk: SmallD
     again = Store.in_data_dir(disk.path)
     assert again.baseline("tx", "199") == 199.0
     again.close()
+
+
+def test_a_healthy_database_on_a_read_only_disk_is_not_moved_aside(tmp_path: Path) -> None:
+    import subprocess
+
+    from weekly_er_tui.store import StoreError
+
+    with small_disk(tmp_path / "ro", size="2m") as d:
+        store = Store.in_data_dir(d.path)
+        store.set_trading_state(TradingState.HALTED, "emergency stop", NOW)
+        store.close()
+        subprocess.run(["mount", "-o", "remount,ro", str(d.path)], check=True)
+        with pytest.raises(StoreError) as err:
+            Store.in_data_dir(d.path)
+        text = str(err.value)
+        assert "NOT moved aside" in text and "read-only" in text.lower()
+        assert not list((d.path / "state").glob("*.corrupt-*"))
+        subprocess.run(["mount", "-o", "remount,rw", str(d.path)], check=True)
+        again = Store.in_data_dir(d.path)
+        assert again.trading_state() == (TradingState.HALTED, "emergency stop")
+        again.close()
