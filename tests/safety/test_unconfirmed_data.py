@@ -130,3 +130,23 @@ async def test_cash_before_its_position_sets_no_false_high_water_mark(
     assert gateway.order_refs_received == ["wer-exit-AAPL-1"]
     high = engine.safety.baseline(engine.portfolio.snapshot())
     assert high is not None and high < high_before * 1.01
+
+
+async def test_selling_the_whole_book_whose_cash_trails_halts_nothing(
+    rig: MakeRig, gateway: SimulatedGateway
+) -> None:
+    """Once flat there is nothing to close, but a HALT is an emergency action too: the account
+    reads down by everything it sold until the cash arrives (the soak's Friday close found it)."""
+    r = await rig(LIMITS)
+    engine = r.engine
+    cash_before = engine.portfolio.snapshot().total_cash
+    for n, (symbol, qty) in enumerate((("AAPL", 130), ("JPM", 50), ("XOM", 100))):
+        result = await engine.executor.submit(
+            make_intent(symbol, "SELL", qty, "MKT", None, f"wer-exit-{symbol}-{n}", "EXIT"))
+        assert result.sent
+    await wait_until(lambda: engine.portfolio.snapshot().total_cash > cash_before + 40_000,
+                     timeout=5)
+    await r.settle()
+    assert engine.safety.trading_state is TradingState.ACTIVE, engine.safety.trading_state_reason
+    assert not r.of(EventType.TRADING_HALTED)
+    assert gateway.account.positions == {}

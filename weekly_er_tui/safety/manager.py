@@ -309,9 +309,11 @@ class PositionSafetyManager:
         snap = self.portfolio.snapshot()
         report = self.evaluate(snap)
         confirmer = self._breach_confirmer()
-        if (report.critical and snap.open_positions and confirmer is not None
+        # Only a figure IB's streams agree on closes anything or HALTs (safety/confirming.py);
+        # already HALTED and flat, there is nothing left to decide.
+        acts = bool(snap.open_positions) or self._state is not TradingState.HALTED
+        if (report.critical and acts and confirmer is not None
                 and self.executor is not None and not self._action_lock.locked()):
-            # Only a figure IB's streams agree on closes anything (safety/confirming.py).
             report = await confirmer.confirm(report)
         duration_ms = (time.perf_counter() - t0) * 1000.0
         self.last_report, self.last_check = report, self.clock.now()
