@@ -1,5 +1,7 @@
 """Runs one seeded week: the REAL TradingEngine (journal, store, alerts by SMTP) against the
 simulated IB Gateway over TCP, both on one ManualClock, with a real aiosmtpd server on 127.0.0.1.
+The gateway runs the realism profile `real` (sim/realism.py): account values trailing positions,
+positions trailing fills, IB's rejection and fill message orders, farm codes, and the rest.
 
 How time is driven
 ------------------
@@ -67,6 +69,7 @@ from weekly_er_tui.engine import TradingEngine
 from weekly_er_tui.journal import Event, read_csv
 from weekly_er_tui.model import ConnectionState, EventType, PlanEntry, PlanStatus, TradingState
 from weekly_er_tui.sim import SimExecution, SimulatedGateway, parse_scenario
+from weekly_er_tui.sim.realism import Realism
 from weekly_er_tui.sim.scenario import TimelineEntry
 from weekly_er_tui.strategy.calendars import market_calendar
 
@@ -234,6 +237,7 @@ class WeekDriver:
         self.gw = SimulatedGateway(
             scenario, self.clock, port=0, seed=plan.seed,
             tick_interval=0.02, engine_interval=0.01, account_interval=0.1, run_timeline=False,
+            realism=Realism.real(),  # a real gateway's timing and messages (sim/realism.py)
         )
         await self.gw.start()
         self.engine = TradingEngine(
