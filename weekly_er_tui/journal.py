@@ -452,6 +452,18 @@ class _LogFile(logging.handlers.RotatingFileHandler):
         if not self._error_now:
             self._failing = False
 
+    def close(self) -> None:
+        """Never raises: lines the disk refused at the end are on the console already."""
+        stream = self.stream
+        try:
+            super().close()
+        except OSError:
+            # Close the file under the buffer, so nothing tries to flush it again later.
+            raw = getattr(getattr(stream, "buffer", None), "raw", None)
+            with contextlib.suppress(Exception):
+                if raw is not None:
+                    raw.close()
+
     def handleError(self, record: logging.LogRecord) -> None:
         self._error_now = True
         if not self._failing:

@@ -182,3 +182,27 @@ def test_a_healthy_database_on_a_read_only_disk_is_not_moved_aside(tmp_path: Pat
         again = Store.in_data_dir(d.path)
         assert again.trading_state() == (TradingState.HALTED, "emergency stop")
         again.close()
+
+
+def test_the_log_file_on_a_full_disk_says_so_once_not_a_traceback_per_line(
+    disk: SmallDisk, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import io
+
+    from weekly_er_tui.journal import remove_handlers, setup_logging
+
+    console = io.StringIO()
+    handlers = setup_logging(disk.path, "INFO", ManualClock(NOW), console=console)
+    try:
+        disk.fill()
+        for i in range(200):
+            logging.getLogger("weekly_er_tui.test").warning("line %d %s", i, "x" * 200)
+    finally:
+        remove_handlers(handlers)  # closing never raises either
+    import gc
+
+    gc.collect()
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "Logging error" not in err and "ignored" not in err
+    assert err.count("cannot write the log file") == 1, err[:500]
+    assert "line 199" in console.getvalue(), "the console keeps every line"
