@@ -88,3 +88,40 @@ async def test_flatten_yes_with_no_engine_running_takes_the_direct_path_and_says
     assert "No engine is running" in out and "directly" in out, out
     assert rig.sim_position("KO") == 0
     assert {x.client_id for x in rig.gw.executions} == {CLIENT_ID + 50}
+
+
+async def test_pause_and_resume_act_through_the_running_engine(rig: Rig) -> None:
+    engine = await rig.start_engine()
+    config = str(config_file(rig))
+    code, out, err = await run_cli("pause", "--config", config, "--data-dir", str(rig.data_dir))
+    assert code == 0 and "through the running engine" in out, out + err
+    assert engine.safety.trading_state is TradingState.PAUSED
+    code, out, err = await run_cli("resume", "--config", config, "--data-dir", str(rig.data_dir))
+    assert code == 0 and "Trading state now: ACTIVE" in out, out + err
+    assert engine.safety.trading_state is TradingState.ACTIVE
+
+
+async def test_pause_with_no_engine_running_is_written_for_the_next_engine(rig: Rig) -> None:
+    code, out, err = await run_cli("pause", "--config", str(config_file(rig)),
+                                   "--data-dir", str(rig.data_dir))
+    assert code == 0 and "No engine is running" in out, out + err
+    engine = await rig.start_engine()
+    assert engine.safety.trading_state is TradingState.PAUSED
+
+
+async def test_an_engine_that_died_leaves_a_socket_the_next_one_replaces(rig: Rig) -> None:
+    import socket as sockets
+
+    from weekly_er_tui.control.protocol import short_address, socket_path
+
+    path = socket_path(rig.data_dir)
+    path.parent.mkdir(parents=True)
+    dead = sockets.socket(sockets.AF_UNIX)
+    with short_address(path) as address:
+        dead.bind(address)
+    dead.close()  # bound, never unlinked: what a killed engine leaves
+    assert path.exists()
+    engine = await rig.start_engine()
+    code, out, err = await run_cli("status", "--data-dir", str(rig.data_dir))
+    assert code == 0 and "Engine: running" in out, out + err
+    assert engine.control.serving
