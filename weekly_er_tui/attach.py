@@ -1,8 +1,11 @@
 """`weekly-er-tui attach`: the cockpit on an engine that runs elsewhere (headless under systemd,
 or left running when its terminal went away), over the engine's control socket.
 
-The same Textual app as `run`, over a RemoteEngine: the same panes and keys; the engine's states
-arrive over the socket and the keys go back as commands. Quitting detaches; the engine goes on.
+Run from anywhere, it finds the engine of `--data-dir`, else the one holding the config's
+account, else the only engine running on this machine (so the "screen lost" alert's `attach`
+works as it says). The same Textual app as `run`, over a RemoteEngine: the same panes and
+keys; the engine's states arrive over the socket and the keys go back as commands. Quitting
+detaches; the engine goes on.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ if TYPE_CHECKING:  # the app (textual) is loaded only when a cockpit is made
 
 
 async def find_engine(data_dir: Path, account: str = "") -> RemoteEngine | None:
-    for path in candidate_sockets(data_dir, account):
+    for path in candidate_sockets(data_dir, account, any_engine=True):
         try:
             return await RemoteEngine.connect(path)
         except NoEngine:

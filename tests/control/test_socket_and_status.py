@@ -87,3 +87,18 @@ async def test_status_in_words_and_as_json(rig: Rig) -> None:
     await rig.stop_engine()
     code, text = await status(rig.data_dir)
     assert code == 1 and "No engine is running" in text
+
+
+async def test_status_from_elsewhere_finds_the_only_engine_running(rig: Rig,
+                                                                    tmp_path: Path) -> None:
+    """The "screen lost" alert says `attach` without a directory: run from anywhere, watching
+    commands find the one engine of this machine (commands that act never guess)."""
+    await rig.start_engine()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    code, text = await status(elsewhere)
+    assert code == 0 and f"data directory {rig.data_dir.absolute()}" in text, text
+    from weekly_er_tui.control.commands import candidate_sockets
+
+    assert socket_path(rig.data_dir) not in candidate_sockets(elsewhere)  # e.g. flatten's
+    assert socket_path(rig.data_dir) in candidate_sockets(elsewhere, any_engine=True)

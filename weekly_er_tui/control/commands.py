@@ -11,25 +11,31 @@ from typing import Any, TextIO
 from weekly_er_tui.clock import ET
 from weekly_er_tui.control.client import NoEngine, request
 from weekly_er_tui.control.codec import from_plain
-from weekly_er_tui.control.lock import holder_of
+from weekly_er_tui.control.lock import holder_of, holders
 from weekly_er_tui.control.protocol import socket_path
 from weekly_er_tui.model import EngineState
 
 
-def candidate_sockets(data_dir: Path, account: str = "") -> list[Path]:
+def candidate_sockets(data_dir: Path, account: str = "", *, any_engine: bool = False
+                      ) -> list[Path]:
     """The data directory's socket, then that of the engine holding the account's lock (it may
-    run from another directory)."""
+    run from another directory); with `any_engine` (for watching, never for a command that
+    acts on an account), then the one engine running on this machine, when there is only one."""
     paths = [socket_path(data_dir)]
     holder = holder_of(account) if account else None
     if holder is not None and socket_path(holder.data_dir) not in paths:
         paths.append(socket_path(holder.data_dir))
+    if any_engine:
+        running = {socket_path(h.data_dir) for h in holders()}
+        if len(running) == 1:
+            paths.extend(p for p in running if p not in paths)
     return paths
 
 
 def send(data_dir: Path, cmd: str, account: str = "", **fields: Any) -> dict[str, Any] | None:
     """The running engine's reply to `cmd`, or None when no engine runs (for this data
-    directory or, by its lock, for the account)."""
-    for path in candidate_sockets(data_dir, account):
+    directory or, by its lock, for the account; for `status`, or the only one running)."""
+    for path in candidate_sockets(data_dir, account, any_engine=cmd == "status"):
         try:
             return asyncio.run(request(path, cmd, **fields))
         except NoEngine:

@@ -141,3 +141,14 @@ def holder_of(account: str) -> Holder | None:
         return read_holder(runtime_dir() / f"{lock_key(account)}.lock")
     except AccountLocked:
         return None
+
+
+def holders() -> list[Holder]:
+    """Every engine on this machine holding an account lock (for `attach` and `status` run
+    from elsewhere than the engine's data directory)."""
+    try:
+        directory = runtime_dir()
+    except AccountLocked:
+        return []
+    found = (read_holder(path) for path in sorted(directory.glob("*.lock")))
+    return [h for h in found if h is not None]
