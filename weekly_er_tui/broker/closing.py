@@ -148,3 +148,7 @@ class CloseRequest:
     symbols: tuple[str, ...] | None = None
     owned: Callable[[], Mapping[str, float]] | None = None
     cancel_first: bool = True
+    # Joining a close already running: cancel its working closing orders and send again (the
+    # Friday close's backup: orders too slow for the bell). Without it a joining request waits
+    # for them: cancelling half-filled closes and re-sending the rest sends 1.5x every position.
+    resend: bool = False

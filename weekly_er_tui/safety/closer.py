@@ -77,6 +77,10 @@ class _Scope:
         return " and ".join(parts) or "nothing"
 
 
+def _reduces(action: str, position: float) -> bool:
+    return (action == "SELL" and position > 0) or (action == "BUY" and position < 0)
+
+
 class Closer:
     """Every closing action, one at a time, scopes merged; see the module docstring."""
 
@@ -93,6 +97,7 @@ class Closer:
         self._runner: asyncio.Task[None] | None = None
         self._attempt: asyncio.Task[FlattenResult] | None = None
         self._grew = False
+        self._resend = False  # a joining request asked to cancel and send again (the backup)
         self.progress = CloseProgress()
 
     @property
@@ -109,6 +114,7 @@ class Closer:
         self._scope.add(request)
         if self.running:
             self._grew = True
+            self._resend |= request.resend
             self._publish(why=tuple(self._scope.whys), scope=self._scope.describe())
             self.journal.event(
                 EventType.EMERGENCY_CLOSE, Severity.HIGH,
@@ -139,9 +145,12 @@ class Closer:
         result: FlattenResult | None = None
         error: BaseException | None = None
         try:
+            first = True
             while True:
                 self._grew = False
-                self._attempt = asyncio.ensure_future(self._flatten(scope))
+                cancel, self._resend = first or self._resend, False
+                self._attempt = asyncio.ensure_future(self._flatten(scope, cancel=cancel))
+                first = False
                 try:
                     result = await self._attempt
                 except asyncio.CancelledError:
@@ -170,14 +179,28 @@ class Closer:
                     w.set_exception(error if isinstance(error, Exception)
                                     else RuntimeError("the close was stopped"))
 
-    async def _flatten(self, scope: _Scope) -> FlattenResult:
+    async def _flatten(self, scope: _Scope, *, cancel: bool) -> FlattenResult:
+        """One attempt at the merged scope. The first attempt of a close cancels as its requests
+        ask; a later one (a request joined) only when the joiner asked to send again (the
+        Friday close's backup): the close's own orders may be working, half filled, and
+        cancelling them (a global cancel) would have the attempt send the rest again. Widened to
+        the whole account later, it cancels only the working orders that close nothing."""
+        if not cancel and scope.account:
+            await self._cancel_orders_that_close_nothing()
         if scope.account:
-            return await self.executor.flatten(scope.reason)
+            return await self.executor.flatten(scope.reason, cancel_first=cancel)
         owned = scope.book if scope.owned else None
         return await self.executor.flatten(
             scope.reason, sorted(scope.whole) if scope.whole else None, owned=owned,
-            cancel_first=scope.cancel_first,
+            cancel_first=scope.cancel_first and cancel,
         )
+
+    async def _cancel_orders_that_close_nothing(self) -> None:
+        positions = self.executor.open_positions()
+        others = [t for t in self.executor.working_orders()
+                  if not _reduces(t.order.action, positions.get(t.contract.symbol, 0.0))]
+        if others:
+            await self.executor.cancel_orders(others)
 
     def _finish(self, scope: _Scope, result: FlattenResult | None,
                 error: BaseException | None, started: datetime) -> None:

@@ -963,7 +963,8 @@ class WeeklyERStrategy:
         or the executor when there is none (the runner's own tests)."""
         if self._closer is not None:
             return await self._closer.close(CloseRequest(
-                "FRIDAY_CLOSE", why, owned=self._tracked, cancel_first=cancel_first))
+                "FRIDAY_CLOSE", why, owned=self._tracked, cancel_first=cancel_first,
+                resend=cancel_first))
         return await self.executor.flatten("FRIDAY_CLOSE", owned=self._tracked,
                                            cancel_first=cancel_first)
 
