@@ -442,7 +442,7 @@ def _through_engine(cmd: str, args: argparse.Namespace, config: AppConfig, out: 
     if reply is None:
         return None
     if not reply.get("ok"):
-        print(f"{cmd} refused by the running engine ({where(reply)}): {reply.get('error')}",
+        print(f"{cmd} not done by the running engine ({where(reply)}): {reply.get('error')}",
               file=out)
         return EXIT_FAILURE
     st = reply["status"]

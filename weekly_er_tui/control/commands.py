@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from weekly_er_tui.clock import ET
-from weekly_er_tui.control.client import NoEngine, request
+from weekly_er_tui.control.client import REQUEST_TIMEOUT_S, NoEngine, request
 from weekly_er_tui.control.codec import from_plain
 from weekly_er_tui.control.lock import holder_of, holders
 from weekly_er_tui.control.protocol import socket_path
@@ -40,6 +40,12 @@ def send(data_dir: Path, cmd: str, account: str = "", **fields: Any) -> dict[str
             return asyncio.run(request(path, cmd, **fields))
         except NoEngine:
             continue
+        except ConnectionError:  # it died while answering: as if none ran
+            continue
+        except TimeoutError:
+            return {"ok": False, "engine": {"data_dir": str(path.parent.parent)},
+                    "error": f"no answer within {REQUEST_TIMEOUT_S:g} s; the engine goes on "
+                             f"with it: `weekly-er-tui status` shows where it is"}
     return None
 
 
