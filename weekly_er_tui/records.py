@@ -19,6 +19,12 @@ from weekly_er_tui.model import Alert, EventType, Severity
 
 log = logging.getLogger("weekly_er_tui.records")
 
+
+def has_console_log() -> bool:
+    """True when the root logger writes to a console stream (headless, the CLI commands); the
+    Textual app has none: its terminal is the screen's."""
+    return any(type(h) is logging.StreamHandler for h in logging.getLogger().handlers)
+
 RETRY_SECONDS = 1.0
 
 # (where, error): error is None when `where` is written again.
@@ -59,15 +65,20 @@ class RecordsWatch:
                 self.cancel()
 
     def _report_failing(self, where: str, error: str, first: bool) -> None:
+        console = has_console_log()
+        kept = ("kept in memory and logged to the console (stderr / the headless log)" if console
+                else "kept in memory only (the screen owns this terminal: no console log)")
+        lost = ("the console log is the record" if console
+                else "they are lost: keep the app running until the disk is back")
         message = (
-            f"Records are failing: {where} cannot be written ({error}). They are kept in memory "
-            f"and logged to the console (stderr / the headless log) and will be written out when "
-            f"the disk is back; if the app stops before that, the console log is the record. "
+            f"Records are failing: {where} cannot be written ({error}). They are {kept} and "
+            f"will be written out when the disk is back; if the app stops before that, {lost}. "
             f"Closing orders still go out; new entries are refused until records work. "
             f"Free space on the disk (or fix its permissions or device) now."
         )
         self._event(EventType.SYSTEM, Severity.CRITICAL, message,
-                    {"where": where, "error": error, "fallback": ["memory", "console"]})
+                    {"where": where, "error": error,
+                     "fallback": ["memory", "console"] if console else ["memory"]})
         self._alert(Alert(
             key=f"records_failing:{where}", priority=Severity.CRITICAL, kind="system",
             title=f"Records failing: {where} cannot be written ({error})",
