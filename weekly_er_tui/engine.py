@@ -29,6 +29,7 @@ from weekly_er_tui.control.lock import AccountLock, AccountLocked
 from weekly_er_tui.control.protocol import socket_path
 from weekly_er_tui.control.server import ControlServer, SocketInUse
 from weekly_er_tui.journal import Fill, Journal
+from weekly_er_tui.listeners import notify
 from weekly_er_tui.model import (
     Alert,
     EngineState,
@@ -170,11 +171,7 @@ class TradingEngine:
     def _notify(self) -> None:
         self._notify_scheduled = False
         state = self.state
-        for fn in list(self._listeners):
-            try:
-                fn(state)
-            except Exception:
-                log.exception("state listener failed")
+        notify(self._listeners, state, what="engine state", logger=log)
 
     def _on_portfolio_change(self) -> None:
         self.safety.request_check()

@@ -157,3 +157,24 @@ async def test_halted_survives_a_restart(rig: MakeRig, gateway: SimulatedGateway
     assert gateway.order_refs_received == before
     assert any(row["event_type"] == "ORDER_DENIED" and "AAPL" in row["message"]
                for row in second.rows("events_log.csv"))
+
+
+async def test_a_listener_that_raises_never_skips_the_emergency_close(
+    rig: MakeRig, gateway: SimulatedGateway
+) -> None:
+    """A screen or socket listener that fails is logged; the check still acts on its verdict."""
+    r = await rig({"max_daily_loss": 50_000, "max_position_value": 100_000,
+                   "max_position_concentration": 0.5, "max_sector_concentration": 0.9})
+    calls: list[int] = []
+
+    def broken() -> None:
+        calls.append(1)
+        raise RuntimeError("a broken listener")
+
+    r.engine.safety.add_listener(broken)
+    gateway.price_shock(-20, sector="Technology")
+    await wait_until(lambda: r.of(EventType.EMERGENCY_CLOSE)
+                     and "finished" in r.of(EventType.EMERGENCY_CLOSE)[-1].message, timeout=10)
+    assert calls
+    assert gateway.account.positions == {} and gateway.open_orders() == []
+    assert r.engine.safety.trading_state is TradingState.HALTED

@@ -22,6 +22,7 @@ from ib_async import Fill as IBFill
 
 from weekly_er_tui.clock import Clock
 from weekly_er_tui.journal import Fill, Journal
+from weekly_er_tui.listeners import notify
 from weekly_er_tui.model import EventType, Severity
 from weekly_er_tui.order_life import ExecutionRecord
 from weekly_er_tui.store import Store
@@ -149,11 +150,7 @@ class FillRecorder:
                 {"exec_id": ex.execId, "order_ref": ex.orderRef, "order_id": ex.orderId,
                  "reason": reason},
             )
-        for fn in list(self._listeners):
-            try:
-                fn(entry)
-            except Exception:
-                log.exception("fill listener failed for %s", ex.execId)
+        notify(self._listeners, entry, what=f"fill {ex.execId}", logger=log)
         return True
 
     def _entry(self, fill: IBFill, reason: str, commission: float | None,

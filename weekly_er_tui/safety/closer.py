@@ -29,6 +29,7 @@ from weekly_er_tui.broker.closing import CloseRequest
 from weekly_er_tui.broker.orders import FlattenResult, OrderExecutor
 from weekly_er_tui.clock import Clock
 from weekly_er_tui.journal import Journal
+from weekly_er_tui.listeners import notify
 from weekly_er_tui.model import Alert, CloseProgress, EventType, Severity
 
 log = logging.getLogger("weekly_er_tui.safety")
@@ -241,10 +242,7 @@ class Closer:
     def _publish(self, **changes: Any) -> None:
         self.progress = replace(self.progress, **changes)
         if self._on_change is not None:
-            try:
-                self._on_change()
-            except Exception:
-                log.exception("closer on_change listener failed")
+            notify((self._on_change,), what="closer", logger=log)
 
     def _send(self, alert: Alert) -> None:
         if self._alert is not None:

@@ -30,6 +30,7 @@ from weekly_er_tui.broker.closing import CloseRequest
 from weekly_er_tui.clock import ET, Clock, WallClock
 from weekly_er_tui.config import SafetyLimits
 from weekly_er_tui.journal import Journal
+from weekly_er_tui.listeners import notify
 from weekly_er_tui.model import (
     Alert,
     EventType,
@@ -176,8 +177,7 @@ class PositionSafetyManager:
                 title=message, body=f"Trading state changed from {old.value} to {state.value}.",
                 facts={"reason": reason},
             ))
-        for fn in list(self._listeners):
-            fn()
+        notify(self._listeners, what="safety", logger=log)
         return True
 
     def pause(self, reason: str = "paused by the trader") -> bool:
@@ -329,8 +329,7 @@ class PositionSafetyManager:
                  "violations": [v.rule for v in report.violations]},
             )
         self._record_violations(report)
-        for fn in list(self._listeners):
-            fn()
+        notify(self._listeners, what="safety", logger=log)
         if report.critical and self._is_connected():
             await self._act(report)
         return report

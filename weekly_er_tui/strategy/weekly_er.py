@@ -75,6 +75,7 @@ from weekly_er_tui.broker.portfolio import PortfolioTracker
 from weekly_er_tui.clock import ET, Clock
 from weekly_er_tui.config import AppConfig
 from weekly_er_tui.journal import Fill, Journal
+from weekly_er_tui.listeners import notify
 from weekly_er_tui.model import Alert, EventType, PlanEntry, PlanStatus, Severity, TradingState
 from weekly_er_tui.risk.gate import REASONS
 from weekly_er_tui.store import OrderIntentRecord, Store
@@ -1110,10 +1111,7 @@ class WeeklyERStrategy:
     def _changed(self) -> None:
         self._dirty = False
         if self._on_change is not None:
-            try:
-                self._on_change()
-            except Exception:
-                log.exception("strategy on_change listener failed")
+            notify((self._on_change,), what="strategy", logger=log)
 
     def _send_alert(self, alert: Alert) -> None:
         if self._alert is not None:
