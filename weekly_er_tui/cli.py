@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -215,6 +216,9 @@ def _handlers() -> dict[str, Handler]:
     return handlers
 
 
+EXIT_BROKEN_PIPE = 141  # what a shell reports for a command ended by SIGPIPE
+
+
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None,
          err: TextIO | None = None) -> int:
     out = out or sys.stdout
@@ -236,6 +240,12 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None,
     except LogsDirError as exc:
         print(f"weekly-er-tui {args.command}: {exc}", file=err)
         return EXIT_BAD_INPUT
+    except BrokenPipeError:
+        # The reader went away (`weekly-er-tui status | head`): nothing more to say to it. Point
+        # stdout at /dev/null so the interpreter's last flush does not raise again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
 
 
 if __name__ == "__main__":
