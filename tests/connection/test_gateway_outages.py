@@ -127,3 +127,18 @@ async def test_the_sunday_relogin_gets_one_high_alert_and_resumes_after_the_logi
         await gw.stop()
     assert keys(h) == ["relogin_needed", "reconnected"]
     assert h.alerts[0].priority is Severity.HIGH and "login" in h.alerts[0].body
+
+
+async def test_heartbeats_hold_on_a_tws_that_answers_once_a_second(
+    gateway: SimulatedGateway, tmp_path: Path, manual_clock: ManualClock
+) -> None:
+    gateway.realism = gateway.realism.model_copy(update={"current_time_spacing_seconds": 1.0})
+    h = Harness(gateway, tmp_path, manual_clock)
+    await h.monitor.start(wait=True)
+    try:
+        assert await h.monitor.heartbeat()
+        assert await h.monitor.heartbeat()  # spaced a second apart, never two in one second
+        assert h.monitor.state is ConnectionState.CONNECTED
+        assert not h.of(EventType.HEARTBEAT_FAILED)
+    finally:
+        await h.monitor.stop()

@@ -3,6 +3,8 @@ restart and the weekly re-login, against the real ib_async client."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from ib_async import IB, MarketOrder, Stock
 
@@ -92,3 +94,12 @@ async def test_the_weekly_relogin_refuses_until_a_login(
         await connect_ib(2)
     gateway.timeline.apply(TimelineEntry(at=0, action="login"))
     assert (await connect_ib(3)).isConnected()
+
+
+async def test_a_second_current_time_within_a_second_goes_unanswered(
+    ib: IB, gateway: SimulatedGateway, manual_clock: ManualClock
+) -> None:
+    gateway.realism = gateway.realism.model_copy(update={"current_time_spacing_seconds": 1.0})
+    assert await asyncio.wait_for(ib.reqCurrentTimeAsync(), 2) == manual_clock.now()
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(ib.reqCurrentTimeAsync(), 0.3)

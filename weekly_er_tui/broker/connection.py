@@ -53,7 +53,9 @@ CONNECTIVITY_CODES = (
     | set(FARM_BROKEN) | set(FARM_OK)
 )
 
-MIN_HEARTBEAT_SPACING = 1.0  # some TWS builds never answer a second reqCurrentTime within 1 s
+# Some TWS builds never answer a second reqCurrentTime within 1 s of the first; 1.2 s leaves room
+# for the jitter between when we send and when TWS counts.
+MIN_HEARTBEAT_SPACING = 1.2
 LATENCY_WINDOW = 20
 
 AlertSink = Callable[[Alert], None]

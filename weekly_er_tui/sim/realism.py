@@ -41,6 +41,9 @@ class Realism(BaseModel):
     # inactive farm, 2158 (the kind simulator: 2104, 2106, 2158). A farm that is down at the
     # connect (gw.emit_connectivity(2103/2105/2157) before it) is 2103/2105/2157 either way.
     farm_codes_at_connect: bool = Field(False, json_schema_extra={"real": True})
+    # Some TWS builds never answer a second reqCurrentTime within a second of the first (the
+    # reason the connection spaces its heartbeats): requests closer than this go unanswered.
+    current_time_spacing_seconds: float = Field(0.0, ge=0, json_schema_extra={"real": 1.0})
     # Row 9: during 1100 (or 2110) orders still work at IB, but their execution reports and the
     # account updates they cause are held until 1101/1102.
     hold_reports_during_1100: bool = Field(False, json_schema_extra={"real": True})

@@ -661,6 +661,10 @@ class SimulatedGateway:
         s.send(msg.next_valid_id(self.book.next_order_id(s.client_id)))
 
     def _req_current_time(self, s: ClientSession, c: Cursor) -> None:
+        now = asyncio.get_running_loop().time()
+        if now - s.subs.current_time_at < self.realism.current_time_spacing_seconds:
+            return  # a real TWS leaves it unanswered
+        s.subs.current_time_at = now
         s.send(msg.current_time(int(self._t())))
 
     # handlers: market data

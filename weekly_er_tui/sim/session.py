@@ -105,6 +105,7 @@ class Subscriptions:
     pnl_single: dict[int, tuple[int, tuple[float, ...]]] = field(default_factory=dict)
     portfolio_sent: dict[str, tuple[float, ...]] = field(default_factory=dict)
     values_sent: dict[str, str] = field(default_factory=dict)
+    current_time_at: float = -1e9  # loop time of the last reqCurrentTime answered
     account_sent_at: float = 0.0  # clock epoch of the last account update (accountTime)
 
 
