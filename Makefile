@@ -40,8 +40,11 @@ screenshots: $(STAMP)
 
 # 20 seeded weeks under fire, the invariants per seed (make test runs one). Replay one seed
 # exactly: .venv/bin/pytest tests/soak --soak-seed N
+# Then 20 crash-restart weeks (engine and gateway as two processes, the engine SIGKILLed at
+# seeded moments; make test runs one): .venv/bin/pytest tests/crashsoak --crash-seed N
 soak: $(STAMP)
 	$(BIN)/pytest -q -m soak --soak-long tests/soak
+	$(BIN)/pytest -q -m soak --crash-long tests/crashsoak
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

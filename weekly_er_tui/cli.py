@@ -56,6 +56,13 @@ def _demo_flags(p: argparse.ArgumentParser) -> None:
                    help="stop after this much simulated time, e.g. 90m, 2h, 5d (at most 366d)")
 
 
+def _epoch_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--clock-epoch", default=None, metavar="INSTANT", type=cli_args.clock_epoch,
+                   help="the real instant (Unix seconds or ISO 8601) at which the simulated "
+                        "clock reads --clock-start (default: when this process starts); give "
+                        "`run` and `sim` the same start, speed and epoch to share one clock")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = cli_args.OneLineParser(
         prog="weekly-er-tui",
@@ -67,6 +74,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="run on the configured IB connection (the default command)")
     _common(p)
     p.add_argument("--headless", action="store_true", help="no screen: log to console and files")
+    p.add_argument("--clock-start", default=None, metavar="ISO8601", type=cli_args.clock_start,
+                   help="a simulated clock from this instant, shared with `weekly-er-tui sim` "
+                        "(a paper or simulated account only: refused on a live account)")
+    p.add_argument("--clock-speed", type=cli_args.clock_speed, default=1.0, metavar="X",
+                   help="the simulated clock's speed, 0.01-100000 (default 1)")
+    _epoch_flag(p)
 
     p = sub.add_parser("demo", help="run on the embedded simulated gateway (no IB account)")
     _common(p)
@@ -80,6 +93,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--clock-start", default=None, metavar="ISO8601", type=cli_args.clock_start)
     p.add_argument("--clock-speed", type=cli_args.clock_speed, default=1.0, metavar="X",
                    help="simulated seconds per real second, 0.01-100000 (default 1)")
+    _epoch_flag(p)
+    p.add_argument("--seed", type=cli_args.client_id, default=1, metavar="N",
+                   help="the price seed (default 1, or the scenario's own)")
+    p.add_argument("--record", default=None, metavar="PATH",
+                   help="at the stop, write every order and execution of the run here (JSON)")
     p.add_argument("--log-level", default="INFO",
                    choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"])
 
@@ -182,7 +200,8 @@ def cmd_sim(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     start = args.clock_start  # checked by cli_args.clock_start
     try:
         return asyncio.run(
-            run_standalone(args.host, args.port, args.scenario, start, args.clock_speed, out)
+            run_standalone(args.host, args.port, args.scenario, start, args.clock_speed, out,
+                           seed=args.seed, epoch=args.clock_epoch, record=args.record)
         )
     except KeyboardInterrupt:
         return EXIT_OK

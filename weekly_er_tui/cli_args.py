@@ -7,6 +7,7 @@ Ranges (documented in each flag's help):
   --clock-speed         0.01-100000 simulated seconds per real second (100000: a week in 6 s)
   --clock-start         an ISO 8601 instant inside the exchange calendar the app carries
   --run-for             30s, 90m, 2h, 5d or seconds; more than 0, at most 366 days
+  --clock-epoch         a real instant (Unix seconds or ISO 8601) within a day of now
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import argparse
 import math
 import re
 import sys
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import NoReturn
 
 from weekly_er_tui.config import MAX_CLIENT_ID, control_character
@@ -114,4 +115,33 @@ def clock_start(text: str) -> datetime:
         raise _bad(f"must be inside the exchange calendar this app knows "
                    f"({CALENDAR_START.isoformat()} to "
                    f"{(CALENDAR_END - timedelta(days=7)).isoformat()}; got {text!r})")
+    return when
+
+
+MAX_EPOCH_DISTANCE = 86400.0
+
+
+def clock_epoch(text: str) -> datetime:
+    """The real wall-clock instant at which the simulated clock reads --clock-start: Unix seconds
+    (e.g. 1796000000.5) or an ISO 8601 instant, at most a day away from now (a shared clock is
+    agreed between processes started together, never far apart)."""
+    import time
+
+    from weekly_er_tui.clock import parse_instant
+
+    if control_character(text):
+        raise _bad(f"must be Unix seconds or an ISO 8601 instant (got {text!r})")
+    try:
+        seconds = float(text)
+        when = datetime.fromtimestamp(seconds, UTC) if math.isfinite(seconds) else None
+    except (ValueError, OverflowError, OSError):
+        try:
+            when = parse_instant(text)
+        except (ValueError, OverflowError):
+            when = None
+    if when is None:
+        raise _bad(f"must be Unix seconds or an ISO 8601 instant, e.g. 1796000000 (got {text!r})")
+    if abs(when.timestamp() - time.time()) > MAX_EPOCH_DISTANCE:
+        raise _bad(f"must be within a day of now: it is the real instant the shared simulated "
+                   f"clock reads --clock-start (got {text!r})")
     return when

@@ -62,14 +62,22 @@ class AcceleratedClock:
 
     At speed 1 it is a wall clock shifted to `start`: that is what the demo uses so that it shows a
     live trading session at any time of day.
+
+    With `epoch` (a real wall-clock instant) the clock reads `start` at `epoch` rather than at its
+    creation: processes given the same start, speed and epoch (the engine and a standalone
+    simulated gateway, `--clock-epoch`) share one simulated clock, whenever each started.
     """
 
-    def __init__(self, start: datetime, speed: float = 1.0) -> None:
+    def __init__(self, start: datetime, speed: float = 1.0,
+                 epoch: datetime | None = None) -> None:
         if speed <= 0:
             raise ValueError(f"clock speed must be greater than 0 (got {speed})")
         self._start = _aware(start)
         self._speed = float(speed)
-        self._t0 = time.monotonic()
+        # The monotonic instant of `epoch` (or of now): the wall clock is read once, so a later
+        # jump of the wall clock (NTP) does not move this clock.
+        since_epoch = 0.0 if epoch is None else time.time() - _aware(epoch).timestamp()
+        self._t0 = time.monotonic() - since_epoch
 
     @property
     def speed(self) -> float:

@@ -113,15 +113,41 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     loaded = load_or_report(args.config, err)
     if loaded is None:
         return EXIT_BAD_INPUT
-    clock = WallClock()
+    clock: Clock = WallClock()
+    connection = None
+    if simulated_clock_asked(args):
+        if loaded.config.live:
+            print(f"weekly-er-tui run: {simulated_clock_refused(loaded.config)}", file=err)
+            return EXIT_BAD_INPUT
+        from weekly_er_tui.broker.connection import ConnectionConfig
+
+        start = args.clock_start or args.clock_epoch or WallClock().now()
+        clock = AcceleratedClock(start, args.clock_speed, args.clock_epoch)
+        # The connect refuses a live account again (the account IB names decides).
+        connection = replace(ConnectionConfig.from_config(loaded.config), simulated_clock=True)
     handlers = _setup(args, clock, args.headless, err)
     try:
-        engine = _build_engine(loaded.config, Path(args.data_dir), clock, err)
+        engine = _build_engine(loaded.config, Path(args.data_dir), clock, err,
+                               connection=connection)
         if engine is None:
             return EXIT_BAD_INPUT
         return asyncio.run(_host(engine, loaded.config, clock, headless=args.headless))
     finally:
         remove_handlers(handlers)
+
+
+def simulated_clock_asked(args: argparse.Namespace) -> bool:
+    """Whether `run` was given a simulated clock (--clock-start, --clock-speed, --clock-epoch)."""
+    return (getattr(args, "clock_start", None) is not None
+            or getattr(args, "clock_speed", 1.0) != 1.0
+            or getattr(args, "clock_epoch", None) is not None)
+
+
+def simulated_clock_refused(config: AppConfig) -> str:
+    what = f"account {config.account}" if config.account else f"ib_port {config.ib_port}"
+    return (f"--clock-start/--clock-speed/--clock-epoch refused: {what} is LIVE (real money), "
+            "and a simulated clock would time its entries and Friday close wrongly. Drop those "
+            "flags, or point ib_port at a paper account or `weekly-er-tui sim`")
 
 
 async def _host(engine: Any, config: AppConfig, clock: Clock, *, headless: bool,

@@ -80,6 +80,8 @@ class ConnectionConfig:
     client_id_fallback: int = 0
     allow_live: bool = False
     gateway_restart_time: str | None = None  # "HH:MM" ET: the gateway's daily auto-restart
+    # `run --clock-start/--clock-speed`: a simulated clock, never for a live account.
+    simulated_clock: bool = False
 
     @classmethod
     def from_config(cls, cfg: AppConfig) -> ConnectionConfig:
@@ -411,15 +413,21 @@ class ConnectionMonitor:
             if warning:
                 self._event(EventType.SYSTEM, Severity.MEDIUM if live else Severity.INFO,
                             warning, {"account": self.account, "port": cfg.port})
-        if not live or cfg.allow_live:
+        if not live or (cfg.allow_live and not cfg.simulated_clock):
             return False
-        self.refusal = self._last_error = live_account_refused(live[0])
+        self.refusal = self._last_error = (
+            f"account {live[0]} is a LIVE account (real money) and this engine runs on a "
+            "simulated clock (--clock-start/--clock-speed/--clock-epoch): drop those flags, "
+            "or connect to a paper account or `weekly-er-tui sim`"
+            if cfg.simulated_clock else live_account_refused(live[0]))
         self._event(EventType.CONNECTION_FAILED, Severity.CRITICAL,
                     f"Refusing to trade: {self.refusal}",
-                    {"account": live[0], "port": cfg.port, "allow_live": False})
+                    {"account": live[0], "port": cfg.port, "allow_live": cfg.allow_live,
+                     "simulated_clock": cfg.simulated_clock})
+        why = "a simulated clock" if cfg.simulated_clock else "allow_live is not set"
         self._send_alert(Alert(
             key="live_account_refused", priority=Severity.CRITICAL, kind="connection",
-            title=f"Refusing to trade LIVE account {live[0]}: allow_live is not set",
+            title=f"Refusing to trade LIVE account {live[0]}: {why}",
             body=self.refusal, facts={"account": live[0], "port": cfg.port},
         ))
         self._stopping = True  # no reconnect: this answer will not change by retrying
