@@ -233,6 +233,8 @@ class TradingEngine:
             flatten_pending=self._flatten_pending,
             flatten_in_progress=self._flatten_running or self.closer.running,
             closing=self.closer.progress,
+            friday_close=self.strategy.friday_close_state,
+            strategy_note=self.strategy.note,
             strategy_error=self.strategy.error,
             version=self._version,
         )

@@ -7,9 +7,10 @@ these types, and `ui/` renders them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
+from zoneinfo import ZoneInfo
 
 
 class Severity(StrEnum):
@@ -311,6 +312,51 @@ class PlanEntry:
     note: str = ""
 
 
+class FridayPhase(StrEnum):
+    SCHEDULED = "scheduled"
+    WAITING_FOR_LINK = "waiting for the connection"
+    CLOSING = "closing"
+    CLOSED = "closed, backup pending"
+    BACKUP = "backup"
+    FLAT = "flat"
+    NOT_FLAT = "NOT FLAT"
+    NOTHING = "nothing to close"
+
+
+@dataclass(frozen=True, slots=True)
+class FridayCloseState:
+    """The week's Friday close as the screen shows it (EngineState.friday_close): when, and
+    how far it got."""
+
+    last_session: date
+    close_at: datetime
+    backup_at: datetime
+    bell: datetime
+    phase: FridayPhase = FridayPhase.SCHEDULED
+    detail: str = ""
+    open_positions: tuple[tuple[str, float], ...] = ()  # strategy positions still open
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+    @property
+    def flat(self) -> bool | None:
+        """True/False once the bell's check ran; None before."""
+        if self.phase in (FridayPhase.FLAT, FridayPhase.NOTHING):
+            return True
+        return False if self.phase is FridayPhase.NOT_FLAT else None
+
+    def describe(self) -> str:
+        """'Friday close Fri 2026-11-27 12:45 ET (backup 12:55, bell 13:00): scheduled'"""
+        et = ZoneInfo("America/New_York")  # clock.ET; model sits below clock
+        close = self.close_at.astimezone(et)
+        text = (
+            f"Friday close {close:%a %Y-%m-%d %H:%M} ET (backup "
+            f"{self.backup_at.astimezone(et):%H:%M}, bell {self.bell.astimezone(et):%H:%M}): "
+            f"{self.phase.value}"
+        )
+        return f"{text}; {self.detail}" if self.detail else text
+
+
 @dataclass(frozen=True, slots=True)
 class CloseProgress:
     """The closer's progress (safety/closer.py): what is being closed, why, how far it got."""
@@ -345,5 +391,7 @@ class EngineState:
     flatten_pending: bool = False
     flatten_in_progress: bool = False
     closing: CloseProgress = CloseProgress()  # the closer's latest close
+    friday_close: FridayCloseState | None = None  # this week's close: times and progress
+    strategy_note: str = ""  # why the strategy is idle (no calendar, disabled), "" otherwise
     strategy_error: str = ""
     version: int = 0

@@ -12,7 +12,7 @@ import pytest
 
 from tests.engine.rig import Rig, close_rig, et, open_rig, scenario_data
 from weekly_er_tui.clock import ManualClock
-from weekly_er_tui.model import EventType
+from weekly_er_tui.model import EventType, FridayPhase
 
 WEEK = ["AAPL,2026-11-19,AMC,,", "XOM,2026-11-20,BMO,,", "JNJ,2026-11-19,AMC,,"]
 OWN = [{"symbol": "AAPL", "quantity": 100, "avg_cost": 190.0},
@@ -60,6 +60,8 @@ async def test_the_friday_close_leaves_the_traders_own_long_and_short(rig: Rig) 
         100, -50, 0)
     assert rig.sim_position("KO") == 100
     assert fc.flat is True
+    # The screen (and an attached one) sees the close through EngineState.
+    assert rig.eng.state.friday_close == fc and rig.eng.state.friday_close.phase is FridayPhase.FLAT
     assert rig.eng.store.tracked_positions() == {}
     assert [e["details"]["flat"] for e in rig.events(EventType.FRIDAY_CLOSE)
             if e["details"].get("phase") == "result"] == [True]

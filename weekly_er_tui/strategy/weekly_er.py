@@ -63,9 +63,8 @@ import contextlib
 import logging
 import math
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date, datetime, timedelta
-from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -76,7 +75,16 @@ from weekly_er_tui.clock import ET, Clock
 from weekly_er_tui.config import AppConfig
 from weekly_er_tui.journal import Fill, Journal
 from weekly_er_tui.listeners import notify
-from weekly_er_tui.model import Alert, EventType, PlanEntry, PlanStatus, Severity, TradingState
+from weekly_er_tui.model import (
+    Alert,
+    EventType,
+    FridayCloseState,
+    FridayPhase,
+    PlanEntry,
+    PlanStatus,
+    Severity,
+    TradingState,
+)
 from weekly_er_tui.risk.gate import REASONS
 from weekly_er_tui.store import OrderIntentRecord, Store
 from weekly_er_tui.strategy.base import OrderIntentProposal, Strategy, StrategyContext
@@ -117,49 +125,6 @@ class Closes(Protocol):
 
 History = Callable[[str], Awaitable[list[float]]]
 WatchSymbols = Callable[[Sequence[str]], Awaitable[object]]
-
-
-class FridayPhase(StrEnum):
-    SCHEDULED = "scheduled"
-    WAITING_FOR_LINK = "waiting for the connection"
-    CLOSING = "closing"
-    CLOSED = "closed, backup pending"
-    BACKUP = "backup"
-    FLAT = "flat"
-    NOT_FLAT = "NOT FLAT"
-    NOTHING = "nothing to close"
-
-
-@dataclass(frozen=True, slots=True)
-class FridayCloseState:
-    """The week's Friday close as the UI shows it: when, and how far it got."""
-
-    last_session: date
-    close_at: datetime
-    backup_at: datetime
-    bell: datetime
-    phase: FridayPhase = FridayPhase.SCHEDULED
-    detail: str = ""
-    open_positions: tuple[tuple[str, float], ...] = ()  # strategy positions still open
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
-
-    @property
-    def flat(self) -> bool | None:
-        """True/False once the bell's check ran; None before."""
-        if self.phase in (FridayPhase.FLAT, FridayPhase.NOTHING):
-            return True
-        return False if self.phase is FridayPhase.NOT_FLAT else None
-
-    def describe(self) -> str:
-        """'Friday close Fri 2026-11-27 12:45 ET (backup 12:55, bell 13:00): scheduled'"""
-        close = self.close_at.astimezone(ET)
-        text = (
-            f"Friday close {close:%a %Y-%m-%d %H:%M} ET (backup "
-            f"{self.backup_at.astimezone(ET):%H:%M}, bell {self.bell.astimezone(ET):%H:%M}): "
-            f"{self.phase.value}"
-        )
-        return f"{text}; {self.detail}" if self.detail else text
 
 
 def calendar_error_text(name: str, exc: CalendarError) -> str:
