@@ -131,6 +131,9 @@ class SoakRun:
     rss_day1_kb: int = 0
     rss_end_kb: int = 0
     day1_at: datetime | None = None
+    # At every emergency-stop HALT: (clock instant, the simulator's true net liquidation, the
+    # session's baseline the engine measured from), to judge it against the account's truth.
+    emergency_truth: list[tuple[datetime, float, float | None]] = field(default_factory=list)
 
     def rows(self) -> list[dict[str, str]]:
         assert self.events_path is not None
@@ -278,6 +281,12 @@ class WeekDriver:
 
     def _on_event(self, ev: Event) -> None:
         self.events += 1
+        if ev.event_type is EventType.TRADING_HALTED and "emergency stop" in ev.message:
+            session = self.clock.now().astimezone(ET).date().isoformat()
+            self.run.emergency_truth.append((
+                self.clock.now(), self._gw.account.net_liquidation,
+                self._eng.store.baseline("session_nlv", session),
+            ))
         if ev.event_type is EventType.HEARTBEAT_FAILED:
             self.heartbeat_failures += 1
 

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from tests.soak.harness import CLIENT_ID, SoakRun
+from tests.soak.timeline import EMERGENCY_STOP
 from weekly_er_tui.clock import ET
 from weekly_er_tui.journal import EVENT_COLUMNS
 from weekly_er_tui.model import EventType, PlanStatus, Severity
@@ -199,6 +200,20 @@ def memory_is_bounded(run: SoakRun) -> None:
         f"RSS grew {ratio:.2f}x: {run.rss_day1_kb} kB after day 1, {run.rss_end_kb} kB at the end")
 
 
+def no_false_emergency(run: SoakRun) -> None:
+    """Every emergency-stop HALT was justified by the account's true value (the simulator's own
+    net liquidation at that instant, not the engine's reading of lagging streams)."""
+    limit = EMERGENCY_STOP
+    assert run.emergency_truth, "the week's emergency shock HALTED nothing"
+    for when, true_nlv, baseline in run.emergency_truth:
+        assert baseline, f"an emergency HALT at {when:%a %H:%M} with no session baseline"
+        drawdown = (baseline - true_nlv) / baseline
+        assert drawdown > limit - 0.005, (
+            f"a false emergency at {when.astimezone(ET):%a %H:%M} ET: the account was truly "
+            f"down {drawdown:.1%} (net liquidation {true_nlv:,.0f} against {baseline:,.0f}), "
+            f"the stop is {limit:.0%}")
+
+
 INVARIANTS: dict[str, Callable[[SoakRun], None]] = {
     "week_completed": week_completed,
     "journal_exact": journal_is_the_simulators,
@@ -209,4 +224,5 @@ INVARIANTS: dict[str, Callable[[SoakRun], None]] = {
     "critical_alerts": critical_alerts_delivered,
     "events_log": events_log_parses,
     "memory": memory_is_bounded,
+    "no_false_emergency": no_false_emergency,
 }
