@@ -2,9 +2,11 @@
 
 The TWS API has no heartbeat message and a stalled gateway leaves the socket open, so the link's
 health is proven by a cheap request with its own timeout (reqCurrentTime) every
-`heartbeat_interval` seconds. A closed socket is noticed at once through ib_async's
-disconnectedEvent. Exactly one reconnect loop runs at a time, whatever fires it. Every
-(re)connect is followed by a resync (the registered hooks) before the state says CONNECTED.
+`heartbeat_interval` seconds, from the moment the socket is up: also while the resync runs,
+which with hundreds of positions takes tens of seconds. A closed socket is noticed at once
+through ib_async's disconnectedEvent. Exactly one reconnect loop runs at a time, whatever fires
+it. Every (re)connect is followed by a resync (the registered hooks) before the state says
+CONNECTED.
 
 Network guards (connect and heartbeat timeouts, reconnect delays) are real seconds; only event
 timestamps come from the engine's Clock.
@@ -269,11 +271,12 @@ class ConnectionMonitor:
                         raise ConnectionFailed(self.refusal)
                 else:
                     self._set_state(ConnectionState.FAILED)
+                    if self._heartbeat_task is not None:  # begun by a connect that then failed
+                        self._heartbeat_task.cancel()
                     raise ConnectionFailed(self._last_error)
             else:
                 self._outage_began()  # started during the daily restart: expected, not failed
                 self.request_reconnect("initial connect failed")
-        self._heartbeat_task = asyncio.create_task(self._heartbeat_loop(), name="heartbeat")
 
     async def stop(self) -> None:
         """Disconnect and cancel every task; leaves orders at the broker as they are."""
@@ -343,7 +346,7 @@ class ConnectionMonitor:
         try:
             await asyncio.wait_for(self.ib.reqCurrentTimeAsync(), self.config.heartbeat_timeout)
         except (TimeoutError, ConnectionError) as exc:
-            if self._stopping or not self.is_connected:
+            if self._stopping or not self._link_up:
                 return False
             waited = time.monotonic() - t0
             self._last_error = (
@@ -362,10 +365,15 @@ class ConnectionMonitor:
         return True
 
     # -- internals -------------------------------------------------------------------------
+    @property
+    def _link_up(self) -> bool:
+        """The socket is up and the account accepted: resyncing or CONNECTED."""
+        return self._connected_since is not None
+
     async def _heartbeat_loop(self) -> None:
         # The first beat right away, so the latency is known from the start.
         while not self._stopping:
-            if self.is_connected and not self.reconnecting:
+            if self._link_up:
                 await self.heartbeat()
             await asyncio.sleep(self.config.heartbeat_interval)
 
@@ -441,6 +449,10 @@ class ConnectionMonitor:
         self._total_connections += 1
         self._connected_since = time.monotonic()
         self._last_error = ""
+        # Heartbeat from now on, while the hooks run: a gateway that stalls during a long resync
+        # is noticed within heartbeat_interval + heartbeat_timeout, not after the resync.
+        if self._heartbeat_task is None or self._heartbeat_task.done():
+            self._heartbeat_task = asyncio.create_task(self._heartbeat_loop(), name="heartbeat")
         summary: dict[str, Any] = {
             "positions": len(self.ib.positions()),
             "open_orders": len(self.ib.openTrades()),
@@ -603,6 +615,9 @@ class ConnectionMonitor:
         self.request_reconnect("connection lost")
 
     def _drop_and_reconnect(self, reason: str) -> None:
+        # Dropped during a resync: the connect under way fails and its caller (start's attempts
+        # or the reconnect loop) tries again; a second loop started here would race it.
+        resyncing = not self._connected.is_set()
         self._intentional_disconnect = True
         self._disconnect_quietly()
         self._intentional_disconnect = False
@@ -612,7 +627,8 @@ class ConnectionMonitor:
                     {"total_disconnects": self._total_disconnects})
         self._link_lost_alert(
             f"{reason}: the link to {self.config.address} was dropped; reconnecting.")
-        self.request_reconnect(reason)
+        if not resyncing:
+            self.request_reconnect(reason)
 
     def _disconnect_quietly(self) -> None:
         self._intentional_disconnect = True
