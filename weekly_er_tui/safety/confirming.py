@@ -28,6 +28,9 @@ log = logging.getLogger("weekly_er_tui.safety")
 ACTING_RULES = frozenset({"emergency_stop_loss", "max_daily_loss"})
 MAX_WAIT_SECONDS = 1.5  # real seconds: a genuine breach must still be acted on within 2 s
 RECHECK_SECONDS = 0.1  # re-read at least this often while waiting (standing time advances)
+# A breach left unconfirmed is picked up by the next check with the time it stood; after this
+# long without a check that saw it, that time is forgotten (it was another breach).
+CARRY_SECONDS = 5.0
 
 
 class AccountSources(Protocol):
@@ -57,6 +60,7 @@ class BreachConfirmer:
         self._alert = alert
         self._changed = asyncio.Event()
         self._standing_since: float | None = None  # monotonic: breach on consistent streams
+        self._unconfirmed_at: float | None = None  # monotonic: the last wait that ended so
         portfolio.on_change(self._changed.set)
         self.confirmed = 0
         self.dismissed = 0  # breaches that were gone on a fresh read: a lag, not a loss
@@ -72,6 +76,9 @@ class BreachConfirmer:
         if not rules:
             return report
         t0 = time.monotonic()
+        if self._unconfirmed_at is None or t0 - self._unconfirmed_at > CARRY_SECONDS:
+            self._standing_since = None
+        self._unconfirmed_at = None
         deadline = t0 + MAX_WAIT_SECONDS
         first = report
         while True:
@@ -90,6 +97,7 @@ class BreachConfirmer:
                 return report
             if agreement.agreed:
                 self.confirmed += 1
+                self._standing_since = None
                 self._event(
                     EventType.SAFETY_CHECK, Severity.HIGH,
                     f"Breach of {', '.join(self.acting(report))} confirmed by {agreement.by} "
@@ -123,6 +131,7 @@ class BreachConfirmer:
     def _unconfirmed(self, report: SafetyReport, waited: float, waiting_for: tuple[str, ...],
                      evidence: AccountEvidence) -> SafetyReport:
         rules = self.acting(report)
+        self._unconfirmed_at = time.monotonic()
         message = (f"Breach of {', '.join(rules)} not confirmed after {waited:.1f} s: waiting "
                    f"for {'; '.join(waiting_for)}. Nothing closed yet; checked again on the "
                    f"next account change")
