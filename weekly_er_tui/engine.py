@@ -122,6 +122,7 @@ class TradingEngine:
         # account), prices and PnL, missed fills, our intents, then a queued flatten and a
         # safety check.
         self.monitor.add_resync_hook(self._claim_connected_account)
+        self.monitor.add_resync_hook(self._refuse_if_another_engine_trades)
         self.monitor.add_resync_hook(self.portfolio.resync)
         self.monitor.add_resync_hook(self.fills.resync)
         self.monitor.add_resync_hook(LostStateRebuild(
@@ -453,6 +454,25 @@ class TradingEngine:
             self._stop.set()
             ib.disconnect()  # resync ends here: the link is never CONNECTED, nothing is sent
         return {}
+
+    async def _refuse_if_another_engine_trades(self, ib: Any) -> dict[str, Any]:
+        """At every connect, before anything is rebuilt, adopted or sent: our orderRefs working
+        at IB that this data directory never sent mean another engine trades the account."""
+        if self.refused:
+            return {}
+        foreign = await self.executor.foreign_working_orders()
+        if not foreign:
+            return {}
+        self._refuse(
+            f"working orders with this app's orderRefs that this data directory "
+            f"({self.data_dir.absolute()}) never sent are at IB: {', '.join(foreign)}. Another "
+            f"weekly-er-tui engine trades this account (on another machine, or from another data "
+            f"directory), or this data directory lost its state database. This engine does not "
+            f"trade: stop the other engine (or cancel those orders in TWS), then start again."
+        )
+        self._stop.set()
+        ib.disconnect()  # resync ends here: the link is never CONNECTED, nothing is sent
+        return {"foreign_orders": foreign}
 
     async def _release(self) -> None:
         await self.control.stop()

@@ -96,3 +96,29 @@ def test_the_lock_is_dropped_with_its_holder(tmp_path: Path) -> None:
     b.acquire()
     assert b.held
     b.release()
+
+
+async def test_an_engine_on_another_machine_refuses_when_our_orders_work_that_it_never_sent(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The lock covers one machine. An engine elsewhere (its own lock directory, its own data
+    directory) finds, at connect, working orders with this app's orderRefs that its data
+    directory never recorded: another engine trades the account, and it refuses to trade."""
+    first = await rig.start_engine()
+    rig.gw.partial_fills(2, interval=3600)  # the entries stay working, half filled
+    rig.manual.set(et(2026, 11, 16, 10))
+    await rig.until(lambda: len([o for o in rig.gw.open_orders() if o.order_ref]) == 2)
+    working = sorted(o.order_ref for o in rig.gw.open_orders())
+
+    monkeypatch.setenv("WEEKLY_ER_TUI_RUNTIME_DIR", str(tmp_path / "another-machine"))
+    second = second_engine(rig)
+    task = asyncio.create_task(second.run(), name="second engine")
+    await asyncio.wait_for(asyncio.shield(task), 20)
+
+    assert "another weekly-er-tui engine trades this account" in second.refused.lower(), \
+        second.refused
+    assert all(ref in second.refused for ref in working), second.refused
+    assert not [r for r in rig.gw.order_refs_received if r not in working]
+    assert first.refused == ""
+    events = (rig.data_dir.parent / "second" / "logs" / "events_log.csv").read_text()
+    assert "Not trading" in events and "engine_refused" in events

@@ -460,6 +460,8 @@ class ConnectionMonitor:
         }
         failed: list[str] = []
         for hook in self._resync_hooks:
+            if not self.ib.isConnected():
+                break  # a hook dropped the link (an engine refusing to trade) or it fell
             try:
                 summary.update(await hook(self.ib))
             except Exception as exc:

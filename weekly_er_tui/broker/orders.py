@@ -42,6 +42,7 @@ from .closing import UnreportedFills, closing_direction, closing_quantity, worki
 from .fills import FillRecorder
 from .order_status import DONE_STATES, OrderWatcher
 from .portfolio import PortfolioTracker
+from .rebuild import is_ours
 
 log = logging.getLogger("weekly_er_tui.orders")
 
@@ -247,6 +248,25 @@ class OrderExecutor:
 
     def _watch(self, trade: Trade, intent: OrderIntent) -> None:
         self._watcher.watch(trade, intent)
+
+    async def foreign_working_orders(self) -> list[str]:
+        """Working orders at IB that carry this app's orderRefs but that this data directory
+        never recorded, placed by another clientId: another engine trades the account (on
+        another machine: the account lock covers one), or this store lost its records. Asked
+        before anything is rebuilt or adopted, since both would take them for ours."""
+        try:
+            async with asyncio.timeout(OPEN_ORDERS_TIMEOUT):
+                await self.ib.reqAllOpenOrdersAsync()
+        except TimeoutError:
+            log.warning("no answer to reqAllOpenOrders in %gs: another engine's working orders "
+                        "cannot be told", OPEN_ORDERS_TIMEOUT)
+        own = self.ib.client.clientId
+        return sorted(
+            f"{t.order.orderRef} ({t.contract.symbol}, clientId {t.order.clientId})"
+            for t in self.ib.openTrades()
+            if is_ours(t.order.orderRef) and t.order.clientId != own
+            and self.store.intent(t.order.orderRef) is None
+        )
 
     async def reconcile(self, ib: IB) -> dict[str, Any]:
         """After a (re)connect, before anything new is decided: match recorded intents with what
