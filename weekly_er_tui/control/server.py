@@ -30,7 +30,7 @@ from weekly_er_tui.engine_api import EngineHandle
 
 log = logging.getLogger("weekly_er_tui.control")
 
-STREAM_HZ = 10.0  # states per second at most, per subscriber
+STREAM_HZ = 25.0  # states per second at most, per subscriber
 
 
 class ControlledEngine(EngineHandle, Protocol):
