@@ -43,7 +43,7 @@ THURSDAY = date(2026, 12, 10)
 FRIDAY = date(2026, 12, 11)
 START = datetime(2026, 12, 10, 9, 15, tzinfo=ET)
 BELL = datetime(2026, 12, 11, 16, 0, tzinfo=ET)
-END = BELL + timedelta(minutes=5)
+END = BELL + timedelta(minutes=30)  # after the bell: room for the last engine's journal
 STARTUP_LEAD = 6.0  # real seconds between launching the processes and the clock reading START
 # An engine process takes 1.5-3 real seconds to start (imports), 50-100 minutes of this clock: the
 # Friday close starts at 10:15 ET and its backup at 15:00, so that two kills in the close still
@@ -280,6 +280,12 @@ def run_week(p: CrashPlan, workdir: Path) -> CrashRun:
                 connects_at_start = now["connect"]
                 engine = start_engine()
         run.kills_missed = [str(k) for k in pending]
+        # The last engine has connected (it has journaled what it finds at the connect's resync)
+        # before it is stopped; bounded, in real seconds, for a machine under load.
+        up_by = time.monotonic() + 30
+        while watch.snapshot()["connect"] <= connects_at_start and time.monotonic() < up_by:
+            with watch.changed:
+                watch.changed.wait(0.1)
         engine.send_signal(signal.SIGTERM)
         engine.wait(30)
     except BaseException as exc:
