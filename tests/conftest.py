@@ -85,3 +85,9 @@ def engine_lock_dir(tmp_path_factory: pytest.TempPathFactory,
 
 # Fixtures of the simulated gateway, shared by every integration test.
 from tests.fixtures_sim import *  # noqa: E402, F403
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "kind_simulator(why): the test needs the kind simulator (sim/realism.py "
+        "Realism.kind()) for a wire-format reason; integration tests run on Realism.real()")

@@ -21,11 +21,14 @@ from ib_async import IB
 
 from weekly_er_tui.clock import ManualClock
 from weekly_er_tui.sim import Scenario, SimulatedGateway, parse_scenario
+from weekly_er_tui.sim.realism import Realism
 
 __all__ = [
+    "KIND_SIMULATOR",
     "SIM_START",
     "ConnectIB",
     "connect_ib",
+    "default_realism",
     "gateway",
     "ib",
     "make_gateway",
@@ -75,12 +78,27 @@ def manual_clock() -> ManualClock:
     return ManualClock(SIM_START)
 
 
+KIND_SIMULATOR = "kind_simulator"  # the marker of a test that needs the kind simulator
+
+
+def default_realism(scenario: Scenario, request: pytest.FixtureRequest | None = None) -> Realism:
+    """The realism integration tests run on: a real gateway's (Realism.real(), sim/realism.py),
+    since a kind simulator proves little. A scenario's own `realism` object wins; a test that
+    needs the kind simulator for a wire-format reason says so with
+    `@pytest.mark.kind_simulator("why")` (or passes realism= itself)."""
+    if request is not None and request.node.get_closest_marker(KIND_SIMULATOR) is not None:
+        return Realism.kind()
+    return scenario.realism_profile() if scenario.realism else Realism.real()
+
+
 def make_gateway(scenario: Scenario, clock: Any, **kwargs: Any) -> SimulatedGateway:
-    """A gateway with the fast loops tests want (ticks every 50 ms, engine every 10 ms)."""
+    """A gateway with the fast loops tests want (ticks every 50 ms, engine every 10 ms), on
+    the real gateway's behaviour unless the scenario or `realism=` says otherwise."""
     options: dict[str, Any] = {
         "tick_interval": 0.05,
         "engine_interval": 0.01,
         "account_interval": 0.1,
+        "realism": default_realism(scenario),
     }
     options.update(kwargs)
     return SimulatedGateway(scenario, clock, port=0, seed=1, **options)
@@ -98,9 +116,12 @@ class _DecoderErrors(logging.Handler):
 
 
 @pytest.fixture
-async def gateway(scenario: Scenario, manual_clock: ManualClock) -> AsyncIterator[SimulatedGateway]:
-    """A started gateway; the test fails if ib_async's decoder dropped any of its messages."""
-    gw = make_gateway(scenario, manual_clock)
+async def gateway(
+    scenario: Scenario, manual_clock: ManualClock, request: pytest.FixtureRequest
+) -> AsyncIterator[SimulatedGateway]:
+    """A started gateway (the real profile unless the test is marked kind_simulator); the test
+    fails if ib_async's decoder dropped any of its messages."""
+    gw = make_gateway(scenario, manual_clock, realism=default_realism(scenario, request))
     decoder_log = logging.getLogger("ib_async.Decoder")
     errors = _DecoderErrors()
     decoder_log.addHandler(errors)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from tests import conftest
-from tests.fixtures_sim import wait_until
+from tests.fixtures_sim import default_realism, wait_until
 from weekly_er_tui.broker.connection import ConnectionConfig
 from weekly_er_tui.clock import ET, Clock, ManualClock
 from weekly_er_tui.config import AppConfig, ConnectionMonitoring, StrategyConfig
@@ -259,8 +259,11 @@ class Rig:
 async def open_rig(tmp_path: Path, clock: Clock, calendar_rows: Iterable[str],
                    scenario: dict[str, Any] | None = None, **strategy: Any) -> Rig:
     calendar = write_calendar(tmp_path / "calendar.csv", calendar_rows)
-    gw = SimulatedGateway(parse_scenario(scenario or scenario_data()), clock, port=0, seed=SEED,
-                          tick_interval=0.05, engine_interval=0.01, account_interval=0.1)
+    parsed = parse_scenario(scenario or scenario_data())
+    # A real gateway's behaviour (sim/realism.py) unless the scenario's `realism` says otherwise.
+    gw = SimulatedGateway(parsed, clock, port=0, seed=SEED, tick_interval=0.05,
+                          engine_interval=0.01, account_interval=0.1,
+                          realism=default_realism(parsed))
     await gw.start()
     return Rig(tmp_path / "data", clock, gw, make_config(calendar, **strategy))
 

@@ -37,6 +37,10 @@ def closing_sent(rig: Rig) -> dict[tuple[str, str], float]:
     return out
 
 
+@pytest.mark.xfail(strict=True, reason=
+    'issue 12 row 8, safety/closer.py (closer): on a real gateway (positions 0.2 s '
+    'after the fill) the flatten, the emergency stop and the Friday close together '
+    'sell 1.5x every position')
 async def test_flatten_emergency_stop_and_friday_close_at_once(
     rig: Rig, ib_log_guard: IbLogGuard
 ) -> None:

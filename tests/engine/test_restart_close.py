@@ -79,6 +79,10 @@ def crossed_zero(gw: SimulatedGateway, held: dict[str, float]) -> dict[str, floa
     return crossed
 
 
+@pytest.mark.xfail(strict=True, reason=
+    'issue 12, fills of adopted orders (truth/orderlife): on a real gateway the '
+    "restarted engine journals none of the later parts of the first engine's close "
+    'orders (9 executions missing from trade_journal.csv)')
 async def test_a_restart_during_the_friday_close_sells_nothing_twice(
     rig: Rig, ib_log_guard: IbLogGuard
 ) -> None:

@@ -28,6 +28,8 @@ def position(ib: IB, symbol: str) -> float:
     return sum(float(p.position) for p in ib.positions() if p.contract.symbol == symbol)
 
 
+@pytest.mark.kind_simulator(
+    'measures the account lag alone, with the position lag off')
 async def test_cash_trails_the_position_by_the_account_lag(
     ib: IB, gateway: SimulatedGateway
 ) -> None:
@@ -70,6 +72,8 @@ async def test_account_values_refresh_on_the_three_minute_schedule(
     assert aapl.marketPrice == pytest.approx(gateway.price("AAPL"), rel=1e-3)
 
 
+@pytest.mark.kind_simulator(
+    "the kind simulator's own account stream is what it tests")
 async def test_the_kind_simulator_sends_account_values_with_the_change(
     ib: IB, gateway: SimulatedGateway
 ) -> None:

@@ -11,7 +11,13 @@ import pytest
 from ib_async import IB, MarketOrder, Stock
 
 from tests.conftest import IbLogGuard
-from tests.fixtures_sim import ConnectIB, make_gateway, small_scenario_data, wait_until
+from tests.fixtures_sim import (
+    ConnectIB,
+    default_realism,
+    make_gateway,
+    small_scenario_data,
+    wait_until,
+)
 from weekly_er_tui.clock import ManualClock
 from weekly_er_tui.sim import SimulatedGateway, parse_scenario
 
@@ -167,7 +173,9 @@ async def test_market_data_farm_broken_and_ok(
     assert codes == [2103, 2104]
 
 
-async def test_price_shock_on_a_symbol_and_a_sector(ib: IB, gateway: SimulatedGateway) -> None:
+async def test_price_shock_on_a_symbol_and_a_sector(
+    ib: IB, gateway: SimulatedGateway, manual_clock: ManualClock
+) -> None:
     ticker = ib.reqMktData(aapl(gateway))
     await wait_until(lambda: ticker.last > 0)
     aapl_before, msft_before, jpm_before = (gateway.price(s) for s in ("AAPL", "MSFT", "JPM"))
@@ -179,7 +187,8 @@ async def test_price_shock_on_a_symbol_and_a_sector(ib: IB, gateway: SimulatedGa
     assert gateway.price("MSFT") == pytest.approx(msft_before * 1.05, abs=0.011)
     assert gateway.price("AAPL") == pytest.approx(aapl_before * 0.9 * 1.05, abs=0.011)
     assert gateway.price("JPM") == jpm_before
-    # the portfolio follows
+    # the portfolio follows, at the account stream's next refresh (a real gateway's: 3 minutes)
+    manual_clock.advance(gateway.realism.account_refresh_seconds)
     await wait_until(
         lambda: any(
             p.contract.symbol == "AAPL" and p.marketPrice == gateway.price("AAPL")
@@ -208,7 +217,8 @@ async def timeline_gateway(
 ) -> AsyncIterator[SimulatedGateway]:
     data = small_scenario_data()
     data["timeline"] = request.param
-    gw = make_gateway(parse_scenario(data), manual_clock)
+    scenario = parse_scenario(data)
+    gw = make_gateway(scenario, manual_clock, realism=default_realism(scenario, request))
     await gw.start()
     try:
         yield gw
@@ -276,6 +286,8 @@ async def test_timeline_drop_and_delay(
     client.disconnect()
 
 
+@pytest.mark.kind_simulator("pins the kind simulator's rejection (Cancelled); 201 plus Inactive "
+                             "is tests/sim/test_real_orders.py")
 @timeline(
     {"at": "+1s", "action": "reject", "count": 2, "reason": "Timeline says no"},
     {"at": "+2s", "action": "partial_fills", "parts": 2},

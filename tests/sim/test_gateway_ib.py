@@ -170,6 +170,9 @@ async def test_intraday_historical_bars(ib: IB, manual_clock: ManualClock) -> No
     assert bars[0].date.minute == 30
 
 
+@pytest.mark.kind_simulator(
+    "pins the kind simulator's Submitted before Filled; the real fill order is "
+    'tests/sim/test_real_orders.py')
 async def test_market_order_full_fill_sequence(ib: IB, gateway: SimulatedGateway) -> None:
     statuses: list[str] = []
     trade = ib.placeOrder(aapl(), MarketOrder("BUY", 10, orderRef="er-1"))
@@ -325,6 +328,9 @@ async def test_partial_fills_spread_in_time_can_be_cancelled(
     assert trade.orderStatus.status == "Cancelled" and trade.orderStatus.filled == 50
 
 
+@pytest.mark.kind_simulator(
+    "pins the kind simulator's rejection (201 alone, Cancelled); 201 plus Inactive is "
+    'tests/sim/test_real_orders.py')
 async def test_rejection_sends_only_error_201(
     ib: IB, gateway: SimulatedGateway, ib_log_guard: IbLogGuard
 ) -> None:
@@ -344,6 +350,9 @@ async def test_rejection_sends_only_error_201(
     assert second.orderStatus.status == "Filled"
 
 
+@pytest.mark.kind_simulator(
+    "pins the kind simulator's rejection (201 alone, Cancelled); 201 plus Inactive is "
+    'tests/sim/test_real_orders.py')
 async def test_order_beyond_buying_power_is_rejected(ib: IB, ib_log_guard: IbLogGuard) -> None:
     ib_log_guard.expect(r"Error 201")
     trade = ib.placeOrder(aapl(), MarketOrder("BUY", 100_000))

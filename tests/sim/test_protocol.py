@@ -152,6 +152,9 @@ async def test_handshake_from_a_too_old_client_is_closed(gateway: SimulatedGatew
     assert got == [] and closed
 
 
+@pytest.mark.kind_simulator(
+    "pins the kind simulator's three farm codes; a real connect's are "
+    'tests/connection farm-code tests')
 async def test_raw_client_start_api_gets_accounts_and_next_id(gateway: SimulatedGateway) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", gateway.port)
     writer.write(handshake_request(100, 187))

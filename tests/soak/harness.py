@@ -97,6 +97,37 @@ EXPECTED_IB_ERRORS = (
 )
 
 
+@dataclass(frozen=True)
+class TruthAt:
+    """An emergency action's event and the simulator's true account at that instant (the
+    journal calls the harness synchronously, so nothing moved in between)."""
+
+    when: datetime
+    type: str
+    message: str
+    reason: str  # the close's reason (EMERGENCY, DAILY_LOSS, ...) or the state's reason
+    net_liquidation: float  # gw.account: the truth, not what the engine's streams said
+    daily_pnl: float
+    reference: float  # the true net liquidation the emergency stop measures from (see below)
+
+
+@dataclass(frozen=True)
+class OrderEnd:
+    """How an order of ours ended at the simulator (the truth of its life)."""
+
+    order_id: int
+    order_ref: str
+    symbol: str
+    status: str  # the simulator's: Filled, Cancelled, Inactive, or still working
+    filled: float
+    quantity: float
+
+
+# The events of an emergency action: the HALT, the daily loss's REDUCING, and the closes.
+EMERGENCY_EVENTS = frozenset({EventType.TRADING_HALTED, EventType.TRADING_REDUCING,
+                              EventType.EMERGENCY_CLOSE})
+
+
 class SoakStuck(AssertionError):
     """The system did not settle within the bound: the week cannot go on."""
 
@@ -131,9 +162,13 @@ class SoakRun:
     rss_day1_kb: int = 0
     rss_end_kb: int = 0
     day1_at: datetime | None = None
-    # At every emergency-stop HALT: (clock instant, the simulator's true net liquidation, the
-    # session's baseline the engine measured from), to judge it against the account's truth.
-    emergency_truth: list[tuple[datetime, float, float | None]] = field(default_factory=list)
+    emergencies: list[TruthAt] = field(default_factory=list)
+    orders_end: list[OrderEnd] = field(default_factory=list)
+    intents_end: dict[str, tuple[str, float]] = field(default_factory=dict)  # ref: status, filled
+    # The emergency stop's measure (SafetyLimits, as soak_config sets it).
+    emergency_stop: float = EMERGENCY_STOP
+    max_daily_loss: float = 0.0
+    daily_loss_halt_margin: float = 0.0
 
     def rows(self) -> list[dict[str, str]]:
         assert self.events_path is not None
@@ -203,6 +238,7 @@ class WeekDriver:
         self.run = SoakRun(plan, self.data_dir)
         self.smtp_port = 0
         self.smtp_times: list[datetime] = []
+        self.resumed: tuple[Any, float] | None = None  # (ET date, true net liquidation)
         self.entries: dict[int, TimelineEntry] = {}
         self.boundaries = sorted(
             t for d in plan.sessions for t in (self.cal.session_open(d), self.cal.session_close(d))
@@ -281,14 +317,28 @@ class WeekDriver:
 
     def _on_event(self, ev: Event) -> None:
         self.events += 1
-        if ev.event_type is EventType.TRADING_HALTED and "emergency stop" in ev.message:
-            session = self.clock.now().astimezone(ET).date().isoformat()
-            self.run.emergency_truth.append((
-                self.clock.now(), self._gw.account.net_liquidation,
-                self._eng.store.baseline("session_nlv", session),
-            ))
         if ev.event_type is EventType.HEARTBEAT_FAILED:
             self.heartbeat_failures += 1
+        if ev.event_type is EventType.TRADING_RESUMED and self.gw is not None:
+            # A resume starts the emergency stop's measure again at the account's value then.
+            self.resumed = (self.clock.now().astimezone(ET).date(),
+                            self.gw.account.net_liquidation)
+        if ev.event_type in EMERGENCY_EVENTS and self.gw is not None:
+            self.run.emergencies.append(self._truth(ev))
+
+    def _truth(self, ev: Event) -> TruthAt:
+        """The true account when an emergency action happened. The emergency stop measures from
+        the session's start (soak_config: stop_loss_baseline "session"), which is net
+        liquidation minus the day's P&L, or from the account's value at a resume that day."""
+        account = self._gw.account
+        nlv, day = account.net_liquidation, account.daily_pnl
+        reference = nlv - day
+        if self.resumed is not None and self.resumed[0] == self.clock.now().astimezone(ET).date():
+            reference = self.resumed[1]
+        details = ev.details or {}
+        reason = str(details.get("reason") or details.get("to") or "")
+        return TruthAt(self.clock.now(), ev.event_type.value, ev.message, reason, nlv, day,
+                       reference)
 
     async def _finish(self) -> None:
         eng, gw = self._eng, self._gw
@@ -306,6 +356,14 @@ class WeekDriver:
         run.trading_state_end = eng.safety.trading_state
         run.alert_status = [(r.priority.value, r.title, r.delivered)
                             for r in reversed(eng.alerts.records)]
+        run.orders_end = [OrderEnd(o.order_id, o.order_ref, o.symbol, o.status, o.filled,
+                                   o.quantity)
+                          for o in gw.book.orders.values() if o.client_id == CLIENT_ID]
+        run.intents_end = {i.order_ref: (i.status.value, i.filled) for i in eng.store.intents()}
+        limits = eng.config.safety_limits
+        run.emergency_stop = limits.emergency_stop_loss
+        run.max_daily_loss = limits.max_daily_loss
+        run.daily_loss_halt_margin = limits.daily_loss_halt_margin
 
     async def _teardown(self) -> None:
         eng, task = self.engine, self.task

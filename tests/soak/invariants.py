@@ -13,10 +13,10 @@ from datetime import datetime
 from typing import Any
 
 from tests.soak.harness import CLIENT_ID, SoakRun
-from tests.soak.timeline import EMERGENCY_STOP
 from weekly_er_tui.clock import ET
 from weekly_er_tui.journal import EVENT_COLUMNS
 from weekly_er_tui.model import EventType, PlanStatus, Severity
+from weekly_er_tui.order_life import OPEN_STATUSES, IntentStatus
 
 TRADING_EVENTS = {EventType.TRADING_HALTED.value, EventType.TRADING_RESUMED.value,
                   EventType.TRADING_PAUSED.value, EventType.TRADING_REDUCING.value}
@@ -192,26 +192,109 @@ def events_log_parses(run: SoakRun) -> None:
         assert isinstance(json.loads(r["details"] or "{}"), dict), f"line {i}: {r['details']}"
 
 
+DRAWDOWN_SLACK = 0.005  # of net liquidation: the engine's quotes may trail the truth a price step
+DAILY_LOSS_SLACK = 0.01  # fraction of the daily-loss line, for the same reason
+
+
+def unjustified_emergencies(run: SoakRun) -> list[str]:
+    """Every emergency action (the emergency stop's HALT and close, the daily loss's REDUCING,
+    its closes and its HALT) that the simulator's true account at that instant did not justify,
+    in words. The truth is gw.account (cash and positions at the simulator's prices), taken when
+    the engine journaled the action; the engine's own figures are what is being judged."""
+    stop = run.emergency_stop
+    reduce_line = -run.max_daily_loss * (1 - DAILY_LOSS_SLACK)
+    halt_line = -run.max_daily_loss * (1 + run.daily_loss_halt_margin) * (1 - DAILY_LOSS_SLACK)
+    wrong: list[str] = []
+    for t in run.emergencies:
+        drawdown = 1 - t.net_liquidation / t.reference if t.reference > 0 else 0.0
+        text = f"{t.reason} {t.message}".lower()
+        if t.type == EventType.TRADING_HALTED.value or (
+                t.type == EventType.EMERGENCY_CLOSE.value and t.reason in ("EMERGENCY",
+                                                                           "DAILY_LOSS")):
+            if "emergency stop" in text or t.reason == "EMERGENCY":
+                ok, need = drawdown >= stop - DRAWDOWN_SLACK, f"a true drawdown of {stop:.1%}"
+            elif "daily loss" in text or t.reason == "DAILY_LOSS":
+                ok, need = t.daily_pnl <= halt_line, f"a true day P&L below {halt_line:,.0f}"
+            else:
+                continue  # a HALT for another reason (the trader's, a lost database) is no limit's
+        elif (t.type == EventType.TRADING_REDUCING.value and "daily loss" in text) or (
+                t.type == EventType.EMERGENCY_CLOSE.value and "(daily loss)" in t.message):
+            ok, need = t.daily_pnl <= reduce_line, f"a true day P&L below {reduce_line:,.0f}"
+        else:
+            continue  # a close's verdict, the Friday close, the trader's flatten
+        if not ok:
+            wrong.append(
+                f"{t.when.astimezone(ET):%a %H:%M:%S} ET {t.type} ({t.message[:120]}): the true "
+                f"account was {t.net_liquidation:,.0f} ({-drawdown:+.2%} from {t.reference:,.0f},"
+                f" day P&L {t.daily_pnl:,.0f}); it needed {need}")
+    return wrong
+
+
+def emergencies_were_true(run: SoakRun) -> None:
+    """No emergency action that the account's true value did not justify (a stream lagging
+    another is not a loss), and the week's scripted shock was one that did."""
+    wrong = unjustified_emergencies(run)
+    assert not wrong, "emergency actions on figures the true account did not have:\n  " + \
+        "\n  ".join(wrong)
+    halts = [t for t in run.emergencies if t.type == EventType.TRADING_HALTED.value]
+    assert halts, "the scripted shock halted nothing: the check above judged no action"
+
+
+def orders_end_as_journaled(run: SoakRun) -> None:
+    """Every order the simulator received from the engine ends in a state its events and its
+    intent explain: sent (ORDER_SUBMITTED), filled (ORDER_FILLED, intent FILLED), ended unfilled
+    (ORDER_CANCELLED or ORDER_REJECTED, intent CANCELLED or REJECTED; IB's Inactive is a
+    rejection), or still working (an open intent, no end journaled); the intent's filled
+    quantity is the simulator's."""
+    seen: dict[str, set[str]] = {}
+    for e in _events(run):
+        ref = e.details.get("order_ref")
+        if e.type.startswith("ORDER_") and isinstance(ref, str):
+            seen.setdefault(ref.casefold(), set()).add(e.type)
+    intents = {ref.casefold(): v for ref, v in run.intents_end.items()}
+    done = {EventType.ORDER_CANCELLED.value, EventType.ORDER_REJECTED.value}
+    wrong: list[str] = []
+    for o in run.orders_end:
+        key = o.order_ref.casefold()
+        got = seen.get(key, set())
+        intent = intents.get(key)
+        what = f"{o.order_ref} (#{o.order_id} {o.symbol}, {o.filled:g}/{o.quantity:g} {o.status})"
+        if EventType.ORDER_SUBMITTED.value not in got:
+            wrong.append(f"{what}: no ORDER_SUBMITTED")
+        if intent is None:
+            wrong.append(f"{what}: no intent in the store")
+            continue
+        status, filled = intent
+        if abs(filled - o.filled) > 1e-9:
+            wrong.append(f"{what}: intent says {filled:g} filled")
+        if o.filled > 0 and EventType.ORDER_FILLED.value not in got:
+            wrong.append(f"{what}: filled, no ORDER_FILLED")
+        if o.status == "Filled":
+            if status != IntentStatus.FILLED.value:
+                wrong.append(f"{what}: intent {status}")
+        elif o.status in ("Cancelled", "Inactive"):
+            want = EventType.ORDER_REJECTED.value if o.status == "Inactive" else None
+            if not got & done or (want and want not in got):
+                wrong.append(f"{what}: its end journaled as {sorted(got)}")
+            allowed = {IntentStatus.CANCELLED.value, IntentStatus.REJECTED.value}
+            if o.filled > 0:
+                allowed.add(IntentStatus.PARTIAL.value)
+            if status not in allowed:
+                wrong.append(f"{what}: intent {status}")
+        else:
+            if got & done or status not in {s.value for s in OPEN_STATUSES}:
+                wrong.append(f"{what}: still working, yet journaled {sorted(got)}, intent "
+                             f"{status}")
+    assert run.orders_end, "the simulator received no order of ours"
+    assert not wrong, "orders whose end no event explains:\n  " + "\n  ".join(wrong)
+
+
 def memory_is_bounded(run: SoakRun) -> None:
     """The process's RSS at the end is within 20% of its RSS after the first simulated day."""
     assert run.rss_day1_kb > 0 and run.rss_end_kb > 0, (run.rss_day1_kb, run.rss_end_kb)
     ratio = run.rss_end_kb / run.rss_day1_kb
     assert ratio <= GROWTH_LIMIT, (
         f"RSS grew {ratio:.2f}x: {run.rss_day1_kb} kB after day 1, {run.rss_end_kb} kB at the end")
-
-
-def no_false_emergency(run: SoakRun) -> None:
-    """Every emergency-stop HALT was justified by the account's true value (the simulator's own
-    net liquidation at that instant, not the engine's reading of lagging streams)."""
-    limit = EMERGENCY_STOP
-    assert run.emergency_truth, "the week's emergency shock HALTED nothing"
-    for when, true_nlv, baseline in run.emergency_truth:
-        assert baseline, f"an emergency HALT at {when:%a %H:%M} with no session baseline"
-        drawdown = (baseline - true_nlv) / baseline
-        assert drawdown > limit - 0.005, (
-            f"a false emergency at {when.astimezone(ET):%a %H:%M} ET: the account was truly "
-            f"down {drawdown:.1%} (net liquidation {true_nlv:,.0f} against {baseline:,.0f}), "
-            f"the stop is {limit:.0%}")
 
 
 INVARIANTS: dict[str, Callable[[SoakRun], None]] = {
@@ -224,5 +307,6 @@ INVARIANTS: dict[str, Callable[[SoakRun], None]] = {
     "critical_alerts": critical_alerts_delivered,
     "events_log": events_log_parses,
     "memory": memory_is_bounded,
-    "no_false_emergency": no_false_emergency,
+    "no_false_emergency": emergencies_were_true,
+    "orders_explained": orders_end_as_journaled,
 }
