@@ -107,10 +107,6 @@ async def test_check_safety_unreachable_gateway_exits_1(
     assert "connection refused" in out.getvalue()
 
 
-@pytest.mark.xfail(strict=True, reason=
-    "issue 12 row 12 (closer): the CLI flatten exits before IB's commission reports "
-    '(0.3 s after a fill on a real gateway), so its fills are missing from '
-    'trade_journal.csv')
 async def test_flatten_yes_flattens_the_account_from_its_own_client_id(
     ib: IB, gateway: SimulatedGateway, tmp_path: Path, manual_clock: ManualClock,
     ib_log_guard: IbLogGuard,

@@ -66,6 +66,7 @@ class FillRecorder:
         self.clock = clock
         self._listeners: list[FillListener] = []
         self._grace: dict[str, asyncio.TimerHandle] = {}
+        self._unwritten: dict[str, IBFill] = {}  # counted, its row waiting for the commission
         ib.execDetailsEvent += self._on_exec
         ib.commissionReportEvent += self._on_commission
 
@@ -73,11 +74,15 @@ class FillRecorder:
         self._listeners.append(fn)
 
     def close(self) -> None:
+        """Stop listening; a row still waiting for its commission report is written now,
+        without it (a command that flattens and exits must not leave its fills unjournaled)."""
         self.ib.execDetailsEvent -= self._on_exec
         self.ib.commissionReportEvent -= self._on_commission
         for handle in self._grace.values():
             handle.cancel()
         self._grace.clear()
+        for fill in list(self._unwritten.values()):
+            self.record(fill)
 
     def _on_exec(self, trade: Trade, fill: IBFill) -> None:
         self.count(fill)
@@ -86,6 +91,7 @@ class FillRecorder:
             return
         # The commission report follows the execution; give it a moment, but never lose the row.
         loop = asyncio.get_running_loop()
+        self._unwritten[exec_id] = fill
         self._grace[exec_id] = loop.call_later(COMMISSION_GRACE, self.record, fill)
 
     def _on_commission(self, trade: Trade, fill: IBFill, report: Any) -> None:
@@ -103,6 +109,7 @@ class FillRecorder:
         handle = self._grace.pop(ex.execId, None)
         if handle is not None:
             handle.cancel()
+        self._unwritten.pop(ex.execId, None)
         counted = self.count(fill)
         commission, realized = _costs(fill)
         if commission is not None or realized is not None:
