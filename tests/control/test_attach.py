@@ -6,18 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import io
-from collections.abc import AsyncIterator
-from pathlib import Path
 
-import pytest
 from textual.pilot import Pilot
 
-from tests.conftest import IbLogGuard
-from tests.engine.rig import LINK_FAULT_LOGS, Rig, close_rig, et, open_rig
+from tests.engine.rig import Rig
 from tests.fixtures_sim import wait_until
 from weekly_er_tui import cli
 from weekly_er_tui.attach import attached_app, find_engine
-from weekly_er_tui.clock import ManualClock
 from weekly_er_tui.control.client import RemoteEngine
 from weekly_er_tui.model import TradingState
 from weekly_er_tui.ui.app import WeeklyERApp
@@ -26,17 +21,6 @@ from weekly_er_tui.ui.widgets.positions import PositionsTable
 
 SIZE = (160, 48)
 WEEK = ["AAPL,2026-11-16,AMC,,"]
-
-
-@pytest.fixture
-async def rig(tmp_path: Path, ib_log_guard: IbLogGuard) -> AsyncIterator[Rig]:
-    for pattern in LINK_FAULT_LOGS:
-        ib_log_guard.expect(pattern)
-    r = await open_rig(tmp_path, ManualClock(et(2026, 11, 16, 9, 30)), WEEK)
-    try:
-        yield r
-    finally:
-        await close_rig(r)
 
 
 async def attach(rig: Rig, read_only: bool = False) -> tuple[WeeklyERApp, list[str]]:

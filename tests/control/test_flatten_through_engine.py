@@ -8,31 +8,15 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
-
-from tests.conftest import IbLogGuard
-from tests.engine.rig import ACCOUNT, CLIENT_ID, LINK_FAULT_LOGS, Rig, close_rig, et, open_rig
+from tests.engine.rig import ACCOUNT, CLIENT_ID, Rig, et
 from weekly_er_tui import cli
-from weekly_er_tui.clock import ManualClock
 from weekly_er_tui.model import EventType, TradingState
 from weekly_er_tui.store import Store
 
 # Two entries Monday 10:00 ET; the engine starts at 09:30, before them.
 WEEK = ["AAPL,2026-11-16,AMC,,", "MSFT,2026-11-17,BMO,,"]
-
-
-@pytest.fixture
-async def rig(tmp_path: Path, ib_log_guard: IbLogGuard) -> AsyncIterator[Rig]:
-    for pattern in LINK_FAULT_LOGS:
-        ib_log_guard.expect(pattern)
-    r = await open_rig(tmp_path, ManualClock(et(2026, 11, 16, 9, 30)), WEEK)
-    try:
-        yield r
-    finally:
-        await close_rig(r)
 
 
 def config_file(rig: Rig) -> Path:

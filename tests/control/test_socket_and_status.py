@@ -9,30 +9,16 @@ import json
 import os
 import socket
 import stat
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import IbLogGuard
-from tests.engine.rig import ACCOUNT, LINK_FAULT_LOGS, Rig, close_rig, et, open_rig
+from tests.engine.rig import ACCOUNT, Rig
 from weekly_er_tui import cli
-from weekly_er_tui.clock import ManualClock
 from weekly_er_tui.control.client import NoEngine, request
 from weekly_er_tui.control.protocol import short_address, socket_path
 
 WEEK = ["AAPL,2026-11-16,AMC,,"]
-
-
-@pytest.fixture
-async def rig(tmp_path: Path, ib_log_guard: IbLogGuard) -> AsyncIterator[Rig]:
-    for pattern in LINK_FAULT_LOGS:
-        ib_log_guard.expect(pattern)
-    r = await open_rig(tmp_path, ManualClock(et(2026, 11, 16, 9, 30)), WEEK)
-    try:
-        yield r
-    finally:
-        await close_rig(r)
 
 
 async def status(data_dir: Path, *extra: str) -> tuple[int, str]:
