@@ -213,12 +213,6 @@ def position_day_pnl(position: Position) -> float:
     return position.daily_pnl if position.daily_pnl is not None else position.unrealized_pnl
 
 
-def daily_loss_breached(snapshot: PortfolioSnapshot, limits: SafetyLimits) -> bool:
-    """True when IB's daily P&L is known and the day's loss is more than max_daily_loss."""
-    pnl = snapshot.daily_pnl
-    return pnl is not None and -pnl > limits.max_daily_loss
-
-
 def daily_loss_losers(snapshot: PortfolioSnapshot) -> list[Position]:
     """The positions a max_daily_loss breach closes: those losing TODAY, the largest day loss
     first (their own day P&L when IB reports it, else unrealized). Ties go by symbol.
