@@ -25,9 +25,8 @@ from weekly_er_tui.clock import ET, Clock, ManualClock
 from weekly_er_tui.config import AppConfig, ConnectionMonitoring, StrategyConfig
 from weekly_er_tui.engine import TradingEngine
 from weekly_er_tui.journal import read_csv
-from weekly_er_tui.model import EventType, PlanEntry, PlanStatus
+from weekly_er_tui.model import EventType, FridayCloseState, PlanEntry, PlanStatus
 from weekly_er_tui.sim import SimExecution, SimulatedGateway, parse_scenario
-from weekly_er_tui.strategy.weekly_er import FridayCloseState
 
 ACCOUNT = "DU2000002"
 CLIENT_ID = 7

@@ -22,12 +22,12 @@ from weekly_er_tui.broker.orders import FlattenResult, SubmitResult, make_intent
 from weekly_er_tui.clock import ET, AcceleratedClock, Clock, ManualClock
 from weekly_er_tui.config import AppConfig, StrategyConfig
 from weekly_er_tui.journal import Fill, Journal, read_csv
-from weekly_er_tui.model import Alert, EventType, PlanStatus, Severity, TradingState
+from weekly_er_tui.model import Alert, EventType, FridayPhase, PlanStatus, Severity, TradingState
 from weekly_er_tui.order_life import tracked_after
 from weekly_er_tui.risk.gate import GateDecision, OrderIntent
 from weekly_er_tui.store import Store
 from weekly_er_tui.strategy.calendars import MarketCalendar
-from weekly_er_tui.strategy.weekly_er import FridayPhase, WeeklyERStrategy
+from weekly_er_tui.strategy.weekly_er import WeeklyERStrategy
 
 
 def et(y: int, m: int, d: int, hh: int, mm: int = 0, ss: int = 0) -> datetime:
