@@ -1,6 +1,6 @@
 """The weekly earnings-report strategy: pure building blocks (calendars, sizing, the week's plan)
-and the interface a strategy implements. The async runner that places orders is `weekly_er.py` (the week), with its parts `book.py`
-(the entry book), `entries.py` and `friday_close.py`."""
+and the interface a strategy implements. The async runner that places orders is `weekly_er.py`
+(the week), with its parts `book.py` (the entry book), `entries.py` and `friday_close.py`."""
 
 from weekly_er_tui.strategy.base import OrderIntentProposal, Strategy, StrategyContext
 from weekly_er_tui.strategy.calendars import (
