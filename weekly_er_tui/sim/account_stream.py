@@ -22,6 +22,7 @@ from weekly_er_tui.sim.market import Instrument
 from weekly_er_tui.sim.session import ClientSession, Cursor
 
 if TYPE_CHECKING:
+    from weekly_er_tui.sim.handlers import Handler
     from weekly_er_tui.sim.server import SimulatedGateway
 
 log = logging.getLogger("weekly_er_tui.sim")
@@ -213,6 +214,23 @@ class AccountStream:
         return sent
 
     # requests
+
+    def routes(self) -> dict[int, Handler]:
+        return {
+            msg.IN_REQ_POSITIONS: self.req_positions,
+            msg.IN_CANCEL_POSITIONS: self.cancel_positions,
+            msg.IN_REQ_ACCOUNT_UPDATES: self.req_account_updates,
+            msg.IN_REQ_ACCOUNT_UPDATES_MULTI: self.req_account_updates_multi,
+            msg.IN_CANCEL_ACCOUNT_UPDATES_MULTI: self.cancel_account_updates_multi,
+            msg.IN_REQ_POSITIONS_MULTI: self.req_positions_multi,
+            msg.IN_CANCEL_POSITIONS_MULTI: self.cancel_positions_multi,
+            msg.IN_REQ_ACCOUNT_SUMMARY: self.req_account_summary,
+            msg.IN_CANCEL_ACCOUNT_SUMMARY: lambda s, c: None,
+            msg.IN_REQ_PNL: self.req_pnl,
+            msg.IN_CANCEL_PNL: self.cancel_pnl,
+            msg.IN_REQ_PNL_SINGLE: self.req_pnl_single,
+            msg.IN_CANCEL_PNL_SINGLE: self.cancel_pnl_single,
+        }
 
     def req_positions(self, s: ClientSession, c: Cursor) -> None:
         s.subs.positions = True

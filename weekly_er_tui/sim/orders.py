@@ -28,11 +28,10 @@ from typing import Protocol
 
 from weekly_er_tui.sim.account import SimAccount
 from weekly_er_tui.sim.market import Market, half_spread, round_price
+from weekly_er_tui.sim.order_rules import price_check, validate
 
 log = logging.getLogger("weekly_er_tui.sim")
 
-ORDER_TYPES = ("MKT", "LMT", "STP", "MOC", "LOC")
-TIFS = ("DAY", "GTC", "IOC")
 MOC_CUTOFF_SECONDS = 600
 COMMISSION_PER_SHARE = 0.005
 COMMISSION_MIN = 1.0
@@ -235,7 +234,7 @@ class OrderBook:
             self._modify(existing, req)
             return
         now = self._now()
-        problem = self._validate(req, now)
+        problem = validate(self, req, now)
         if problem is not None:
             code, message = problem
             # IB shows a rejected new order as Inactive: the listener may say so (row 2).
@@ -245,7 +244,7 @@ class OrderBook:
         order = self._new_order(client_id, order_id, req, now)
         self.by_client[(client_id, order_id)] = order.perm_id
         self.listener.order_accepted(order)
-        too_far = self._price_check(order, now)
+        too_far = price_check(self, order, now)
         if too_far:
             self._cancel(order, now, requested=False, reason=too_far)
             return
@@ -259,20 +258,6 @@ class OrderBook:
         order.status = Status.INACTIVE
         order.completed_at, order.completed_status = now, "Rejected"
         return order
-
-    def _price_check(self, order: SimOrder, now: float) -> str:
-        """IB's own price check (row 20): why a limit is too far through the market, or ""."""
-        pct = self.price_check_pct
-        if pct <= 0 or order.lmt_price is None or order.order_type not in ("LMT", "LOC"):
-            return ""
-        bid, ask = self.market.bid_ask(order.symbol, now)
-        lmt = order.lmt_price
-        through = (lmt / ask - 1) if order.action == "BUY" else (1 - lmt / bid)
-        if through * 100 <= pct:
-            return ""
-        ref = ask if order.action == "BUY" else bid
-        return (f"The limit price {order.lmt_price:.2f} is too far through the market "
-                f"({through * 100:.1f}% from {ref:.2f}, more than {pct:g}%)")
 
     def cancel(self, client_id: int, order_id: int) -> bool:
         """Cancel a working order; False when this client has no such working order."""
@@ -546,60 +531,6 @@ class OrderBook:
                 self._start_fill(order, take, t)
 
     # rules
-
-    def _validate(self, req: OrderRequest, now: float) -> tuple[int, str] | None:
-        inst = self.market.resolve(req.symbol, req.con_id)
-        if inst is None or req.sec_type not in ("STK", ""):
-            return (200, "No security definition has been found for the request")
-        if req.order_type not in ORDER_TYPES:
-            return (
-                201,
-                f"Order rejected - reason: order type {req.order_type!r} is not supported "
-                f"(the simulator takes {', '.join(ORDER_TYPES)})",
-            )
-        if req.tif not in TIFS:
-            return (201, f"Order rejected - reason: time in force {req.tif!r} is not supported")
-        if req.action not in ("BUY", "SELL"):
-            return (201, f"Order rejected - reason: action {req.action!r} must be BUY or SELL")
-        if req.quantity <= 0:
-            return (201, "Order rejected - reason: the order quantity must be greater than 0")
-        if req.order_type in ("LMT", "LOC") and (req.lmt_price is None or req.lmt_price <= 0):
-            return (201, "Order rejected - reason: a limit order needs a limit price")
-        if req.order_type == "STP" and (req.aux_price is None or req.aux_price <= 0):
-            return (201, "Order rejected - reason: a stop order needs a stop price")
-        for rule in list(self.reject_rules):
-            if rule.matches(inst.symbol):
-                if rule.remaining is not None:
-                    rule.remaining -= 1
-                    if rule.remaining <= 0:
-                        self.reject_rules.remove(rule)
-                return (201, f"Order rejected - reason: {rule.reason}")
-        if req.order_type in ("MOC", "LOC"):
-            i = self.sessions.trading_day(now)
-            close = self.sessions.closes[i]
-            if self.sessions.opens[i] <= now and now >= close - self.moc_cutoff_seconds:
-                return (
-                    201,
-                    "Order rejected - reason: the MOC/LOC order entry cutoff time has passed "
-                    "for this session",
-                )
-        price = self.market.price(inst.symbol, now)
-        if 0 < self.size_check_value < req.quantity * price:
-            return (
-                201,
-                f"Order rejected - reason: the order value {req.quantity * price:,.0f} USD is "
-                f"above IB's size limit of {self.size_check_value:,.0f} USD: please submit a "
-                "smaller order",
-            )
-        sign = 1.0 if req.action == "BUY" else -1.0
-        if not self.account.margin_ok(inst.symbol, sign * req.quantity, price):
-            return (
-                201,
-                "Order rejected - reason: YOUR ORDER IS NOT ACCEPTED. IN ORDER TO OBTAIN THE "
-                f"DESIRED POSITION YOUR EQUITY WITH LOAN VALUE [{self.account.net_liquidation:.2f} "
-                "USD] MUST EXCEED THE INITIAL MARGIN",
-            )
-        return None
 
     def _can_activate(self, order: SimOrder, now: float) -> bool:
         if self.sessions.is_open(now):

@@ -3,7 +3,9 @@
 It does the handshake and version negotiation (server version 178, or the client's maximum when
 that is lower, down to 157), serves several clients at once, each with its own clientId, and
 answers the requests an ib_async client (or any TWS API client) makes: account and positions,
-market data, contract details, history, orders, executions, P&L and the current time.
+market data, contract details, history, orders, executions, P&L and the current time. The
+answers live in sim/handlers/ (one module per topic) and sim/account_stream.py; this module is
+the gateway itself: its lifecycle, its connections, its faults and the state the handlers share.
 
 Faults are methods on the gateway (see each docstring) and entries on a scenario's timeline.
 """
@@ -20,52 +22,29 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any
 
-from weekly_er_tui.clock import ET, Clock
+from weekly_er_tui.clock import Clock
 from weekly_er_tui.sim import messages as msg
 from weekly_er_tui.sim.account import SimAccount
 from weekly_er_tui.sim.account_stream import AccountStream
 from weekly_er_tui.sim.faults import Timeline
-from weekly_er_tui.sim.market import (
-    Instrument,
-    Market,
-    Quote,
-    aggregate_bars,
-    bar_size_seconds,
-    duration_seconds,
-    parse_ib_datetime,
-)
+from weekly_er_tui.sim.handlers import Handler, route_table
+from weekly_er_tui.sim.handlers.connection import ConnectionHandlers
+from weekly_er_tui.sim.handlers.contract_details import ContractDetailsHandlers
+from weekly_er_tui.sim.handlers.executions import ExecutionHandlers
+from weekly_er_tui.sim.handlers.market_data import MarketDataHandlers
+from weekly_er_tui.sim.handlers.orders import OrderEvents, OrderHandlers
+from weekly_er_tui.sim.market import Market, Quote
 from weekly_er_tui.sim.nyse import nyse_sessions
 from weekly_er_tui.sim.order_reports import OrderReports
-from weekly_er_tui.sim.orders import (
-    OrderBook,
-    OrderRequest,
-    RejectRule,
-    SimExecution,
-    SimOrder,
-)
-from weekly_er_tui.sim.permissions import (
-    COMPETING_SESSION,
-    DELAYED_TICK,
-    LIVE_TICK,
-    history_refusal,
-    market_data_grant,
-)
-from weekly_er_tui.sim.protocol import (
-    SERVER_VERSION,
-)
+from weekly_er_tui.sim.orders import OrderBook, RejectRule, SimExecution, SimOrder
+from weekly_er_tui.sim.protocol import SERVER_VERSION
 from weekly_er_tui.sim.realism import Realism
 from weekly_er_tui.sim.scenario import Scenario
-from weekly_er_tui.sim.session import ClientSession, Cursor, TickState
+from weekly_er_tui.sim.session import ClientSession, Cursor
 
 log = logging.getLogger("weekly_er_tui.sim")
 
-WRITE_BUFFER_LIMIT = 4 * 1024 * 1024
-# A real connect's farm messages (row 7): (OK code, broken code, farm), as captured.
-FARMS_AT_CONNECT = ((2104, 2103, "usfarm.nj"), (2104, 2103, "usfarm"), (2104, 2103, "usopt"),
-                    (2106, 2105, "ushmds"), (2158, 2157, "secdefnj"))  # fmt: skip
-KIND_FARMS_AT_CONNECT = ((2104, 2103, "usfarm"), (2106, 2105, "ushmds"), (2158, 2157, "secdefnj"))
 FARM_BROKEN_CODES = {2103: 2104, 2105: 2106, 2157: 2158}
-MAX_INTRADAY_BARS = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,8 +55,6 @@ class GatewayEvent:
     text: str
     client_id: int | None = None
 
-
-Handler = Callable[[ClientSession, Cursor], None]
 
 
 class SimulatedGateway:
@@ -124,10 +101,9 @@ class SimulatedGateway:
         self.account = SimAccount(scenario.account.id, scenario.account.cash, self.market, self._t)
         for p in scenario.positions:
             self.account.seed_position(p.symbol, p.quantity, p.avg_cost)
-        self.book = OrderBook(self.market, self.account, self._t, self)
-        self.stream = AccountStream(self)
         self.reports = OrderReports(self)
-        self._executions_answered = 0
+        self.book = OrderBook(self.market, self.account, self._t, OrderEvents(self))
+        self.stream = AccountStream(self)
         self.delay = 0.0
         self.stalled = False
         self.refusing = False
@@ -151,8 +127,12 @@ class SimulatedGateway:
         self._listeners: list[Callable[[GatewayEvent], None]] = []
         self._started_at: datetime | None = None
         self._running = False
-        self._handlers: dict[int, Handler] = self._handler_table()
-        self._highlow: dict[str, tuple[int, float, float, float]] = {}
+        # The request handlers, by topic (sim/handlers/): message id -> handler.
+        self.ticks = MarketDataHandlers(self)  # the market-data topic runs the tick loop
+        self._handlers: dict[int, Handler] = route_table([
+            ConnectionHandlers(self), self.ticks, ContractDetailsHandlers(self),
+            OrderHandlers(self), ExecutionHandlers(self), self.stream,
+        ])
         self.timeline = Timeline(self)
 
     # lifecycle
@@ -165,7 +145,7 @@ class SimulatedGateway:
         self._started_at = self.clock.now()
         await self._listen()
         self._spawn(self._engine_loop(), "sim-engine")
-        self._spawn(self._tick_loop(), "sim-ticks")
+        self._spawn(self.ticks.tick_loop(), "sim-ticks")
         self._spawn(self._account_loop(), "sim-account")
         if self.run_timeline and self.scenario.timeline:
             self._spawn(self.timeline.run(self.scenario.timeline, self._started_at), "sim-timeline")
@@ -446,77 +426,13 @@ class SimulatedGateway:
         self.stream.position_changed(order.symbol)
         return self.book.executions[-1]
 
-    # order listener (called by the book)
+    # order events (sim/handlers/orders.py) find their owner here
 
     def _owner(self, client_id: int) -> ClientSession | None:
         for s in self._sessions:
             if s.started and s.client_id == client_id and not s.closed:
                 return s
         return None
-
-    def order_accepted(self, order: SimOrder) -> None:
-        s = self._owner(order.client_id)
-        if s is not None:
-            self.reports.accepted(s, order)
-        self._event(
-            "order",
-            f"order {order.client_id}/{order.order_id}: {order.action} {order.quantity:g} "
-            f"{order.symbol} {order.order_type}"
-            + (f" {order.lmt_price:g}" if order.lmt_price is not None else "")
-            + (f" ref={order.order_ref}" if order.order_ref else "")
-            + f" perm {order.perm_id}",
-            order.client_id,
-        )
-
-    def order_activated(self, order: SimOrder) -> None:
-        s = self._owner(order.client_id)
-        if s is not None:
-            self.reports.activated(s, order)
-        self._notify()
-
-    def order_modified(self, order: SimOrder) -> None:
-        s = self._owner(order.client_id)
-        if s is not None:
-            self.reports.modified(s, order)
-        self._notify()
-
-    def order_filled(self, order: SimOrder, execution: SimExecution) -> None:
-        held = self._holding_reports()
-        if held:  # row 9: the fill happened at IB; its reports wait for the link
-            self._held_reports.append(lambda: self._report_fill(order, execution))
-        else:
-            s = self._owner(order.client_id) if order.order_id else None
-            if s is not None:
-                self.reports.filled(s, order, execution)
-        self._event(
-            "fill",
-            f"fill {order.client_id}/{order.order_id}: {execution.side} {execution.qty:g} "
-            f"{order.symbol} @ {execution.price:.2f} (commission {execution.commission:.2f})",
-            order.client_id,
-        )
-        if not held:  # after the event: a listener may move the market at the fill's instant
-            self.stream.position_changed(order.symbol)
-
-    def _report_fill(self, order: SimOrder, execution: SimExecution) -> None:
-        s = self._owner(order.client_id) if order.order_id else None
-        if s is not None:
-            self.reports.filled(s, order, execution)
-        self.stream.position_changed(order.symbol)
-
-    def order_cancelled(self, order: SimOrder, requested: bool, reason: str = "") -> None:
-        s = self._owner(order.client_id)
-        if s is not None:
-            self.reports.cancelled(s, order, requested, reason)
-        why = "cancelled" if requested else (f"cancelled by IB: {reason}" if reason
-                                             else "expired/cancelled by the system")
-        self._event("cancel", f"order {order.client_id}/{order.order_id}: {why}", order.client_id)
-
-    def order_rejected(self, client_id: int, order_id: int, code: int, message: str,
-                       order: SimOrder | None = None) -> None:
-        s = self._owner(client_id)
-        if s is not None:
-            self.reports.rejected(s, order_id, code, message, order)
-        self._event("reject", f"order {client_id}/{order_id}: error {code} {message}", client_id)
 
     def correct_execution(self, exec_id: str, new_shares: float | None = None,
                           new_price: float | None = None) -> SimExecution:
@@ -587,252 +503,6 @@ class SimulatedGateway:
                 "client %s: failed to handle message %s: %s", session.peer, msg_id, fields
             )
 
-    def _handler_table(self) -> dict[int, Handler]:
-        return {
-            msg.IN_START_API: self._start_api,
-            msg.IN_REQ_IDS: self._req_ids,
-            msg.IN_REQ_MANAGED_ACCTS: lambda s, c: s.send(msg.managed_accounts(self.account_id)),
-            msg.IN_REQ_CURRENT_TIME: self._req_current_time,
-            msg.IN_REQ_MKT_DATA: self._req_mkt_data,
-            msg.IN_CANCEL_MKT_DATA: self._cancel_mkt_data,
-            msg.IN_REQ_MARKET_DATA_TYPE: self._req_market_data_type,
-            msg.IN_REQ_CONTRACT_DETAILS: self._req_contract_details,
-            msg.IN_REQ_HISTORICAL_DATA: self._req_historical_data,
-            msg.IN_CANCEL_HISTORICAL_DATA: lambda s, c: None,
-            msg.IN_REQ_HEAD_TIMESTAMP: self._req_head_timestamp,
-            msg.IN_REQ_POSITIONS: self.stream.req_positions,
-            msg.IN_CANCEL_POSITIONS: self.stream.cancel_positions,
-            msg.IN_REQ_ACCOUNT_UPDATES: self.stream.req_account_updates,
-            msg.IN_REQ_ACCOUNT_UPDATES_MULTI: self.stream.req_account_updates_multi,
-            msg.IN_CANCEL_ACCOUNT_UPDATES_MULTI: self.stream.cancel_account_updates_multi,
-            msg.IN_REQ_POSITIONS_MULTI: self.stream.req_positions_multi,
-            msg.IN_CANCEL_POSITIONS_MULTI: self.stream.cancel_positions_multi,
-            msg.IN_REQ_ACCOUNT_SUMMARY: self.stream.req_account_summary,
-            msg.IN_CANCEL_ACCOUNT_SUMMARY: lambda s, c: None,
-            msg.IN_REQ_PNL: self.stream.req_pnl,
-            msg.IN_CANCEL_PNL: self.stream.cancel_pnl,
-            msg.IN_REQ_PNL_SINGLE: self.stream.req_pnl_single,
-            msg.IN_CANCEL_PNL_SINGLE: self.stream.cancel_pnl_single,
-            msg.IN_PLACE_ORDER: self._place_order,
-            msg.IN_CANCEL_ORDER: self._cancel_order,
-            msg.IN_REQ_GLOBAL_CANCEL: self._global_cancel,
-            msg.IN_REQ_OPEN_ORDERS: self._req_open_orders,
-            msg.IN_REQ_ALL_OPEN_ORDERS: self._req_all_open_orders,
-            msg.IN_REQ_AUTO_OPEN_ORDERS: lambda s, c: None,
-            msg.IN_REQ_COMPLETED_ORDERS: self._req_completed_orders,
-            msg.IN_REQ_EXECUTIONS: self._req_executions,
-        }
-
-    # handlers: connection
-
-    def _start_api(self, s: ClientSession, c: Cursor) -> None:
-        if s.started:
-            return
-        c.skip()  # version
-        client_id = c.next_int()
-        if any(o.client_id == client_id for o in self._started()):
-            s.send(msg.error(s.version, -1, 326,
-                             "Unable to connect as the client id is already in use. "
-                             "Retry with a unique client id."))  # fmt: skip
-            self._event(
-                "refused", f"client {client_id} refused: client id already in use ({s.peer})"
-            )
-            asyncio.get_running_loop().call_later(0.05, s.close)
-            return
-        s.client_id = client_id
-        s.started = True
-        s.send(msg.managed_accounts(self.account_id))
-        s.send(msg.next_valid_id(self.book.next_order_id(client_id)))
-        real = self.realism.farm_codes_at_connect
-        for ok, broken, farm in FARMS_AT_CONNECT if real else KIND_FARMS_AT_CONNECT:
-            code = broken if broken in self.farms_down else ok
-            text = msg.CONNECTIVITY_MESSAGES[code].split(":")[0] + ":" + farm
-            s.send(msg.error(s.version, -1, code, text))
-        if real:
-            s.send(msg.error(s.version, -1, 2107, msg.CONNECTIVITY_MESSAGES[2107]))
-        self._event(
-            "connect",
-            f"client {client_id} connected from {s.peer} (server version {s.version})",
-            client_id,
-        )
-
-    def _req_ids(self, s: ClientSession, c: Cursor) -> None:
-        assert s.client_id is not None
-        s.send(msg.next_valid_id(self.book.next_order_id(s.client_id)))
-
-    def _req_current_time(self, s: ClientSession, c: Cursor) -> None:
-        now = asyncio.get_running_loop().time()
-        if now - s.subs.current_time_at < self.realism.current_time_spacing_seconds:
-            return  # a real TWS leaves it unanswered
-        s.subs.current_time_at = now
-        s.send(msg.current_time(int(self._t())))
-
-    # handlers: market data
-
-    def _instrument(self, contract: dict[str, Any]) -> Instrument | None:
-        if contract["sec_type"] not in ("STK", ""):
-            return None
-        return self.market.resolve(contract["symbol"], contract["con_id"])
-
-    def _req_mkt_data(self, s: ClientSession, c: Cursor) -> None:
-        c.skip()  # version
-        req_id = c.next_int()
-        contract = c.contract()
-        if contract["sec_type"] == "BAG":
-            c.skip(4 * c.next_int())
-        if c.next_bool():
-            c.skip(3)
-        c.next_str()  # genericTickList
-        snapshot = c.next_bool()
-        inst = self._instrument(contract)
-        if inst is None:
-            s.send(msg.error(s.version, req_id, 200,
-                             "No security definition has been found for the request"))  # fmt: skip
-            return
-        grant = market_data_grant(self.realism, inst, s.market_data_type)
-        if grant.error is not None:
-            s.send(msg.error(s.version, req_id, *grant.error))
-        if not grant.data_type:
-            return  # refused: TWS keeps no subscription
-        state = TickState(inst.symbol, delayed=grant.delayed)
-        if self.competing_session:
-            s.send(msg.error(s.version, req_id, *COMPETING_SESSION))
-            s.subs.market_data[req_id] = state  # streams once the other session lets go
-            return
-        s.send(msg.market_data_type(req_id, grant.data_type))
-        self._send_ticks(s, req_id, state, self._t(), force=True)
-        if snapshot:
-            s.send(msg.tick_snapshot_end(req_id))
-        else:
-            s.subs.market_data[req_id] = state
-
-    def _req_market_data_type(self, s: ClientSession, c: Cursor) -> None:
-        c.skip()  # version
-        s.market_data_type = c.next_int() or 1
-
-    def _seen_at(self, state: TickState, t: float) -> float:
-        """The instant a subscription shows: now, or the delayed feed's lag ago."""
-        return t - self.realism.delayed_data_minutes * 60 if state.delayed else t
-
-    def _cancel_mkt_data(self, s: ClientSession, c: Cursor) -> None:
-        c.skip()
-        s.subs.market_data.pop(c.next_int(), None)
-
-    def _session_range(self, symbol: str, t: float, last: float,
-                       key: str = "") -> tuple[float, float, float]:  # fmt: skip
-        """(open, high, low) of the trading day so far, tracked as ticks go out (under `key`:
-        the delayed feed keeps its own)."""
-        key = key or symbol
-        sessions = self.market.sessions
-        i = sessions.trading_day(t)
-        cached = self._highlow.get(key)
-        if not sessions.is_open(t):
-            i = sessions.last_closed(t) if t < sessions.opens[i] else i
-        if cached is None or cached[0] != i:
-            bars = self.market.daily_bars(symbol, sessions.opens[i] - 1, t)
-            if bars and bars[-1].session == i:
-                b = bars[-1]
-                cached = (i, b.open, b.high, b.low)
-            else:
-                cached = (i, last, last, last)
-        else:
-            cached = (i, cached[1], max(cached[2], last), min(cached[3], last))
-        self._highlow[key] = cached
-        return cached[1], cached[2], cached[3]
-
-    def _tick_frames(self, req_id: int, state: TickState, q: Quote, t: float,
-                     force: bool) -> list[bytes]:  # fmt: skip
-        """The ticks that changed since the last round (all of them when forced), framed. A
-        delayed subscription gets the delayed tick types; `q` and `t` are then the delayed ones."""
-        key = f"{state.symbol} delayed" if state.delayed else state.symbol
-        op, hi, lo = self._session_range(state.symbol, t, q.last, key)
-        close = self.market.prev_close(state.symbol, t)
-        now = (q.bid, q.bid_size, q.ask, q.ask_size, q.last, q.last_size, q.volume, hi, lo, op,
-               close)  # fmt: skip
-        old = state.last
-        fresh = force or not old
-        out: list[bytes] = []
-        price = msg.tick_price_frame
-        kind = DELAYED_TICK if state.delayed else LIVE_TICK
-        if fresh or old[0:2] != now[0:2]:
-            out.append(price(req_id, kind[msg.TICK_BID], q.bid, q.bid_size))
-        if fresh or old[2:4] != now[2:4]:
-            out.append(price(req_id, kind[msg.TICK_ASK], q.ask, q.ask_size))
-        if fresh or old[4:6] != now[4:6]:
-            out.append(price(req_id, kind[msg.TICK_LAST], q.last, q.last_size))
-        if fresh or old[6] != now[6]:
-            out.append(msg.tick_size_frame(req_id, kind[msg.TICK_VOLUME], q.volume))
-        if fresh or old[7] != now[7]:
-            out.append(price(req_id, kind[msg.TICK_HIGH], hi, 0.0))
-        if fresh or old[8] != now[8]:
-            out.append(price(req_id, kind[msg.TICK_LOW], lo, 0.0))
-        if fresh or old[9] != now[9]:
-            out.append(price(req_id, kind[msg.TICK_OPEN], op, 0.0))
-        if fresh or old[10] != now[10]:
-            out.append(price(req_id, kind[msg.TICK_CLOSE], close, 0.0))
-        state.last = now
-        return out
-
-    def _send_ticks(self, s: ClientSession, req_id: int, state: TickState, t: float,
-                    force: bool = False) -> int:  # fmt: skip
-        t = self._seen_at(state, t)
-        q = self.market.quote(state.symbol, t)
-        out = self._tick_frames(req_id, state, q, t, force)
-        s.send_frames(out)
-        return len(out)
-
-    async def _tick_loop(self) -> None:
-        """Stream ticks to reqMktData subscribers every `tick_interval` real seconds.
-
-        With `tick_interval` 0 every subscription gets a full set of ticks each round, as fast as
-        the sockets drain (the benchmark's mode).
-        """
-        while True:
-            if self.tick_interval > 0:
-                await asyncio.sleep(self.tick_interval)
-            self.tick_rounds += 1
-            self._tell_competing_session()
-            if (self.stalled or not self.ib_link_up or not self.market_data_farm_ok
-                    or self.competing_session):
-                if self.tick_interval <= 0:
-                    await asyncio.sleep(0.01)
-                continue
-            t = self._t()
-            busy = False
-            for s in self._started():
-                if not s.subs.market_data or s.buffered > WRITE_BUFFER_LIMIT:
-                    continue
-                busy = True
-                force = self.tick_interval <= 0
-                batch: list[bytes] = []
-                quotes: dict[tuple[str, bool], Quote] = {}
-                for req_id, state in list(s.subs.market_data.items()):
-                    seen = self._seen_at(state, t)
-                    q = quotes.get((state.symbol, state.delayed))
-                    if q is None:
-                        q = quotes[state.symbol, state.delayed] = self.market.quote(
-                            state.symbol, seen)
-                    batch += self._tick_frames(req_id, state, q, seen, force)
-                s.send_frames(batch)
-            if self.tick_interval <= 0:
-                sessions = [s for s in self._started() if s.subs.market_data]
-                if busy:
-                    await asyncio.gather(*(_drain(s) for s in sessions))
-                else:
-                    await asyncio.sleep(0.01)
-
-    def _tell_competing_session(self) -> None:
-        """Row 17: once per competing session, 10197 on every market-data subscription."""
-        if not self.competing_session:
-            self._competing_told = False
-            return
-        if self._competing_told:
-            return
-        self._competing_told = True
-        for s in self._started():
-            for req_id in s.subs.market_data:
-                s.send(msg.error(s.version, req_id, *COMPETING_SESSION))
-
     async def _engine_loop(self) -> None:
         while True:
             await asyncio.sleep(self.engine_interval)
@@ -853,233 +523,3 @@ class SimulatedGateway:
             except Exception:
                 log.exception("account update failed")
 
-    # handlers: reference data and history
-
-    def _trading_hours(self, t: float) -> tuple[str, str]:
-        sessions = self.market.sessions
-        i = sessions.trading_day(t)
-        parts = []
-        for k in range(i, min(i + 5, len(sessions))):
-            o = datetime.fromtimestamp(sessions.opens[k], ET)
-            cl = datetime.fromtimestamp(sessions.closes[k], ET)
-            parts.append(f"{o:%Y%m%d}:{o:%H%M}-{cl:%Y%m%d}:{cl:%H%M}")
-        liquid = ";".join(parts)
-        return liquid, liquid
-
-    def _req_contract_details(self, s: ClientSession, c: Cursor) -> None:
-        c.skip()  # version
-        req_id = c.next_int()
-        contract = c.contract()
-        self.contract_details_asked.append(contract["symbol"])
-        inst = self._instrument(contract)
-        if inst is None:
-            s.send(msg.error(s.version, req_id, 200,
-                             "No security definition has been found for the request"))  # fmt: skip
-            return
-        trading, liquid = self._trading_hours(self._t())
-        s.send(msg.contract_details(s.version, req_id, inst, trading, liquid))
-        s.send(msg.contract_details_end(req_id))
-
-    def _req_head_timestamp(self, s: ClientSession, c: Cursor) -> None:
-        req_id = c.next_int()
-        first = self.market.sessions.opens[0]
-        s.send(
-            msg.head_timestamp(
-                req_id, datetime.fromtimestamp(first, ET).strftime("%Y%m%d-%H:%M:%S")
-            )
-        )
-
-    def _req_historical_data(self, s: ClientSession, c: Cursor) -> None:
-        req_id = c.next_int()
-        contract = c.contract()
-        c.next_bool()  # includeExpired
-        end_text = c.next_str()
-        bar_size = c.next_str()
-        duration = c.next_str()
-        c.next_bool()  # useRTH
-        what = c.next_str()
-        date_format = c.next_int() or 1
-        inst = self._instrument(contract)
-        if inst is None:
-            s.send(msg.error(s.version, req_id, 200,
-                             "No security definition has been found for the request"))  # fmt: skip
-            return
-        now = self._t()
-
-        def fail(why: str) -> None:
-            s.send(
-                msg.error(
-                    s.version, req_id, 162, f"Historical Market Data Service error message:{why}"
-                )
-            )
-
-        if what.upper() == "SCHEDULE":
-            fail("the simulator has no SCHEDULE data")
-            return
-        refusal = history_refusal(self.realism, inst)
-        if refusal is not None:
-            fail(refusal)
-            return
-        try:
-            end = parse_ib_datetime(end_text) if end_text else now
-            span = duration_seconds(duration)
-            size = bar_size_seconds(bar_size)
-        except ValueError as exc:
-            fail(str(exc))
-            return
-        end = min(end, now)
-        start = end - span.total_seconds()
-        if size < 5:
-            fail(f"bar size {bar_size!r} is below the simulator's 5 second step")
-            return
-        daily = size >= 86400
-        if not daily and span.total_seconds() / size > MAX_INTRADAY_BARS:
-            fail(f"{duration} of {bar_size} bars is more than {MAX_INTRADAY_BARS} bars")
-            return
-        if daily:
-            bars = self.market.daily_bars(inst.symbol, start, end)
-            if size > 86400:
-                bars = aggregate_bars(bars, size)
-        else:
-            bars = self.market.intraday_bars(inst.symbol, start, end, size)
-        s.send(msg.historical_data(req_id, msg.tws_time(start), msg.tws_time(end), bars,
-                                   date_format, daily))  # fmt: skip
-
-    # handlers: orders
-
-    def _place_order(self, s: ClientSession, c: Cursor) -> None:
-        assert s.client_id is not None
-        order_id = c.next_int()
-        contract = c.contract()
-        c.next_str()  # secIdType
-        c.next_str()  # secId
-        action = c.next_str().upper()
-        quantity = c.next_float() or 0.0
-        order_type = c.next_str().upper()
-        lmt = c.next_float()
-        aux = c.next_float()
-        tif = c.next_str().upper() or "DAY"
-        c.next_str()  # ocaGroup
-        account = c.next_str()
-        c.next_str()  # openClose
-        c.next_str()  # origin
-        order_ref = c.next_str()
-        c.skip(6)  # transmit, parentId, blockOrder, sweepToFill, displaySize, triggerMethod
-        outside_rth = c.next_bool()
-        if self.realism.read_only:
-            # "Read-Only API" checked: the order never reaches the book (row 3).
-            self.book.order_refs_received.append(order_ref)
-            self.book.reserve_ids(s.client_id, order_id)
-            self.reports.read_only(s, order_id)
-            self._event("reject", f"order {s.client_id}/{order_id}: error 321 read-only API",
-                        s.client_id)
-            return
-        self.book.advance()
-        self.book.price_check_pct = self.realism.price_check_pct
-        self.book.size_check_value = self.realism.size_check_value
-        self.book.place(
-            s.client_id,
-            order_id,
-            OrderRequest(
-                symbol=contract["symbol"],
-                con_id=contract["con_id"],
-                sec_type=contract["sec_type"],
-                action=action,
-                quantity=quantity,
-                order_type=order_type,
-                lmt_price=lmt,
-                aux_price=aux,
-                tif=tif,
-                outside_rth=outside_rth,
-                order_ref=order_ref,
-                account=account,
-            ),
-        )
-
-    def _cancel_order(self, s: ClientSession, c: Cursor) -> None:
-        assert s.client_id is not None
-        c.skip()
-        order_id = c.next_int()
-        self.book.advance()
-        if not self.book.cancel(s.client_id, order_id):
-            text = f"OrderId {order_id} that needs to be cancelled is not found."
-            s.send(msg.error(s.version, order_id, 10147, text))
-
-    def _global_cancel(self, s: ClientSession, c: Cursor) -> None:
-        self.book.advance()
-        n = self.book.global_cancel()
-        self._event("cancel", f"client {s.client_id}: global cancel ({n} order(s))", s.client_id)
-
-    def _send_open_orders(self, s: ClientSession, orders: list[SimOrder]) -> None:
-        for o in orders:
-            inst = self.market.instruments[o.symbol]
-            s.send(msg.open_order(s.version, o, inst))
-            s.send(msg.order_status(o))
-        s.send(msg.open_order_end())
-
-    def _req_open_orders(self, s: ClientSession, c: Cursor) -> None:
-        self.book.advance()
-        self._send_open_orders(s, [o for o in self.book.working() if o.client_id == s.client_id])
-
-    def _req_all_open_orders(self, s: ClientSession, c: Cursor) -> None:
-        self.book.advance()
-        self._send_open_orders(s, self.book.working())
-
-    def _req_completed_orders(self, s: ClientSession, c: Cursor) -> None:
-        api_only = c.next_bool()
-        today = datetime.fromtimestamp(self._t(), ET).date()
-        for o in self.book.completed():
-            if api_only and o.order_id == 0:
-                continue
-            if o.completed_at is None or datetime.fromtimestamp(o.completed_at, ET).date() != today:
-                continue
-            s.send(msg.completed_order(s.version, o, self.market.instruments[o.symbol]))
-        s.send(msg.completed_orders_end())
-
-    def _req_executions(self, s: ClientSession, c: Cursor) -> None:
-        c.skip()
-        req_id = c.next_int()
-        client_id = c.next_int()
-        acct = c.next_str()
-        since = c.next_str()
-        symbol = c.next_str().upper()
-        sec_type = c.next_str().upper()
-        c.next_str()  # exchange
-        side = c.next_str().upper()
-        self.book.advance()
-        today = datetime.fromtimestamp(self._t(), ET).date()
-        after: float | None = None
-        if since:
-            with contextlib.suppress(ValueError):
-                after = parse_ib_datetime(since)
-        for ex in self.book.executions:
-            if ex.time.astimezone(ET).date() != today:
-                continue
-            if client_id and ex.client_id != client_id:
-                continue
-            if acct and acct != ex.account:
-                continue
-            if symbol and symbol != ex.symbol:
-                continue
-            if sec_type and sec_type != "STK":
-                continue
-            if side and {"BUY": "BOT", "SELL": "SLD"}.get(side, side) != ex.side:
-                continue
-            if after is not None and ex.time.timestamp() < after:
-                continue
-            inst = self.market.instruments[ex.symbol]
-            s.send(msg.exec_details(s.version, req_id, ex, inst))
-            s.send(msg.commission_report(ex))
-        self._executions_answered += 1
-        every = self.realism.drop_exec_details_end_every
-        if every and self._executions_answered % every == 0:
-            log.info("reqExecutions %s: execDetailsEnd left out (realism, row 14)", req_id)
-            return
-        s.send(msg.exec_details_end(req_id))
-
-
-async def _drain(s: ClientSession) -> None:
-    try:
-        await s.writer.drain()
-    except (ConnectionError, OSError):
-        s.close()
