@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections import Counter
 from collections.abc import Iterator
 
 import pytest
@@ -91,3 +92,45 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "kind_simulator(why): the test needs the kind simulator (sim/realism.py "
         "Realism.kind()) for a wire-format reason; integration tests run on Realism.real()")
+
+
+# Figures the suites report at the end: the soak's table of invariants per seed, the fuzz count.
+# Their tests attach them to their reports (user_properties), so they reach this process from
+# xdist workers as well as in a plain run; this is an initial conftest, loaded in both.
+_SOAK_VERDICTS: dict[tuple[int, str], str] = {}
+_SOAK_NOTES: dict[int, str] = {}
+_FUZZ_CASES: Counter[str] = Counter()
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    for key, value in report.user_properties:
+        if key == "soak_verdict":
+            seed, name, verdict = value
+            _SOAK_VERDICTS[(int(seed), str(name))] = str(verdict)
+        elif key == "soak_note":
+            seed, note = value
+            _SOAK_NOTES[int(seed)] = str(note)
+        elif key == "fuzz_cases":
+            _FUZZ_CASES.update(value)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    tr = terminalreporter
+    if _SOAK_VERDICTS:
+        from tests.soak.invariants import INVARIANTS
+
+        seeds = sorted({s for s, _ in _SOAK_VERDICTS})
+        names = [n for n in INVARIANTS if any((s, n) in _SOAK_VERDICTS for s in seeds)]
+        width = max(len(n) for n in names)
+        tr.section("soak: invariants per seed")
+        tr.write_line("seed".ljust(width) + " |" + "".join(f"{s:>6}" for s in seeds))
+        for name in names:
+            cells = "".join(f"{_SOAK_VERDICTS.get((s, name), '-'):>6}" for s in seeds)
+            tr.write_line(f"{name.ljust(width)} |{cells}")
+        for seed in seeds:
+            if seed in _SOAK_NOTES:
+                tr.write_line(_SOAK_NOTES[seed])
+    if _FUZZ_CASES:
+        parts = ", ".join(f"{k} {v}" for k, v in sorted(_FUZZ_CASES.items()))
+        tr.write_line(f"fuzz: {sum(_FUZZ_CASES.values())} cases tried ({parts}); "
+                      "every one exit 0 or 2")

@@ -1,16 +1,25 @@
-"""The fuzz tests count the cases they try; the count is printed at the end of the run."""
+"""The fuzz tests count the cases they try; the count rides on each test's report (so it reaches
+the main process from xdist workers) and tests/conftest.py prints the total at the end."""
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Generator
 
 import pytest
 
 FUZZ_CASES: Counter[str] = Counter()
+_REPORTED: Counter[str] = Counter()
 
 
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if FUZZ_CASES:
-        parts = ", ".join(f"{k} {v}" for k, v in sorted(FUZZ_CASES.items()))
-        terminalreporter.write_line(
-            f"fuzz: {sum(FUZZ_CASES.values())} cases tried ({parts}); every one exit 0 or 2")
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if report.when == "call":
+        new = FUZZ_CASES - _REPORTED
+        if new:
+            report.user_properties.append(("fuzz_cases", dict(new)))
+            _REPORTED.update(new)
+    return report

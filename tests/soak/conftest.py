@@ -6,7 +6,8 @@
 
 Every test of the soak is marked `soak`. Each (seed, invariant) is one test, so the report says
 which invariant held for which seed; a seed's week runs once, at its first invariant, and the
-rest read what it left. At the end a table shows every seed against every invariant.
+rest read what it left (under xdist a seed's invariants share one worker). At the end a table
+shows every seed against every invariant (printed by tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -25,9 +26,6 @@ SOAK_SEEDS = tuple(range(1, 21))
 # Invariants that fail because of a known product bug: {invariant: reason}, applied as
 # xfail(strict=True) so the suite passes while the bug stands and fails once it is fixed.
 KNOWN_BUGS: dict[str, str] = {}
-
-_RESULTS = pytest.StashKey[dict[tuple[int, str], str]]()
-
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("soak", "the seeded week under fire (tests/soak)")
@@ -52,8 +50,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     params: list[Any] = []
     for seed in soak_seeds(metafunc.config):
         for name in INVARIANTS:
-            marks = [pytest.mark.xfail(strict=True, reason=KNOWN_BUGS[name])] \
-                if name in KNOWN_BUGS else []
+            # A seed's week runs once per process: under xdist its invariants share a worker.
+            marks = [pytest.mark.xdist_group(f"soak-seed{seed}")]
+            if name in KNOWN_BUGS:
+                marks.append(pytest.mark.xfail(strict=True, reason=KNOWN_BUGS[name]))
             params.append(pytest.param((seed, name), id=f"seed{seed}-{name}", marks=marks))
     metafunc.parametrize("soak_case", params)
 
@@ -65,14 +65,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.soak)
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.stash[_RESULTS] = {}
-
-
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Each invariant's verdict (and its seed's run note) rides on the report, so the table that
+    tests/conftest.py prints at the end sees it from xdist workers too."""
     report = yield
     case = getattr(item, "callspec", None)
     if case is not None and "soak_case" in case.params and (
@@ -82,25 +80,9 @@ def pytest_runtest_makereport(
         verdict = "ok" if report.passed else "FAIL"
         if hasattr(report, "wasxfail"):
             verdict = "xfail" if report.skipped else "XPASS"
-        item.config.stash[_RESULTS][(seed, name)] = verdict
-    return report
+        report.user_properties.append(("soak_verdict", (seed, name, verdict)))
+        from tests.soak.test_soak_week import RUN_NOTES
 
-
-def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
-    results = config.stash.get(_RESULTS, {})
-    if not results:
-        return
-    seeds = sorted({s for s, _ in results})
-    names = [n for n in INVARIANTS if any((s, n) in results for s in seeds)]
-    tr = terminalreporter
-    tr.section("soak: invariants per seed")
-    width = max(len(n) for n in names)
-    tr.write_line("seed".ljust(width) + " |" + "".join(f"{s:>6}" for s in seeds))
-    for name in names:
-        cells = "".join(f"{results.get((s, name), '-'):>6}" for s in seeds)
-        tr.write_line(f"{name.ljust(width)} |{cells}")
-    from tests.soak.test_soak_week import RUN_NOTES
-
-    for seed in seeds:
         if seed in RUN_NOTES:
-            tr.write_line(RUN_NOTES[seed])
+            report.user_properties.append(("soak_note", (seed, RUN_NOTES[seed])))
+    return report
