@@ -91,6 +91,7 @@ async def test_ibs_own_price_check_is_a_rejection_not_a_cancel(
     ib_log_guard.expect(r"Error 202")
     r = await rig(LIMITS)
     gateway.realism.price_check_pct = 3.0
+    gateway.realism.precaution_percentage = 0  # "Bypass Order Precautions" set (row 19)
     await r.engine.portfolio.watch_symbols(["XOM"])
     await wait_until(lambda: r.engine.portfolio.quote("XOM")[0] is not None)
     limit = round(gateway.quote("XOM").bid * 0.9, 2)  # 10% through: within our collar, not IB's
@@ -125,7 +126,7 @@ async def test_a_cancel_we_asked_for_is_cancelled_at_info(
     r = await rig(LIMITS)
     await r.engine.portfolio.watch_symbols(["XOM"])
     await wait_until(lambda: r.engine.portfolio.quote("XOM")[0] is not None)
-    limit = round(gateway.quote("XOM").ask * 1.2, 2)  # a resting sell, above the market
+    limit = round(gateway.quote("XOM").ask * 1.05, 2)  # a resting sell, 5% above the market
     await sell_xom(r, "wer-exit-XOM-rest", limit=limit)
     await wait_until(lambda: len(gateway.open_orders()) == 1)
     assert await r.engine.executor.cancel_orders(r.engine.executor.working_orders(["XOM"]))

@@ -93,3 +93,29 @@ async def test_the_position_trails_the_execution_report(
     ib.placeOrder(Stock("AAPL", "SMART", "USD"), MarketOrder("SELL", 100))
     await wait_until(lambda: "position" in seen, timeout=5)
     assert seen["position"] - seen["exec"] >= 0.25
+
+
+UNSET = 1.7976931348623157e308  # what ib_async reads for TWS's unset double (row 16)
+
+
+async def test_pnl_starts_unset_then_comes_about_once_a_second(
+    ib: IB, gateway: SimulatedGateway, manual_clock: ManualClock
+) -> None:
+    """Row 16: a P&L subscription's first answer has every value unset (max-double), the
+    figures follow on IB's own once-a-second pace; a symbol with nothing realized today keeps
+    its realized P&L unset."""
+    account = gateway.account_id
+    seen: list[tuple[float, float, float, float]] = []
+    ib.pnlEvent += lambda p: seen.append((time.monotonic(), p.dailyPnL, p.unrealizedPnL,
+                                          p.realizedPnL))
+    ib.reqPnL(account)
+    single = ib.reqPnLSingle(account, "", gateway.market.instruments["AAPL"].con_id)
+    await wait_until(lambda: len(seen) >= 2, timeout=5)
+    manual_clock.advance(600)  # prices move: the figures change
+    await wait_until(lambda: len(seen) >= 3, timeout=5)
+    assert seen[0][1:] == (UNSET, UNSET, UNSET)
+    assert UNSET not in seen[1][1:]
+    assert seen[2][0] - seen[1][0] > 0.8  # IB's pace, not the account loop's 0.1 s
+    await wait_until(lambda: single.dailyPnL != UNSET)
+    assert single.position == 100 and single.realizedPnL == UNSET
+    assert abs(single.unrealizedPnL - 100 * (gateway.price("AAPL") - 180.0)) < 50

@@ -1,5 +1,6 @@
 """The real ib_async client against the simulator's real-gateway order behaviours
-(../shared/notes/ib-real-behaviour.md rows 2, 3, 5, 12, 13, 14, 20), each switched on alone."""
+(../shared/notes/ib-real-behaviour.md rows 2, 3, 5, 12, 13, 14, 15, 19, 20), each switched on
+alone."""
 
 from __future__ import annotations
 
@@ -90,6 +91,7 @@ async def test_a_price_check_is_cancelled_with_202_and_ibs_reason(
 ) -> None:
     ib_log_guard.expect(r"Error 202")
     gateway.realism.price_check_pct = 5.0
+    gateway.realism.precaution_percentage = 0  # TWS's presets would refuse it first (row 19)
     texts: list[tuple[int, str]] = []
     ib.errorEvent += lambda req_id, code, text, contract: texts.append((code, text))
     limit = round(gateway.quote("AAPL").ask * 1.2, 2)
@@ -211,3 +213,68 @@ async def test_a_missing_exec_details_end_costs_the_clients_timeout(
     second = await connect_ib(2, timeout=1.0)
     assert loop.time() - started >= 1.0
     assert second.isConnected()
+
+
+async def test_a_cancel_of_an_ended_order_is_161_and_of_an_unknown_one_10147(
+    ib: IB, gateway: SimulatedGateway, ib_log_guard: IbLogGuard
+) -> None:
+    """Row 15: IB answers a cancel of an order that already ended with 161."""
+    ib_log_guard.expect(r"Error 161|Error 10147|Error 202")
+    codes: list[tuple[int, int]] = []
+    ib.errorEvent += lambda req_id, code, text, contract: codes.append((req_id, code))
+    filled = ib.placeOrder(aapl(), MarketOrder("BUY", 10))
+    resting = ib.placeOrder(aapl(), LimitOrder("BUY", 10, round(gateway.price("AAPL") * 0.98, 2)))
+    await wait_until(lambda: filled.isDone() and resting.orderStatus.status == "Submitted")
+    ib.cancelOrder(resting.order)
+    await wait_until(resting.isDone)
+    for order in (filled.order, resting.order):
+        ib.client.cancelOrder(order.orderId, "")
+    ib.client.cancelOrder(999, "")
+    await wait_until(lambda: len(codes) == 4)
+    assert codes == [(resting.order.orderId, 202), (filled.order.orderId, 161),
+                     (resting.order.orderId, 161), (999, 10147)]
+
+
+async def test_a_global_cancel_cancels_every_order_however_placed(
+    ib: IB, gateway: SimulatedGateway, connect_ib: ConnectIB, ib_log_guard: IbLogGuard
+) -> None:
+    """Row 15: another API client's order and one the trader entered in TWS by hand too."""
+    ib_log_guard.expect(r"Error 202")
+    other = await connect_ib(2)
+    low = round(gateway.price("AAPL") * 0.95, 2)
+    ours = ib.placeOrder(aapl(), LimitOrder("BUY", 10, low))
+    theirs = other.placeOrder(aapl(), LimitOrder("BUY", 5, low))
+    gateway.place_in_tws("MSFT", -3, "LMT", round(gateway.price("MSFT") * 1.05, 2))
+    await wait_until(lambda: len(gateway.open_orders()) == 3)
+    ib.reqGlobalCancel()
+    await wait_until(lambda: ours.isDone() and theirs.isDone() and not gateway.open_orders())
+    assert ours.orderStatus.status == theirs.orderStatus.status == "Cancelled"
+
+
+@pytest.mark.parametrize(("switch", "value", "words"), [
+    ("precaution_percentage", 3.0, "price exceeds the Percentage constraint of 3%"),
+    ("precaution_total_value", 10_000.0, "exceeds  the Total Value Limit of 10,000 USD"),
+    ("precaution_size_limit", 50.0, "exceeds the Size Limit of 50"),
+])
+async def test_tws_precautionary_settings_refuse_an_api_order_with_451(
+    ib: IB, gateway: SimulatedGateway, ib_log_guard: IbLogGuard, switch: str, value: float,
+    words: str,
+) -> None:
+    """Row 19: unless "Bypass Order Precautions for API Orders" is checked, TWS refuses an API
+    order that breaks a preset with error 451 naming the constraint; IB never sees it."""
+    ib_log_guard.expect(r"Error 451")
+    gateway.realism = Realism.kind().model_copy(update={switch: value})
+    texts: list[tuple[int, str]] = []
+    ib.errorEvent += lambda req_id, code, text, contract: texts.append((code, text))
+    limit = round(gateway.quote("AAPL").ask * 1.05, 2)  # 5% off, $21,000 for 100 shares
+    trade = ib.placeOrder(aapl(), LimitOrder("BUY", 100, limit))
+    await wait_until(trade.isDone)
+    [(code, text)] = texts
+    assert code == 451 and words in text
+    assert f'"ID:{trade.order.orderId}"' in text and "Precautionary Settings" in text
+    assert trade.orderStatus.status == "Cancelled"  # ib_async ends it on the error
+    assert gateway.open_orders() == [] and gateway.executions == []
+    gateway.realism = Realism.kind()  # bypassed: the same order goes through
+    again = ib.placeOrder(aapl(), LimitOrder("BUY", 100, limit))
+    await wait_until(again.isDone)
+    assert again.orderStatus.status == "Filled"

@@ -3,9 +3,10 @@
 A real gateway sends these on separate streams with their own timing (notes rows 1 and 8):
 positions (reqPositions) come when a position changes, possibly a while after the fill; account
 values and portfolio rows (reqAccountUpdates) come on their own lag after a position change and
-otherwise about every 3 minutes; P&L (reqPnL, reqPnLSingle) about once a second. The kind
-simulator sends all of them at once, every `account_interval`. The realism switches
-(`account_lag_seconds`, `account_refresh_seconds`, `position_lag_seconds`) choose.
+otherwise about every 3 minutes; P&L (reqPnL, reqPnLSingle) about once a second, with
+max-double for what is not computed yet (row 16). The kind simulator sends all of them at once,
+every `account_interval`. The realism switches (`account_lag_seconds`, `account_refresh_seconds`,
+`position_lag_seconds`, `pnl_interval_seconds`, `pnl_unset_max_double`) choose.
 
 Lags are real seconds (a network matter); the 3-minute refresh is clock time (IB's schedule).
 """
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from weekly_er_tui.sim import messages as msg
 from weekly_er_tui.sim.market import Instrument
+from weekly_er_tui.sim.protocol import UNSET_DOUBLE
 from weekly_er_tui.sim.session import ClientSession, Cursor
 
 if TYPE_CHECKING:
@@ -29,6 +31,8 @@ log = logging.getLogger("weekly_er_tui.sim")
 
 # The values a client sees in both its own currency and BASE (as TWS sends them).
 BASE_TOO = ("CashBalance", "TotalCashValue", "NetLiquidation", "UnrealizedPnL", "RealizedPnL")
+# An unset P&L value as TWS writes it (row 16): ib_async reads it as the number it says.
+UNSET_TEXT = "1.7976931348623157E308"
 
 
 class AccountStream:
@@ -38,6 +42,7 @@ class AccountStream:
     def __init__(self, gw: SimulatedGateway) -> None:
         self.gw = gw
         self.rounds = 0  # periodic rounds done (tests wait on it)
+        self._pnl_sent_at = -1e9  # loop time of the last P&L round
 
     @property
     def _id(self) -> str:
@@ -127,20 +132,24 @@ class AccountStream:
 
     def _send_pnl(self) -> None:
         gw = self.gw
+        now = asyncio.get_running_loop().time()
+        if now - self._pnl_sent_at < gw.realism.pnl_interval_seconds:
+            return  # row 16: IB's own pace, about once a second
+        self._pnl_sent_at = now
         for s in gw._started():
             for req_id, old in list(s.subs.pnl.items()):
                 row = self.pnl_row()
-                if row != old:
+                if row != old and set(old) != {UNSET_DOUBLE}:  # unset: _figures sends it
                     s.subs.pnl[req_id] = row
-                    s.send(msg.pnl(req_id, *row))
+                    s.send(msg.pnl(req_id, *_unset_text(row)))
             for req_id, (con_id, old_single) in list(s.subs.pnl_single.items()):
                 sym = gw.market.by_con_id.get(con_id)
                 if sym is None:
                     continue
                 row = self.pnl_single_row(sym)
-                if row != old_single:
+                if row != old_single and set(old_single[1:]) != {UNSET_DOUBLE}:
                     s.subs.pnl_single[req_id] = (con_id, row)
-                    s.send(msg.pnl_single(req_id, *row))
+                    s.send(msg.pnl_single(req_id, *_unset_text(row)))
 
     # figures
 
@@ -162,8 +171,35 @@ class AccountStream:
 
     def pnl_single_row(self, symbol: str) -> tuple[float, ...]:
         p = self.gw.account.pnl_single(symbol)
-        return (p.position, round(p.daily, 2), round(p.unrealized, 2), round(p.realized, 2),
+        realized = round(p.realized, 2)
+        if realized == 0 and self.gw.realism.pnl_unset_max_double:
+            realized = UNSET_DOUBLE  # nothing of it realized today: unset (row 16)
+        return (p.position, round(p.daily, 2), round(p.unrealized, 2), realized,
                 round(p.value, 2))  # fmt: skip
+
+    def _figures_later(self, s: ClientSession) -> None:
+        """The figures after an unset first answer, once IB has computed them (row 16)."""
+        if self.gw.realism.pnl_unset_max_double:
+            self._after(self.gw.realism.pnl_first_figure_seconds, lambda: self._figures(s))
+
+    def _figures(self, s: ClientSession) -> None:
+        for req_id, old in list(s.subs.pnl.items()):
+            if set(old) == {UNSET_DOUBLE}:
+                row = s.subs.pnl[req_id] = self.pnl_row()
+                s.send(msg.pnl(req_id, *_unset_text(row)))
+        for req_id, (con_id, old_single) in list(s.subs.pnl_single.items()):
+            sym = self.gw.market.by_con_id.get(con_id)
+            if sym is not None and set(old_single[1:]) == {UNSET_DOUBLE}:
+                row = self.pnl_single_row(sym)
+                s.subs.pnl_single[req_id] = (con_id, row)
+                s.send(msg.pnl_single(req_id, *_unset_text(row)))
+
+    def _first_answer(self, row: tuple[float, ...], keep: int = 0) -> tuple[float, ...]:
+        """A subscription's first answer: every value unset while IB has not computed it
+        (row 16; the first `keep` fields, a position, are known). The figures follow."""
+        if not self.gw.realism.pnl_unset_max_double:
+            return row
+        return row[:keep] + (UNSET_DOUBLE,) * (len(row) - keep)
 
     def send_account_values(self, s: ClientSession, force: bool = False) -> bool:
         vals = self.value_strings()
@@ -301,9 +337,10 @@ class AccountStream:
 
     def req_pnl(self, s: ClientSession, c: Cursor) -> None:
         req_id = c.next_int()
-        row = self.pnl_row()
+        row = self._first_answer(self.pnl_row())
         s.subs.pnl[req_id] = row
-        s.send(msg.pnl(req_id, *row))
+        s.send(msg.pnl(req_id, *_unset_text(row)))
+        self._figures_later(s)
 
     def cancel_pnl(self, s: ClientSession, c: Cursor) -> None:
         s.subs.pnl.pop(c.next_int(), None)
@@ -318,9 +355,16 @@ class AccountStream:
             s.send(msg.error(s.version, req_id, 200,
                              "No security definition has been found for the request"))  # fmt: skip
             return
-        row = self.pnl_single_row(inst.symbol)
+        row = self._first_answer(self.pnl_single_row(inst.symbol), keep=1)
         s.subs.pnl_single[req_id] = (con_id, row)
-        s.send(msg.pnl_single(req_id, *row))
+        s.send(msg.pnl_single(req_id, *_unset_text(row)))
+        self._figures_later(s)
 
     def cancel_pnl_single(self, s: ClientSession, c: Cursor) -> None:
         s.subs.pnl_single.pop(c.next_int(), None)
+
+
+def _unset_text(row: tuple[float, ...]) -> list[float | str]:
+    """The row as sent: an unset value written out as TWS writes it (the encoder would send an
+    empty field, which ib_async reads as 0.0: a figure)."""
+    return [UNSET_TEXT if v == UNSET_DOUBLE else v for v in row]

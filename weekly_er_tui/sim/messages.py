@@ -286,12 +286,16 @@ def position_multi_end(req_id: int) -> Fields:
     return [72, 1, req_id]
 
 
-def pnl(req_id: int, daily: float, unrealized: float, realized: float) -> Fields:
+# P&L values are numbers, or the text of an unset one (sim/account_stream.py, row 16).
+PnlValue = float | str
+
+
+def pnl(req_id: int, daily: PnlValue, unrealized: PnlValue, realized: PnlValue) -> Fields:
     return [94, req_id, daily, unrealized, realized]
 
 
-def pnl_single(req_id: int, pos: float, daily: float, unrealized: float, realized: float,
-               value: float) -> Fields:  # fmt: skip
+def pnl_single(req_id: int, pos: PnlValue, daily: PnlValue, unrealized: PnlValue,
+               realized: PnlValue, value: PnlValue) -> Fields:  # fmt: skip
     return [95, req_id, pos, daily, unrealized, realized, value]
 
 

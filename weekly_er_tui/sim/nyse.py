@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import bisect
 import warnings
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 import exchange_calendars as xcals
 
 _FIRST = "2000-01-03"
+_ET = ZoneInfo("America/New_York")
+PRE_MARKET_OPEN = time(4, 0)  # extended hours start at 04:00 ET on a trading day ...
+AFTER_HOURS_SECONDS = 4 * 3600  # ... and end 4 hours after its close (20:00; 17:00 after 13:00)
 
 
 class Sessions:
@@ -58,6 +62,22 @@ class Sessions:
 
     def index_of_date(self, d: date) -> int | None:
         return self._by_date.get(d)
+
+    def extended_open(self, i: int) -> int:
+        """04:00 ET of session `i`: the pre-market opens."""
+        return int(datetime.combine(self.dates[i], PRE_MARKET_OPEN, tzinfo=_ET).timestamp())
+
+    def extended_close(self, i: int) -> int:
+        """The end of session `i`'s after-hours: 4 hours after its close."""
+        return self.closes[i] + AFTER_HOURS_SECONDS
+
+    def in_extended_hours(self, t: float) -> bool:
+        """Whether `t` is in a trading day's extended hours (pre-market, the session, or
+        after-hours): an outsideRth order works then, and only then."""
+        i = bisect.bisect_right(self.closes, t)
+        if i < len(self.closes) and self.extended_open(i) <= t:
+            return True
+        return i > 0 and t < self.extended_close(i - 1)
 
     def last_closed(self, t: float) -> int:
         """Index of the last session that closed at or before `t`."""

@@ -13,6 +13,8 @@ speed and however often `advance` is called:
   price point where the market crosses it.
 - STP triggers when the last price reaches the stop and fills at the ask/bid of that instant.
 - MOC fills at the session's closing price; LOC too when the close is within its limit.
+- outsideRth LMT/STP orders also work outside the session: at any hour (the kind simulator), or
+  only in extended hours on trading days (realism `extended_hours_only`).
 - DAY orders still working at the close are cancelled; GTC orders carry over; IOC orders cancel
   whatever does not fill at once.
 """
@@ -22,157 +24,35 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Protocol
 
 from weekly_er_tui.sim.account import SimAccount
 from weekly_er_tui.sim.market import Market, half_spread, round_price
-from weekly_er_tui.sim.order_rules import price_check, validate
+from weekly_er_tui.sim.order_rules import (
+    moc_cancel_refusal,
+    price_check,
+    validate,
+)
+from weekly_er_tui.sim.order_types import (
+    DONE,
+    OrderListener,
+    OrderRequest,
+    RejectRule,
+    SimExecution,
+    SimOrder,
+    Status,
+    commission_for,
+)
+from weekly_er_tui.sim.realism import Realism
+
+__all__ = ["DONE", "OrderBook", "OrderListener", "OrderRequest", "RejectRule", "SimExecution",
+           "SimOrder", "Status", "commission_for"]
 
 log = logging.getLogger("weekly_er_tui.sim")
 
-MOC_CUTOFF_SECONDS = 600
-COMMISSION_PER_SHARE = 0.005
-COMMISSION_MIN = 1.0
-COMMISSION_MAX_PCT = 0.01
-
-
-class Status:
-    PRE_SUBMITTED = "PreSubmitted"
-    SUBMITTED = "Submitted"
-    FILLED = "Filled"
-    CANCELLED = "Cancelled"
-    INACTIVE = "Inactive"
-
-
-DONE = frozenset({Status.FILLED, Status.CANCELLED, Status.INACTIVE})
-
-
-def commission_for(quantity: float, price: float) -> float:
-    """IB fixed pricing: $0.005 a share, at least $1, at most 1% of the trade value."""
-    c = max(COMMISSION_MIN, COMMISSION_PER_SHARE * abs(quantity))
-    return round(min(c, COMMISSION_MAX_PCT * abs(quantity) * price), 4)
-
-
-@dataclass(slots=True)
-class OrderRequest:
-    """What a placeOrder message asked for."""
-
-    symbol: str
-    action: str
-    quantity: float
-    order_type: str
-    lmt_price: float | None = None
-    aux_price: float | None = None
-    tif: str = "DAY"
-    outside_rth: bool = False
-    order_ref: str = ""
-    account: str = ""
-    con_id: int = 0
-    sec_type: str = "STK"
-
-
-@dataclass(slots=True)
-class SimOrder:
-    perm_id: int
-    client_id: int
-    order_id: int
-    symbol: str
-    con_id: int
-    action: str  # BUY or SELL
-    quantity: float
-    order_type: str
-    lmt_price: float | None
-    aux_price: float | None
-    tif: str
-    outside_rth: bool
-    order_ref: str
-    account: str
-    placed_at: float
-    day: int  # session index the order is for (DAY orders expire at its close)
-    status: str = Status.PRE_SUBMITTED
-    filled: float = 0.0
-    avg_fill_price: float = 0.0
-    last_fill_price: float = 0.0
-    active: bool = False
-    triggered: bool = False
-    checked_until: float = 0.0
-    parts: list[float] = field(default_factory=list)  # quantities of the fills still to come
-    part_interval: float = 0.0
-    next_part_at: float | None = None
-    completed_at: float | None = None
-    completed_status: str = ""
-    executions: int = 0
-
-    @property
-    def remaining(self) -> float:
-        return self.quantity - self.filled
-
-    @property
-    def is_done(self) -> bool:
-        return self.status in DONE
-
-    @property
-    def sign(self) -> float:
-        return 1.0 if self.action == "BUY" else -1.0
-
-
-@dataclass(frozen=True, slots=True)
-class SimExecution:
-    """One fill, as the account and reqExecutions know it."""
-
-    exec_id: str
-    order_id: int
-    perm_id: int
-    client_id: int
-    order_ref: str
-    symbol: str
-    con_id: int
-    side: str  # BOT or SLD
-    qty: float
-    price: float
-    time: datetime
-    commission: float
-    realized_pnl: float | None
-    cum_qty: float
-    avg_price: float
-    account: str
-
-    @property
-    def signed_qty(self) -> float:
-        return self.qty if self.side == "BOT" else -self.qty
-
-
-class OrderListener(Protocol):
-    def order_accepted(self, order: SimOrder) -> None: ...
-
-    def order_activated(self, order: SimOrder) -> None: ...
-
-    def order_modified(self, order: SimOrder) -> None: ...
-
-    def order_filled(self, order: SimOrder, execution: SimExecution) -> None: ...
-
-    def order_cancelled(self, order: SimOrder, requested: bool, reason: str = "") -> None: ...
-
-    def order_rejected(self, client_id: int, order_id: int, code: int, message: str,
-                       order: SimOrder | None = None) -> None: ...
-
-
-@dataclass(slots=True)
-class RejectRule:
-    reason: str
-    remaining: int | None = None  # None: until cleared
-    symbol: str | None = None
-    predicate: Callable[[str], bool] | None = None
-
-    def matches(self, symbol: str) -> bool:
-        if self.symbol is not None and self.symbol != symbol:
-            return False
-        return self.predicate is None or self.predicate(symbol)
-
-
 _EXPIRE, _ACTIVATE, _PART, _FILL = 3, 0, 1, 2
+_KIND = Realism.kind()
 
 
 class OrderBook:
@@ -185,6 +65,7 @@ class OrderBook:
         now: Callable[[], float],
         listener: OrderListener,
         first_perm_id: int = 1_100_000_001,
+        realism: Callable[[], Realism] | None = None,
     ) -> None:
         self.market = market
         self.sessions = market.sessions
@@ -198,12 +79,14 @@ class OrderBook:
         self.reject_rules: list[RejectRule] = []
         self.partial_parts = 1
         self.partial_interval = 0.0
-        self.moc_cutoff_seconds = MOC_CUTOFF_SECONDS
-        # IB's own order checks (row 20); the gateway sets them from its realism profile.
-        self.price_check_pct = 0.0
-        self.size_check_value = 0.0
+        # The gateway's realism profile, read at each decision (a test may switch it).
+        self._realism = realism or (lambda: _KIND)
         self._perm = itertools.count(first_perm_id)
         self._next_ids: dict[int, int] = {}
+
+    @property
+    def realism(self) -> Realism:
+        return self._realism()
 
     # ids
 
@@ -234,7 +117,7 @@ class OrderBook:
             self._modify(existing, req)
             return
         now = self._now()
-        problem = validate(self, req, now)
+        problem = validate(self, req, now, order_id)
         if problem is not None:
             code, message = problem
             # IB shows a rejected new order as Inactive: the listener may say so (row 2).
@@ -259,21 +142,51 @@ class OrderBook:
         order.completed_at, order.completed_status = now, "Rejected"
         return order
 
-    def cancel(self, client_id: int, order_id: int) -> bool:
-        """Cancel a working order; False when this client has no such working order."""
+    def cancel(self, client_id: int, order_id: int) -> tuple[int, str] | None:
+        """Cancel a working order; else IB's error: 10147 for no such order, 161 for one that
+        has ended (row 15) or a MOC/LOC past its cancel cutoff (row 11)."""
         perm = self.by_client.get((client_id, order_id))
         order = self.orders.get(perm) if perm is not None else None
-        if order is None or order.is_done:
-            return False
-        self._cancel(order, self._now(), requested=True)
-        return True
+        if order is None or (order.is_done and not self.realism.cancel_ended_is_161):
+            return (10147, f"OrderId {order_id} that needs to be cancelled is not found.")
+        now = self._now()
+        if order.is_done:
+            return (161, "Cancel attempted when order is not in a cancellable state. "
+                         f"Order permId ={order.perm_id}")
+        refusal = moc_cancel_refusal(self, order, now)
+        if refusal is not None:
+            return refusal
+        self._cancel(order, now, requested=True)
+        return None
 
     def global_cancel(self) -> int:
+        """reqGlobalCancel: every working order of the account, however it was placed (any
+        client, TWS by hand), except a MOC/LOC past its cancel cutoff."""
         now = self._now()
-        todo = self.working()
+        todo = [o for o in self.working() if moc_cancel_refusal(self, o, now) is None]
         for order in todo:
             self._cancel(order, now, requested=True)
         return len(todo)
+
+    def place_in_tws(self, req: OrderRequest) -> SimOrder:
+        """An order the trader entered in TWS by hand: clientId 0, orderId 0 (no API client
+        owns it; reqAllOpenOrders shows it, a global cancel cancels it)."""
+        now = self._now()
+        problem = validate(self, req, now, 0, api=False)
+        if problem is not None:
+            raise ValueError(problem[1])
+        order = self._new_order(0, 0, req, now)
+        self.listener.order_accepted(order)
+        if self._can_activate(order, now):
+            self._activate(order, now)
+        return order
+
+    def shocked(self, symbols: list[str], t: float) -> None:
+        """A price shock at `t`: resting orders in these symbols are checked against it even
+        if they were checked up to `t` already (a shock at the same instant was missed)."""
+        for order in self.working():
+            if order.symbol in symbols and order.active and order.checked_until >= t:
+                order.checked_until = t - 1e-3
 
     def fill_externally(self, symbol: str, quantity: float, price: float | None = None) -> SimOrder:
         """A fill made outside the API (a 'TWS user' order): clientId 0, orderId 0."""
@@ -378,8 +291,9 @@ class OrderBook:
         s = self.sessions
         open_t, close_t = s.opens[order.day], s.closes[order.day]
         if not order.active:
-            if open_t <= now:
-                return (float(open_t), _ACTIVATE, 0.0)
+            start = self.sessions.extended_open(order.day) if self._extended(order) else open_t
+            if start <= now:
+                return (float(start), _ACTIVATE, 0.0)
             return None
         if order.next_part_at is not None:
             if order.next_part_at <= now:
@@ -510,6 +424,11 @@ class OrderBook:
         self.listener.order_cancelled(order, requested, reason)
 
     def _modify(self, order: SimOrder, req: OrderRequest) -> None:
+        refusal = moc_cancel_refusal(self, order, self._now())
+        if refusal is not None:  # row 11: no reduce or modify either; the order stays as it is
+            self.listener.order_rejected(order.client_id, order.order_id, 201,
+                                         "Order rejected - reason: " + refusal[1])
+            return
         if req.quantity < order.filled:
             self.listener.order_rejected(
                 order.client_id,
@@ -536,9 +455,16 @@ class OrderBook:
         if self.sessions.is_open(now):
             return True
         if order.outside_rth and order.order_type in ("LMT", "STP"):
+            if self._extended(order) and not self.sessions.in_extended_hours(now):
+                return False  # row 10: it waits for the next 04:00 ET of a trading day
             order.day = self.sessions.trading_day(now)
             return True
         return False
+
+    def _extended(self, order: SimOrder) -> bool:
+        """Whether the order works in extended hours only (an outsideRth LMT/STP, row 10)."""
+        return (order.outside_rth and order.order_type in ("LMT", "STP")
+                and self.realism.extended_hours_only)
 
     def _take_price(self, order: SimOrder, last: float) -> float:
         half = half_spread(last)

@@ -80,6 +80,39 @@ class Realism(BaseModel):
     # Row 20: IB's own size check: an order worth more than this is error 201 "... please
     # submit a smaller order" (0: off).
     size_check_value: float = Field(0.0, ge=0, json_schema_extra={"real": 2_000_000.0})
+    # -- sessions, cancels, P&L, TWS's own settings (rows 10, 11, 15, 16, 19) -----------------
+    # Row 10: an outsideRth order works only in extended hours (04:00 ET to 4 hours after the
+    # close: 20:00, 17:00 after a 13:00 early close) on trading days; nothing fills on a weekend
+    # or holiday: it waits PreSubmitted for the next 04:00. Off: it works at any hour.
+    extended_hours_only: bool = Field(False, json_schema_extra={"real": True})
+    # Row 11: MOC/LOC by listing exchange: NYSE takes them until 10 minutes before the close
+    # (15:50), Nasdaq until 5 minutes before (15:55); after close - 10 minutes none is cancelled
+    # or reduced (error 161, the order stays working). Early closes move both. Off: every new
+    # MOC/LOC is refused from close - 10 minutes and cancels are always allowed.
+    moc_exchange_cutoffs: bool = Field(False, json_schema_extra={"real": True})
+    # Row 15: a cancel of an order that has already ended (cancelled, filled) is error 161 "not
+    # in a cancellable state", not 10147 "not found".
+    cancel_ended_is_161: bool = Field(False, json_schema_extra={"real": True})
+    # Row 16: P&L (reqPnL, reqPnLSingle) at most every this many real seconds (0: every round of
+    # the account loop) ...
+    pnl_interval_seconds: float = Field(0.0, ge=0, json_schema_extra={"real": 1.0})
+    # ... and unset values as max-double (1.7976931348623157E308): every value of a
+    # subscription's first answer (IB has not computed them yet), and a symbol's realized P&L
+    # while nothing of it was realized today.
+    pnl_unset_max_double: bool = Field(False, json_schema_extra={"real": True})
+    # ... the figures following that first answer this many real seconds later.
+    pnl_first_figure_seconds: float = Field(0.0, ge=0, json_schema_extra={"real": 0.3})
+    # Row 19: TWS's precautionary settings (Global Configuration > Presets), applied to API
+    # orders unless "Bypass Order Precautions for API Orders" is checked: a limit more than this
+    # percent off the market, an order worth more than this many USD, or more shares than this
+    # is refused by TWS with error 451 naming the constraint (0: no such limit; all 0: bypassed).
+    # The real profile: a trader's presets, the Percentage left blank (as TWS allows: resting
+    # limits far from the market are common) and a value and a size limit that a large close
+    # can meet (TWS's out-of-box values are tighter: captures show 3% and a Total Value Limit
+    # of 100,000 USD); a test or scenario sets its own.
+    precaution_percentage: float = Field(0.0, ge=0, json_schema_extra={"real": 0.0})
+    precaution_total_value: float = Field(0.0, ge=0, json_schema_extra={"real": 1_000_000.0})
+    precaution_size_limit: float = Field(0.0, ge=0, json_schema_extra={"real": 100_000.0})
 
     @classmethod
     def kind(cls) -> Realism:

@@ -36,7 +36,7 @@ from weekly_er_tui.sim.handlers.orders import OrderEvents, OrderHandlers
 from weekly_er_tui.sim.market import Market, Quote
 from weekly_er_tui.sim.nyse import nyse_sessions
 from weekly_er_tui.sim.order_reports import OrderReports
-from weekly_er_tui.sim.orders import OrderBook, RejectRule, SimExecution, SimOrder
+from weekly_er_tui.sim.orders import OrderBook, OrderRequest, RejectRule, SimExecution, SimOrder
 from weekly_er_tui.sim.protocol import SERVER_VERSION
 from weekly_er_tui.sim.realism import Realism
 from weekly_er_tui.sim.scenario import Scenario
@@ -102,7 +102,8 @@ class SimulatedGateway:
         for p in scenario.positions:
             self.account.seed_position(p.symbol, p.quantity, p.avg_cost)
         self.reports = OrderReports(self)
-        self.book = OrderBook(self.market, self.account, self._t, OrderEvents(self))
+        self.book = OrderBook(self.market, self.account, self._t, OrderEvents(self),
+                              realism=lambda: self.realism)
         self.stream = AccountStream(self)
         self.delay = 0.0
         self.stalled = False
@@ -413,6 +414,7 @@ class SimulatedGateway:
         else:
             symbols = list(self.market.instruments)
         self.market.shock(symbols, pct, self._t())
+        self.book.shocked(symbols, self._t())
         self._event("fault", f"fault: price shock {pct:+g}% on {', '.join(symbols)}")
         self.process()
         return symbols
@@ -425,6 +427,18 @@ class SimulatedGateway:
         order = self.book.fill_externally(symbol, quantity, price)
         self.stream.position_changed(order.symbol)
         return self.book.executions[-1]
+
+    def place_in_tws(self, symbol: str, quantity: float, order_type: str = "LMT",
+                     lmt_price: float | None = None, tif: str = "DAY") -> SimOrder:
+        """An order the trader entered in TWS by hand (`quantity` signed: + buys): it works
+        at IB under clientId 0; no API client owns it, reqAllOpenOrders shows it and a global
+        cancel cancels it (row 15)."""
+        req = OrderRequest(symbol, "BUY" if quantity > 0 else "SELL", abs(quantity),
+                           order_type.upper(), lmt_price=lmt_price, tif=tif.upper())
+        order = self.book.place_in_tws(req)
+        self._event("fault", f"fault: {order.action} {order.quantity:g} {order.symbol} "
+                             f"{order.order_type} placed in TWS by hand (perm {order.perm_id})")
+        return order
 
     # order events (sim/handlers/orders.py) find their owner here
 

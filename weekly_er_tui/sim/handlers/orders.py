@@ -60,8 +60,6 @@ class OrderHandlers:
                         s.client_id)
             return
         self.gw.book.advance()
-        self.gw.book.price_check_pct = self.gw.realism.price_check_pct
-        self.gw.book.size_check_value = self.gw.realism.size_check_value
         self.gw.book.place(
             s.client_id,
             order_id,
@@ -86,9 +84,9 @@ class OrderHandlers:
         c.skip()
         order_id = c.next_int()
         self.gw.book.advance()
-        if not self.gw.book.cancel(s.client_id, order_id):
-            text = f"OrderId {order_id} that needs to be cancelled is not found."
-            s.send(msg.error(s.version, order_id, 10147, text))
+        refusal = self.gw.book.cancel(s.client_id, order_id)
+        if refusal is not None:
+            s.send(msg.error(s.version, order_id, *refusal))
 
     def global_cancel(self, s: ClientSession, c: Cursor) -> None:
         self.gw.book.advance()
