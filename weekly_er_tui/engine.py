@@ -99,6 +99,7 @@ class TradingEngine:
             self.ib, self.portfolio, self.store, self.journal, self.clock, limits,
             trading_state=lambda: self.safety.trading_state,
             market_open=lambda: self.calendar.is_open(self.clock.now()),
+            closed_until=lambda: self.calendar.closed_until(self.clock.now()),
             alert=self.alert, wait_connected=self.monitor.wait_connected,
             correlated_groups=lambda: self.safety.correlated_groups,
         )

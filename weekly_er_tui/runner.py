@@ -434,6 +434,7 @@ async def flatten_account(config: AppConfig, data_dir: Path, clock: Clock, out: 
                 ib, portfolio, store, journal, clock, config.safety_limits,
                 trading_state=lambda: TradingState.HALTED,
                 market_open=lambda: cal.is_open(clock.now()),
+                closed_until=lambda: cal.closed_until(clock.now()),
             )
             journal.event(EventType.EMERGENCY_CLOSE, Severity.CRITICAL,
                           "Emergency close of ALL positions started from the command line", {})

@@ -19,7 +19,7 @@ from typing import Any, cast
 
 from ib_async import IB, LimitOrder, MarketOrder, Order, Stock, Trade
 
-from weekly_er_tui.clock import Clock
+from weekly_er_tui.clock import ET, Clock
 from weekly_er_tui.config import SafetyLimits
 from weekly_er_tui.journal import Journal
 from weekly_er_tui.model import Alert, EventType, Severity, TradingState
@@ -112,6 +112,7 @@ class OrderExecutor:
         *,
         trading_state: Callable[[], TradingState],
         market_open: Callable[[], bool],
+        closed_until: Callable[[], datetime | None] = lambda: None,
         alert: AlertSink | None = None,
         correlated_groups: Callable[[], Sequence[tuple[str, ...]]] = lambda: (),
         wait_connected: Callable[[], Awaitable[None]] | None = None,
@@ -124,6 +125,8 @@ class OrderExecutor:
         self.limits = limits
         self._trading_state = trading_state
         self._market_open = market_open
+        # None while IB can fill (the session, its extended hours); else when it next can.
+        self._closed_until = closed_until
         self._alert = alert
         self._correlated = correlated_groups
         # Waits until the link is up and resynced (the ConnectionMonitor's); None: no waiting.
@@ -516,6 +519,8 @@ class OrderExecutor:
                 # A close of the strategy's part leaves the trader's own working orders alone.
                 await self.cancel_orders([t for t in self.working_orders(scope)
                                           if owned is None or self._recorded(t)])
+        if initial and (why := self._nothing_fills(reason, sorted(initial))):
+            return self._result(initial, left(), dict.fromkeys(initial, why), scope, t0)
         attempt = interruptions = 0
         while attempt < attempts and interruptions <= attempts:
             if not self.ib.isConnected():
@@ -572,6 +577,28 @@ class OrderExecutor:
             await self._wait_for(caught_up, 5.0)
         remaining = left()
         return self._result(initial, remaining, failed, scope, t0)
+
+    def _nothing_fills(self, reason: str, symbols: list[str]) -> str:
+        """Outside extended hours (04:00-20:00 ET on trading days) IB fills nothing, not even
+        an outsideRth limit (notes row 10): say so, and when it fills again, rather than send
+        orders that cannot fill. "" when it can fill now."""
+        reopens = self._closed_until()
+        if reopens is None:
+            return ""
+        when = f"{reopens.astimezone(ET):%a %Y-%m-%d %H:%M} ET"
+        why = (f"IB fills nothing outside extended hours (04:00-20:00 ET on trading days): no "
+               f"closing order sent; IB fills again from {when}")
+        self.journal.event(EventType.ORDER_ERROR, Severity.HIGH,
+                           f"{reason}: {', '.join(symbols)} not closed: {why}",
+                           {"reason": reason, "symbols": symbols, "reopens": reopens.isoformat()})
+        self._send_alert(Alert(
+            key="closed_outside_extended_hours", priority=Severity.HIGH, kind="trading",
+            title=f"Nothing closed ({reason}): IB fills nothing outside extended hours "
+                  f"until {when}",
+            body=f"{', '.join(symbols)} are still open. {why}. Flatten again then, or place "
+                 "the orders in TWS to work from the pre-market.",
+            facts={"reason": reason, "reopens": reopens.isoformat()}))
+        return why
 
     async def _link_up(self, timeout: float) -> bool:
         """True once connected and resynced (waiting up to `timeout` real seconds for it)."""

@@ -36,7 +36,7 @@ import re
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any, Literal
@@ -84,6 +84,11 @@ _WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday",
 # a date outside it raises CalendarRangeError rather than being guessed.
 CALENDAR_START = date(2016, 1, 1)
 CALENDAR_END = date(2035, 12, 31)
+
+
+# IB's extended hours around a session (only then does an outsideRth order work).
+PRE_MARKET_OPEN = time(4, 0)
+AFTER_HOURS = timedelta(hours=4)
 
 
 class CalendarRangeError(ValueError):
@@ -205,6 +210,25 @@ class MarketCalendar:
             return False
         open_at, close_at = self._sessions[d]
         return open_at <= at < close_at
+
+    def extended_hours(self, d: date) -> tuple[datetime, datetime]:
+        """The extended hours of session `d` (UTC): 04:00 ET to 4 hours after the close (20:00;
+        17:00 after a 13:00 early close). Only then does IB fill an outsideRth order."""
+        close_at = self.session_close(d)
+        pre = datetime.combine(d, PRE_MARKET_OPEN, tzinfo=ET).astimezone(UTC)
+        return pre, close_at + AFTER_HOURS
+
+    def closed_until(self, at: datetime) -> datetime | None:
+        """None while IB can fill an order (the session or its extended hours); else when it
+        next can: the next 04:00 ET of a trading day (nothing fills on a weekend or holiday)."""
+        d = _et_date(at)
+        if self.is_session(d):
+            start, end = self.extended_hours(d)
+            if at < start:
+                return start
+            if at < end:
+                return None
+        return self.extended_hours(self.next_session(d))[0]
 
     def current_or_next_session(self, at: datetime) -> date:
         """The session trading at `at`, or the next one to open (after a close, at a weekend)."""
