@@ -8,6 +8,10 @@ and (for a rejection) an alert:
   rather than a cancel we asked for, and any other error that ends it. HIGH, IB's reason named.
 - CANCELLED: a cancel we asked for, the trader's in TWS, another client's, or IB's expiry of a
   DAY order. INFO.
+
+Error 161 ("Cancel attempted when order is not in a cancellable state": the order filled, or
+ended, before our cancel reached IB, or is a MOC past its cutoff) is no end, though ib_async
+marks the order Cancelled on it: the order is put back as it was and its real end names it.
 """
 
 from __future__ import annotations
@@ -39,9 +43,17 @@ READ_ONLY_FIX = ('In TWS or IB Gateway: Global Configuration > API > Settings, u
                  '"Read-Only API" and press Apply. Until then IB refuses every order with '
                  'error 321.')
 
+# TWS's precautionary settings (notes row 19) apply to API orders unless bypassed: error 451
+# naming the constraint. A large emergency close can be stopped this way.
+PRECAUTIONS_FIX = ('In TWS or IB Gateway: Global Configuration > API > Precautions, check '
+                   '"Bypass Order Precautions for API Orders" and press Apply (or widen the '
+                   'limit in Global Configuration > Presets). Until then TWS refuses every API '
+                   'order past its presets with error 451.')
+
 AlertSink = Callable[[Alert], None]
 
 _ACKNOWLEDGED = frozenset({"PreSubmitted", "Submitted", "PendingCancel", "Filled"})
+NOT_CANCELLABLE = 161  # IB's answer to a cancel of an order that is past cancelling
 
 
 def ibs_reason(message: str) -> str:
@@ -106,7 +118,9 @@ class OrderWatcher:
             else:
                 self._wait_for_reason(w, "Inactive: IB did not accept the order")
         elif status in ("Cancelled", "ApiCancelled"):
-            if code == 202:
+            if code == NOT_CANCELLABLE:
+                self._not_cancellable(w, text)
+            elif code == 202:
                 self._cancelled_with_202(w, text)
             elif code:
                 # ib_async ends the order on an error (201 and the like); an Inactive may follow.
@@ -119,7 +133,7 @@ class OrderWatcher:
 
     def _on_error(self, req_id: int, code: int, text: str, contract: Any) -> None:
         w = self._watched.get(req_id)
-        if w is None or w.done:
+        if w is None or w.done or code == NOT_CANCELLABLE:
             return
         if code == 202:
             self._cancelled_with_202(w, text)
@@ -156,6 +170,23 @@ class OrderWatcher:
         w.timer = asyncio.get_running_loop().call_later(
             REASON_GRACE, lambda: self._finish(w, status, 0, fallback))
 
+    def _not_cancellable(self, w: _Watch, text: str) -> None:
+        """A 161: the cancel came too late (the order filled or ended first, its reports may
+        still be on the way) or the order may not be cancelled (a MOC after 15:50). Not an end:
+        the trade goes back to its status before ib_async's Cancelled, so nothing takes it for
+        done (a close would send again), and its real end follows."""
+        t = w.trade
+        before = next((e.status for e in reversed(t.log[:-1])
+                       if e.status not in ("Cancelled", "ApiCancelled")), "PendingCancel")
+        t.orderStatus.status = before
+        t.log.append(TradeLogEntry(self.clock.now(), before, "cancel refused by IB (161)", 0))
+        i = w.intent
+        self.journal.event(
+            EventType.ORDER_ERROR, Severity.INFO,
+            f"{i.side} {i.quantity:g} {i.symbol}: IB refused the cancel (error 161), the order "
+            f"is past cancelling (filled, ended, or a MOC/LOC after its cutoff); its end "
+            f"follows: {text}", {"order_ref": i.order_ref, "code": NOT_CANCELLABLE})
+
     def _mark_inactive(self, t: Trade, code: int, why: str) -> None:
         """ib_async keeps an order that got 321 "working" (ValidationError) for ever, as if IB
         might still take it; IB never took it. Say so on the trade, so nothing waits on it or
@@ -187,10 +218,14 @@ class OrderWatcher:
                 log.exception("order %s: its end could not be recorded", intent.order_ref)
         rejected = status is IntentStatus.REJECTED
         read_only = code == 321 and "read-only" in why.lower()
-        severity = Severity.CRITICAL if read_only else (Severity.HIGH if rejected
-                                                        else Severity.INFO)
+        precautions = rejected and "Precautionary Settings" in why
+        severity = Severity.CRITICAL if read_only or precautions else (
+            Severity.HIGH if rejected else Severity.INFO)
         what = f"{intent.side} {intent.quantity:g} {intent.symbol}"
-        if rejected:
+        if precautions:
+            message = (f"{what} REJECTED by TWS's precautionary settings (error {code}): "
+                       f"{why} {PRECAUTIONS_FIX}")
+        elif rejected:
             message = f"{what} REJECTED by IB (error {code}): {why}" if code else \
                 f"{what} REJECTED by IB: {why}"
         else:
@@ -204,7 +239,15 @@ class OrderWatcher:
              "status": status.value, "ib_status": t.orderStatus.status,
              "filled": t.orderStatus.filled, "reason": ibs_reason(why)},
         )
-        if read_only:
+        if precautions:
+            self._send_alert(Alert(
+                key="tws_precautions", priority=Severity.CRITICAL, kind="trading",
+                title=f"TWS's Precautionary Settings refused {what}: check \"Bypass Order "
+                      "Precautions for API Orders\"",
+                body=f"{why}\n{PRECAUTIONS_FIX}",
+                facts={"order_ref": intent.order_ref, "code": code},
+            ))
+        elif read_only:
             self._send_alert(Alert(
                 key="read_only_api", priority=Severity.CRITICAL, kind="trading",
                 title="IB's API is in Read-Only mode: no order can be placed",
