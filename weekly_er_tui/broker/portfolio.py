@@ -147,13 +147,21 @@ class PortfolioTracker:
         """Whether an account PnL update arrived after the latest execution (and reqPnL)."""
         return self.pnl_updates > self._pnl_mark
 
-    async def wait_pnl_current(self, timeout: float) -> bool:
-        """Wait (real seconds) until the daily P&L reflects the latest fill. IB sends PnL on its
-        own schedule (about once a second), after the position message, so a snapshot taken as
-        soon as a position is gone still shows the day's P&L from before the fill."""
+    async def wait_pnl_current(self, timeout: float, figure: bool = False) -> bool:
+        """Wait (real seconds) until the daily P&L reflects the latest fill (with `figure`: and
+        is a number, not IB's unset max-double). IB sends PnL on its own schedule (about once a
+        second), after the position message, so a snapshot taken as soon as a position is gone
+        still shows the day's P&L from before the fill."""
+
+        def ready() -> bool:
+            if not self.pnl_current:
+                return False
+            pnl = self.ib.pnl(self.account)
+            return not figure or (bool(pnl) and _num(pnl[0].dailyPnL) is not None)
+
         try:
             async with asyncio.timeout(timeout):
-                while not self.pnl_current:
+                while not ready():
                     self._pnl_arrived.clear()
                     await self._pnl_arrived.wait()
         except TimeoutError:
@@ -245,9 +253,10 @@ class PortfolioTracker:
             ib.reqPnL(self.account)
         await self._stream_all()
         # The first check after a (re)connect must not run blind on the day's P&L: the session
-        # baseline is net liquidation minus it, and max_daily_loss reads it.
-        if new_pnl and not await self.wait_pnl_current(FIRST_PNL_TIMEOUT):
-            log.warning("No P&L from IB within %gs of reqPnL", FIRST_PNL_TIMEOUT)
+        # baseline is net liquidation minus it, and max_daily_loss reads it. IB's first answer
+        # is unset (max-double, notes row 16): the figure follows about a second later.
+        if new_pnl and not await self.wait_pnl_current(FIRST_PNL_TIMEOUT, figure=True):
+            log.warning("No P&L figure from IB within %gs of reqPnL", FIRST_PNL_TIMEOUT)
         self._changed()
         return {
             "market_data": len(self._tickers),

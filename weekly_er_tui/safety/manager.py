@@ -133,6 +133,7 @@ class PositionSafetyManager:
         self._listeners: list[Callable[[], None]] = []
         self._mem_baselines: dict[tuple[str, str], float] = {}
         self._hw_persisted: dict[str, float] = {}
+        self._provisional: set[tuple[str, str]] = set()  # baselines taken without IB's P&L
         # Groups of held symbols that move together (refresh_correlations), for the
         # correlated_exposure rule and the gate.
         self.correlated_groups: list[tuple[str, ...]] = []
@@ -219,20 +220,25 @@ class PositionSafetyManager:
         """The net liquidation the emergency stop-loss measures from (limits.stop_loss_baseline).
 
         The session's start is net liquidation minus IB's daily P&L (which IB measures from the
-        previous close), so starting the app after a loss does not hide the loss."""
+        previous close), so starting the app after a loss does not hide the loss. While IB's
+        daily P&L is unset (its first answer is max-double, notes row 16) the start is taken as
+        the net liquidation for now, kept in memory only, and replaced once IB says."""
         if snap.net_liquidation <= 0:
             return None
         periods = self._periods()
+        known = snap.daily_pnl is not None
         start_of_day = snap.net_liquidation - (snap.daily_pnl or 0.0)
         for kind, value in (("session", start_of_day), ("week", start_of_day)):
-            if self._baseline_get(f"{kind}_nlv", periods[kind]) is None:
-                self._baseline_set(f"{kind}_nlv", periods[kind], value)
+            key = (f"{kind}_nlv", periods[kind])
+            if self._baseline_get(*key) is None or (known and key in self._provisional):
+                self._baseline_set(*key, value, persist=known)
+                (self._provisional.discard if known else self._provisional.add)(key)
         hw = self._baseline_get("high_water_nlv", periods["high_water"])
         # A new high only on streams that agree: a sale's cash before its position reads as a
         # gain of the sale's value, and a high taken then is a false drawdown a moment later.
         unmatched = getattr(self.portfolio, "unmatched_positions", None)
-        if (hw is None or snap.net_liquidation > hw) and not (unmatched and unmatched()):
-            new_high = max(snap.net_liquidation, start_of_day)
+        new_high = max(snap.net_liquidation, start_of_day)
+        if (hw is None or new_high > hw) and not (unmatched and unmatched()):
             # A rally makes a new high on every tick; persisting each one would fsync the
             # database many times a second. The store gets it when it is 0.1% above the last
             # persisted high (a crash then loses less than 0.1% of the high-water mark).
