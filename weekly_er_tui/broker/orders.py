@@ -35,6 +35,7 @@ from weekly_er_tui.risk.gate import (
     OrderType,
     Side,
     check_order,
+    delayed_cap,
 )
 from weekly_er_tui.store import Store
 
@@ -144,10 +145,13 @@ class OrderExecutor:
         return f"wer-{reason.lower()}-{symbol}-{stamp}-{self._seq}"
 
     # -- submit ----------------------------------------------------------------------------
-    def gate(self, intent: OrderIntent) -> GateDecision:
-        bid, ask, last = self.portfolio.quote(intent.symbol)
-        quote = MarketQuote(bid, ask, last, delayed=self.portfolio.is_delayed(intent.symbol)) \
+    def _quote(self, symbol: str) -> MarketQuote | None:
+        bid, ask, last = self.portfolio.quote(symbol)
+        return MarketQuote(bid, ask, last, delayed=self.portfolio.is_delayed(symbol)) \
             if any(v is not None for v in (bid, ask, last)) else None
+
+    def gate(self, intent: OrderIntent) -> GateDecision:
+        quote = self._quote(intent.symbol)
         return check_order(
             intent, self.portfolio.snapshot(), self.limits,
             trading_state=self._trading_state(), quote=quote,
@@ -180,6 +184,10 @@ class OrderExecutor:
             ))
             return SubmitResult(intent, False, decision, message=why,
                                 status=IntentStatus.DENIED)
+        cap = delayed_cap(intent, self._quote(intent.symbol), self.limits)
+        if cap is not None and intent.reason == "ENTRY":
+            # Valued at the collar's edge of a delayed quote: it may fill no higher (lower).
+            intent = replace(intent, order_type="LMT", limit_price=round(cap, 2))
         if not self.store.record_intent(
             intent.order_ref, intent.symbol, intent.side, intent.quantity, intent.order_type,
             intent.reason, self.clock.now(), limit_price=intent.limit_price,

@@ -16,7 +16,10 @@ Delayed quotes. Without a market-data subscription the quote is IB's delayed dat
 old (MarketQuote.delayed). An opening order on it is valued at the far edge of the collar: the
 ask plus limit_price_collar for a BUY, the bid minus it for a SELL, so the limits after the fill
 hold unless the price moved by more than the collar since the quote; a limit order must lie
-within the collar of the delayed quote, as with live data. A reduction is valued as usual.
+within the collar of the delayed quote, as with live data. A reduction is valued as usual. A
+market ENTRY on a delayed quote is sent as a limit at that edge (`delayed_cap`, applied by
+broker/orders.py): a market order would fill wherever the price went since the quote, past the
+limits checked here when it moved more than the collar.
 
 Reductions. An order on the side opposite an existing position for no more than its size (as the
 snapshot shows it) reduces risk. A reduction passes the checks that would otherwise trap a trader in
@@ -186,6 +189,21 @@ def fill_price(
     return _known(fallback)
 
 
+def delayed_cap(intent: OrderIntent, quote: MarketQuote | None,
+                limits: SafetyLimits) -> float | None:  # fmt: skip
+    """The limit that holds a market order to the price the gate valued it at on a delayed
+    quote (the collar's far edge); None when the order is not a MKT on a delayed quote."""
+    if intent.order_type != "MKT" or quote is None or not quote.delayed:
+        return None
+    price = fill_price(intent, quote)
+    return None if price is None else _collar_edge(price, intent.side, limits)
+
+
+def _collar_edge(price: float, side: str, limits: SafetyLimits) -> float:
+    edge = limits.limit_price_collar
+    return price * (1 + edge if side == "BUY" else 1 - edge)
+
+
 def check_order(
     intent: OrderIntent,
     snapshot: PortfolioSnapshot,
@@ -330,8 +348,7 @@ def check_order(
         price = fill_price(intent, quote, held_price)
         if price is not None and quote is not None and quote.delayed:
             # The delayed quote is minutes old: value at the worst price within the collar.
-            edge = limits.limit_price_collar
-            price *= 1 + edge if intent.side == "BUY" else 1 - edge
+            price = _collar_edge(price, intent.side, limits)
         checks.append(CHECK_PRICE)
         if price is None:
             reasons.append(
