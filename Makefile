@@ -51,7 +51,7 @@ screenshots: $(STAMP)
 # Then 20 crash-restart weeks (engine and gateway as two processes, the engine SIGKILLed at
 # seeded moments; make test runs one): .venv/bin/pytest tests/crashsoak --crash-seed N
 soak: $(STAMP)
-	$(BIN)/pytest -q -m soak --soak-long tests/soak
+	$(BIN)/pytest -q -m soak --soak-long -n 3 --dist loadgroup tests/soak
 	$(BIN)/pytest -q -m soak --crash-long tests/crashsoak
 
 clean:
