@@ -297,4 +297,3 @@ class EntryRunner(RunnerState):
                     if now < self.calendar.session_close(entry_session_of(e)):
                         times.append(now + timedelta(seconds=RETRY_SECONDS))
         return min(times), waiting and not self._is_connected()
-

@@ -287,4 +287,3 @@ class FridayCloseRunner(RunnerState):
                 f"{left:+g} of it (sold outside the strategy): book set to {left:+g}",
                 {"symbol": symbol, "book": qty, "held": left},
             )
-

@@ -250,4 +250,3 @@ class WeeklyERStrategy(EntryRunner, FridayCloseRunner):
             # wait_connected returned while still down: do not spin, wait on the Clock.
             await self._first_of(self.clock.sleep_until(when), self._wake.wait())
             self._wake.clear()
-
