@@ -132,7 +132,7 @@ def _child(out: Path, socket: Path, seconds: float) -> None:
     from rich.console import RenderableType
     from textual.screen import Screen
 
-    from weekly_er_tui.attach import attached_app
+    from weekly_er_tui.cli.attach import attached_app
     from weekly_er_tui.config import SafetyLimits
     from weekly_er_tui.control.client import RemoteEngine
 

@@ -332,8 +332,8 @@ async def test_refused_connection_says_what_to_check(unused_tcp_port: int,
 
 async def test_check_connection_command(gateway: SimulatedGateway, unused_tcp_port: int,
                                         ib_log_guard: IbLogGuard) -> None:
+    from weekly_er_tui.cli.checks import check_connection
     from weekly_er_tui.config import AppConfig
-    from weekly_er_tui.runner import check_connection
 
     out = io.StringIO()
     cfg = AppConfig(ib_port=gateway.port)

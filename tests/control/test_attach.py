@@ -12,7 +12,7 @@ from textual.pilot import Pilot
 from tests.engine.rig import Rig
 from tests.fixtures_sim import wait_until
 from weekly_er_tui import cli
-from weekly_er_tui.attach import attached_app, find_engine
+from weekly_er_tui.cli.attach import attached_app, find_engine
 from weekly_er_tui.control.client import RemoteEngine
 from weekly_er_tui.model import TradingState
 from weekly_er_tui.ui.app import WeeklyERApp

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from weekly_er_tui import cli
+from weekly_er_tui.cli.demo import DEMO_MARKER
 from weekly_er_tui.model import TradingState
-from weekly_er_tui.runner import DEMO_MARKER
 from weekly_er_tui.store import Store
 
 NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)

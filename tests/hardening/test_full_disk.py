@@ -18,10 +18,10 @@ import pytest
 from tests.engine.rig import Rig, close_rig, et, fast_connection, open_rig
 from tests.fixtures_sim import wait_until
 from tests.hardening.disk import SmallDisk, small_disk
+from weekly_er_tui.cli.hosting import run_headless
 from weekly_er_tui.clock import ManualClock
 from weekly_er_tui.engine import TradingEngine
 from weekly_er_tui.model import EventType, PlanStatus, Severity
-from weekly_er_tui.runner import run_headless
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from tests.hardening.conftest import FUZZ_CASES
 from weekly_er_tui import cli
-from weekly_er_tui.cli_args import OneLineParser
+from weekly_er_tui.cli.values import OneLineParser
 from weekly_er_tui.config import AppConfig, ConfigError, load_config, parse_config
 from weekly_er_tui.sim.scenario import Scenario, ScenarioError, load_scenario
 from weekly_er_tui.strategy.calendars import CalendarError, load_calendar, market_calendar

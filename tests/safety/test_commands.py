@@ -1,8 +1,8 @@
 """issue 5: the documented API and the CLI's `check safety` and `flatten` against the simulator.
 
 `weekly-er-tui check safety` runs through cli.main in a worker thread (it calls asyncio.run), while
-the gateway serves on the test's loop; `flatten --yes` runs runner.flatten_account in-process with
-the ManualClock so its closing orders are deterministic (market orders, in session).
+the gateway serves on the test's loop; `flatten --yes` runs cli.trading.flatten_account in-process
+with the ManualClock so its closing orders are deterministic (market orders, in session).
 """
 
 from __future__ import annotations
@@ -18,11 +18,12 @@ from ib_async import IB, LimitOrder, Stock
 from tests.conftest import IbLogGuard
 from tests.fixtures_sim import wait_until
 from weekly_er_tui import cli
+from weekly_er_tui.cli.checks import check_safety
+from weekly_er_tui.cli.trading import flatten_account
 from weekly_er_tui.clock import ManualClock
 from weekly_er_tui.config import AppConfig
 from weekly_er_tui.journal import read_csv
 from weekly_er_tui.model import TradingState
-from weekly_er_tui.runner import check_safety, flatten_account
 from weekly_er_tui.sim import SimulatedGateway
 from weekly_er_tui.store import Store
 

@@ -1,4 +1,5 @@
-"""The engine under the Textual app, and on without it when the screen goes.
+"""Where the engine runs: headless, or under the Textual app and on without it when the
+screen goes.
 
 The engine's task belongs to this loop, not to the app: the app hosts it (its worker awaits the
 task, shielded) and renders it. When the terminal goes away (SIGHUP from a dropped SSH link or
@@ -6,19 +7,26 @@ a killed tmux pane, or a write to it fails) the app leaves and the engine simply
 headless, in the same loop: no reconnect, no gap in heartbeats or safety checks; the trader is
 told (event and MEDIUM alert) and can `weekly-er-tui attach` again. SIGTERM and SIGINT stop it
 cleanly, as headless does.
+
+`run_headless` is the documented `enhanced_live_runner`: the same engine as the app, without a
+screen, for tmux or systemd. SIGTERM, SIGINT and SIGHUP stop it cleanly.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import logging
 import os
 import signal
-from typing import Any
+from pathlib import Path
+from typing import Any, TextIO
 
+from weekly_er_tui.cli.common import EXIT_FAILURE, EXIT_OK
 from weekly_er_tui.clock import Clock
 from weekly_er_tui.config import AppConfig
+from weekly_er_tui.journal import setup_logging
 from weekly_er_tui.model import Alert, EventType, Severity
 
 log = logging.getLogger("weekly_er_tui.runner")
@@ -117,3 +125,93 @@ async def host_in_app(engine: Any, config: AppConfig, clock: Clock, *,
         for sig in installed:
             loop.remove_signal_handler(sig)
     return task
+
+
+def build_engine(config: AppConfig, data_dir: Path, clock: Clock, err: TextIO,
+                 connection: Any = None) -> Any:
+    """The engine, or None after printing why it cannot start (a bad part of the config)."""
+    from weekly_er_tui.alerts import AlertConfigError
+    from weekly_er_tui.engine import TradingEngine
+    from weekly_er_tui.store import StoreError
+
+    try:
+        return TradingEngine(config, data_dir=data_dir, clock=clock, connection=connection)
+    except AlertConfigError as exc:
+        print("Configuration error in alerts; nothing was started:", file=err)
+        for p in exc.problems:
+            print(f"  - {p}", file=err)
+    except StoreError as exc:
+        print(f"State database error; nothing was started:\n  {exc}", file=err)
+    except OSError as exc:
+        where = exc.filename or data_dir
+        print(f"Cannot open the data directory's files ({where}: {exc.strerror or exc}); "
+              f"nothing was started. Make {data_dir} writable or give another --data-dir.",
+              file=err)
+    return None
+
+
+async def run_headless(engine: Any, run_for: float | None = None) -> int:
+    """Run the engine until a signal (or `run_for` seconds of the engine's clock)."""
+    loop = asyncio.get_running_loop()
+    stopping: list[asyncio.Future[None]] = []
+
+    def on_signal(name: str) -> None:
+        if not stopping:
+            engine.journal.event(EventType.SYSTEM, Severity.INFO,
+                                 f"{name} received: stopping cleanly", {"signal": name})
+            stopping.append(asyncio.ensure_future(engine.stop()))
+
+    installed = []
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, on_signal, sig.name)
+            installed.append(sig)
+    timer = None
+    if run_for is not None:
+        async def stop_later() -> None:
+            await engine.clock.sleep(run_for)
+            await engine.stop()
+
+        timer = asyncio.ensure_future(stop_later())
+    try:
+        await engine.run()
+    finally:
+        if timer is not None:
+            timer.cancel()
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+        engine.close()
+    return refused(engine)
+
+
+def refused(engine: Any) -> int:
+    """EXIT_FAILURE, said on stderr, when the engine would not trade (another holds the
+    account or the data directory)."""
+    import sys
+
+    if engine.refused:
+        print(f"weekly-er-tui: not started: {engine.refused}", file=sys.stderr)
+        return EXIT_FAILURE
+    return EXIT_OK
+
+
+def setup_logs(args: argparse.Namespace, clock: Clock, headless: bool, err: TextIO) -> list[Any]:
+    return setup_logging(args.data_dir, args.log_level, clock, console=err if headless else None)
+
+
+async def host(engine: Any, config: AppConfig, clock: Clock, *, headless: bool,
+               run_for: float | None = None, title: str = "Weekly ER") -> int:
+    """Run the engine headless, or in the app (which hosts it as a worker), until stopped."""
+    if headless:
+        return await run_headless(engine, run_for)
+    try:
+        task = await host_in_app(engine, config, clock, run_for=run_for, title=title)
+        if task.done() and not task.cancelled() and task.exception() is not None:
+            exc = task.exception()
+            log.error("the engine stopped with an error: %r", exc)
+            return EXIT_FAILURE
+    finally:
+        if engine.state.is_running:
+            await engine.stop()
+        engine.close()
+    return refused(engine)

@@ -15,7 +15,15 @@ import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from weekly_er_tui.cli import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, load_or_report
+from weekly_er_tui.cli.common import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILURE,
+    EXIT_OK,
+    Subcommands,
+    add_command,
+    add_common,
+    load_or_report,
+)
 from weekly_er_tui.config import SafetyLimits
 from weekly_er_tui.control.client import NoEngine, RemoteEngine
 from weekly_er_tui.control.commands import candidate_sockets
@@ -23,6 +31,14 @@ from weekly_er_tui.journal import remove_handlers, setup_logging
 
 if TYPE_CHECKING:  # the app (textual) is loaded only when a cockpit is made
     from weekly_er_tui.ui.app import WeeklyERApp
+
+
+def add_commands(sub: Subcommands) -> None:
+    p = add_command(sub, "attach", cmd_attach,
+                    "the cockpit on an engine already running (headless or detached)")
+    add_common(p)
+    p.add_argument("--read-only", action="store_true",
+                   help="show everything, refuse every key that acts")
 
 
 async def find_engine(data_dir: Path, account: str = "") -> RemoteEngine | None:
