@@ -37,10 +37,6 @@ def closing_sent(rig: Rig) -> dict[tuple[str, str], float]:
     return out
 
 
-@pytest.mark.xfail(strict=True, reason=
-    'issue 12 row 8, safety/closer.py (closer): on a real gateway (positions 0.2 s '
-    'after the fill) the flatten, the emergency stop and the Friday close together '
-    'sell 1.5x every position')
 async def test_flatten_emergency_stop_and_friday_close_at_once(
     rig: Rig, ib_log_guard: IbLogGuard
 ) -> None:
@@ -74,4 +70,6 @@ async def test_flatten_emergency_stop_and_friday_close_at_once(
     titles = [a.title for a in eng.alerts.records]
     assert not [t for t in titles if "INCOMPLETE" in t], titles
     assert not rig.gw.open_orders()
+    # Each row follows its commission report (0.3 s after the fill on a real gateway).
+    await rig.until(rig.journaled_all)
     rig.assert_journal_is_the_simulators()

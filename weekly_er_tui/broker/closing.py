@@ -6,8 +6,12 @@ restart in the middle of a close (its orders still working) or a position messag
 fill by a few seconds sells the same shares twice and leaves the account short.
 
 `closing_quantity` is the pure rule. `UnreportedFills` keeps the fills IB's position stream has
-not caught up with (from execDetails, dropped once a position message for the symbol arrives
-after them). `working_to_close` sums the working orders that reduce a position.
+not caught up with, dropped once a position message for the symbol arrives after them: the
+executions (execDetails), and the shares an order's status already says are filled while their
+executions have not come (a real gateway sends orderStatus Filled before execDetails: in that
+gap the order is done, its last shares neither working nor in an execution nor in the position,
+and a close that looked then sent them again, 1.5x the position). `working_to_close` sums the
+working orders that reduce a position.
 """
 
 from __future__ import annotations
@@ -91,37 +95,64 @@ def working_to_close(trades: Iterable[Trade], symbol: str, direction: float,
     return sum(remaining(t) for t in found), found
 
 
+def filled_ahead(trade: Trade) -> float:
+    """Shares (>= 0) the order's status says are filled and no execution has reported yet."""
+    return max(0.0, float(trade.orderStatus.filled or 0.0) - trade.filled())
+
+
 @dataclass(slots=True)
 class _Pending:
     at: float
-    exec_id: str
+    key: str  # the execId, or "status:<permId>" for shares filled by the status alone
     signed: float
+    trade: Trade | None = None  # a status entry: its shares are re-read from the trade
+
+    def shares(self) -> float:
+        if self.trade is None:
+            return self.signed
+        return self.signed * filled_ahead(self.trade)
 
 
 class UnreportedFills:
-    """Fills IB's position stream has not reported yet, per symbol (signed)."""
+    """Fills IB's position stream has not reported yet, per symbol (signed): executions, and
+    the shares an order's status reports filled before their executions arrive."""
 
     def __init__(self, ib: IB, grace: float = UNREPORTED_GRACE) -> None:
         self.ib = ib
         self.grace = grace
         self._pending: dict[str, list[_Pending]] = {}
         ib.execDetailsEvent += self._on_exec
+        ib.orderStatusEvent += self._on_status
         ib.positionEvent += self._on_position
 
     def close(self) -> None:
         self.ib.execDetailsEvent -= self._on_exec
+        self.ib.orderStatusEvent -= self._on_status
         self.ib.positionEvent -= self._on_position
 
     def _on_exec(self, trade: Trade, fill: IBFill) -> None:
         ex = fill.execution
         pending = self._pending.setdefault(fill.contract.symbol, [])
-        if any(p.exec_id == ex.execId for p in pending):
+        if any(p.key == ex.execId for p in pending):
             return
         signed = float(ex.shares) if ex.side.upper() in ("BOT", "BUY") else -float(ex.shares)
         pending.append(_Pending(time.monotonic(), ex.execId, signed))
 
+    def _on_status(self, trade: Trade) -> None:
+        # Filled by the status, not by an execution yet: counted from now until the position
+        # message after it (the execution, when it comes, takes its shares over: `shares()`
+        # re-reads the trade).
+        if filled_ahead(trade) <= 0:
+            return
+        key = f"status:{trade.order.permId or trade.order.orderId}"
+        pending = self._pending.setdefault(trade.contract.symbol, [])
+        if any(p.key == key for p in pending):
+            return
+        sign = 1.0 if trade.order.action.upper() in ("BUY", "BOT") else -1.0
+        pending.append(_Pending(time.monotonic(), key, sign, trade))
+
     def _on_position(self, position: IBPosition) -> None:
-        # The position message carries every execution before it.
+        # The position message carries every fill before it.
         self._pending.pop(position.contract.symbol, None)
 
     def of(self, symbol: str) -> float:
@@ -130,10 +161,15 @@ class UnreportedFills:
             return 0.0
         cutoff = time.monotonic() - self.grace
         pending[:] = [p for p in pending if p.at >= cutoff]
-        return sum(p.signed for p in pending)
+        return sum(p.shares() for p in pending)
+
+    def settling(self) -> set[str]:
+        """Symbols with fills the position stream has not reported yet: IB's position there is
+        not the account's yet."""
+        return {s for s in list(self._pending) if self.of(s)}
 
     def to_dict(self) -> dict[str, Any]:
-        return {s: self.of(s) for s in list(self._pending) if self.of(s)}
+        return {s: self.of(s) for s in sorted(self.settling())}
 
 
 @dataclass(frozen=True, slots=True)

@@ -371,7 +371,7 @@ class OrderExecutor:
             changed.set()
 
         events = (self.ib.orderStatusEvent, self.ib.positionEvent, self.ib.openOrderEvent,
-                  self.ib.updatePortfolioEvent)
+                  self.ib.updatePortfolioEvent, self.ib.execDetailsEvent)
         for ev in events:
             ev += poke
         try:
@@ -442,6 +442,11 @@ class OrderExecutor:
                 continue
             total += float(ex.shares) if ex.side.upper() in ("BOT", "BUY") else -float(ex.shares)
         return total
+
+    def settling(self) -> set[str]:
+        """Symbols whose fills IB's position stream has not reported yet (their position at IB
+        is not the account's yet: judged once it has caught up)."""
+        return self._unreported.settling()
 
     def held_before(self, symbol: str) -> float:
         """What the account held in `symbol` before the strategy's entry (the trader's own),
@@ -549,6 +554,10 @@ class OrderExecutor:
                     symbol, positions.get(symbol, 0.0),
                     None if mine is None else mine.get(symbol, 0.0))
                 trades += working  # an earlier close still working: followed, not re-sent
+                log.info("close %s (%s, attempt %d): position %g, not yet reported %g, "
+                         "working %s: send %g", symbol, reason, attempt,
+                         positions.get(symbol, 0.0), self._unreported.of(symbol),
+                         [t.order.orderRef for t in working], qty)
                 if qty <= 0:
                     continue
                 result = await self.submit(self.closing_intent(symbol, qty * direction, reason))
@@ -577,10 +586,12 @@ class OrderExecutor:
             unfinished = [t for t in trades if t.orderStatus.status not in DONE_STATES]
             if unfinished:
                 await self.wait_done(unfinished, 5.0)
-            filled = {t.contract.symbol for t in trades if t.orderStatus.status == "Filled"}
-            # Wait for IB's position messages to catch up with the fills.
-            def caught_up(done: set[str] = filled) -> bool:
-                return all(not self._unreported.of(s) for s in done)
+            # Wait for IB's position messages to catch up with every fill in the targets (this
+            # attempt's, an earlier close's, one filled by its status alone): re-read before,
+            # the positions would show shares already sold and the close run out its attempts
+            # on them, ending with a false "NOT flat".
+            def caught_up(symbols: tuple[str, ...] = tuple(targets)) -> bool:
+                return all(not self._unreported.of(s) for s in symbols)
 
             await self._wait_for(caught_up, 5.0)
         remaining = left()
