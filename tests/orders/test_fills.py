@@ -73,9 +73,6 @@ async def test_a_correction_of_shares_changes_the_fill_by_the_difference(
     assert gateway.account.positions["JNJ"][0] == 8
 
 
-@pytest.mark.xfail(strict=True, reason=
-    "issue 12 rows 8/13 (orderlife): on a real gateway's fill messages a fresh entry "
-    'is reported ORPHANED_POSITION')
 async def test_a_fill_is_tracked_at_its_execution_before_the_commission_report(
     rig: MakeRig, gateway: SimulatedGateway
 ) -> None:

@@ -266,8 +266,13 @@ class PositionSafetyManager:
         if self.store is not None:
             tracked = set(self.store.tracked_positions())
             # An entry is tracked from its execution (broker/fills.py counts it at execDetails,
-            # not at the commission report that trails it), so a fresh entry is never an orphan.
-            vanished = tracked - held
+            # not at the commission report that trails it), and IB's position stream trails the
+            # execution (0.2 s on a real gateway): a symbol whose fills the position has not
+            # caught up with is judged once it has, so a fresh entry (tracked, not yet in the
+            # positions) and a fresh close (no longer tracked, still in them) are no orphans.
+            settling = self.executor.settling() if self.executor is not None else set()
+            vanished = tracked - held - settling
+            tracked |= settling
         else:
             # No store (the standalone API): what the strategy tracks is unknown, so there is no
             # orphan verdict, rather than calling every position in the account an orphan.
