@@ -39,7 +39,7 @@ class RecordingExecutor:
         return True
 
     async def flatten(self, reason: str = "EMERGENCY", symbols: Any = None, *,
-                      owned: Any = None, cancel_first: bool = True) -> FlattenResult:
+                      owned: Any = None, cancel_first: bool = True, why: str = "") -> FlattenResult:
         self.calls.append({"reason": reason, "symbols": symbols, "cancel_first": cancel_first})
         self.called.set()
         await self.release.wait()

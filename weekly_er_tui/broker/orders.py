@@ -13,9 +13,9 @@ import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 from ib_async import IB, LimitOrder, MarketOrder, Order, Stock, Trade
 
@@ -25,15 +25,9 @@ from weekly_er_tui.journal import Journal
 from weekly_er_tui.model import Alert, EventType, Severity, TradingState
 from weekly_er_tui.order_life import IntentStatus
 from weekly_er_tui.risk.gate import (
-    ORDER_TYPES,
-    REASONS,
-    SIDES,
     GateDecision,
     MarketQuote,
     OrderIntent,
-    OrderReason,
-    OrderType,
-    Side,
     check_order,
     delayed_cap,
 )
@@ -41,9 +35,12 @@ from weekly_er_tui.store import Store
 
 from .closing import UnreportedFills, closing_direction, closing_quantity, working_to_close
 from .fills import FillRecorder
+from .order_results import FlattenResult, SubmitResult, make_intent
 from .order_status import DONE_STATES, OrderWatcher
 from .portfolio import PortfolioTracker
 from .rebuild import is_ours
+from .sender import LiveSender, OrderSender, ShadowSender
+from .shadow_close import would_be_flatten
 
 log = logging.getLogger("weekly_er_tui.orders")
 
@@ -52,53 +49,9 @@ __all__ = ["DONE_STATES", "FillRecorder", "FlattenResult", "OrderExecutor", "Sub
 
 OPEN_ORDERS_TIMEOUT = 5.0  # real seconds for reqAllOpenOrders at a resync
 MARKETABLE_LIMIT_SLIPPAGE = 0.02  # outside regular hours a close is a limit 2% through the market
+SHADOW_NOT_SENT = "SHADOW mode: journaled in logs/shadow_orders.csv, NOT sent"
 
 AlertSink = Callable[[Alert], None]
-
-
-@dataclass(frozen=True, slots=True)
-class SubmitResult:
-    intent: OrderIntent
-    sent: bool
-    decision: GateDecision | None = None
-    order_id: int | None = None
-    message: str = ""
-    trade: Trade | None = field(default=None, compare=False, repr=False)
-    # The intent's state after the call: DENIED for our gate's refusal (never recorded).
-    status: IntentStatus | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class FlattenResult:
-    closed: tuple[str, ...]
-    failed: tuple[tuple[str, str], ...]
-    remaining: tuple[str, ...]
-    working_orders: int
-    seconds: float
-
-    @property
-    def flat(self) -> bool:
-        return not self.remaining and self.working_orders == 0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "closed": list(self.closed),
-            "failed": [{"symbol": s, "reason": r} for s, r in self.failed],
-            "remaining": list(self.remaining),
-            "working_orders": self.working_orders,
-            "flat": self.flat,
-            "seconds": round(self.seconds, 3),
-        }
-
-
-def make_intent(symbol: str, side: str, quantity: float, order_type: str,
-                limit_price: float | None, order_ref: str, reason: str) -> OrderIntent:
-    """An OrderIntent from plain strings (as the store keeps them), checked against the gate's
-    vocabularies."""
-    if side not in SIDES or order_type not in ORDER_TYPES or reason not in REASONS:
-        raise ValueError(f"bad order intent: side={side!r} type={order_type!r} reason={reason!r}")
-    return OrderIntent(symbol, cast(Side, side), quantity, cast(OrderType, order_type),
-                       limit_price, order_ref, cast(OrderReason, reason))
 
 
 class OrderExecutor:
@@ -117,8 +70,12 @@ class OrderExecutor:
         alert: AlertSink | None = None,
         correlated_groups: Callable[[], Sequence[tuple[str, ...]]] = lambda: (),
         wait_connected: Callable[[], Awaitable[None]] | None = None,
+        sender: OrderSender | None = None,
     ) -> None:
         self.ib = ib
+        # Every order, cancel and global cancel leaves through it (broker/sender.py); shadow
+        # mode's sends nothing.
+        self.sender: OrderSender = sender or LiveSender(ib)
         self.portfolio = portfolio
         self.store = store
         self.journal = journal
@@ -168,6 +125,7 @@ class OrderExecutor:
         decision = self.gate(intent)
         if not decision.accepted:
             # DENIED: our own refusal, never sent (a REJECTED is IB's; see order_life.py).
+            self.sender.refused(intent, decision)
             why = "; ".join(decision.reasons)
             self.journal.event(
                 EventType.ORDER_DENIED, Severity.HIGH,
@@ -216,7 +174,12 @@ class OrderExecutor:
                 {"order_ref": intent.order_ref},
             )
             return SubmitResult(intent, False, decision, message=msg)
-        trade = self.ib.placeOrder(self._contract(intent.symbol), self._order(intent))
+        trade = self.sender.place(intent, decision, self._contract(intent.symbol),
+                                  self._order(intent))
+        if trade is None:  # shadow mode: journaled and booked as a would-be fill, not sent
+            self._recent.append((self.clock.now(), intent))
+            return SubmitResult(intent, False, decision, message=SHADOW_NOT_SENT,
+                                status=IntentStatus.FILLED)
         order_id = trade.order.orderId
         self._recent.append((self.clock.now(), intent))
         self.store.update_intent(intent.order_ref, IntentStatus.SUBMITTED, self.clock.now(),
@@ -402,13 +365,13 @@ class OrderExecutor:
 
     async def cancel_all(self, timeout: float = 10.0) -> bool:
         """reqGlobalCancel (bracket children left working are a known trap), then wait."""
-        self.ib.reqGlobalCancel()  # type: ignore[no-untyped-call]
+        self.sender.cancel_all(len(self.ib.openTrades()))
         return await self._wait_for(lambda: not self.ib.openTrades(), timeout)
 
     async def cancel_orders(self, trades: Sequence[Trade], timeout: float = 10.0) -> bool:
         for t in trades:
             if t.orderStatus.status not in DONE_STATES:
-                self.ib.cancelOrder(t.order)
+                self.sender.cancel(t)
         return await self.wait_done(trades, timeout)
 
     def closing_intent(self, symbol: str, quantity: float, reason: str) -> OrderIntent:
@@ -459,7 +422,9 @@ class OrderExecutor:
     def owned_open(self, owned: Mapping[str, float]) -> dict[str, float]:
         """Of the caller's own quantities (the strategy's book), what is still held at IB, per
         symbol (signed like the book): never more than the position's part that is not the
-        trader's own."""
+        trader's own. In shadow mode: the would-be book itself (nothing is held at IB)."""
+        if isinstance(self.sender, ShadowSender):
+            return {s: q for s, q in owned.items() if q}
         positions = self.open_positions(owned)
         out: dict[str, float] = {}
         for symbol, mine in owned.items():
@@ -494,6 +459,7 @@ class OrderExecutor:
         order_timeout: float = 30.0,
         cancel_first: bool = True,
         reconnect_timeout: float = 120.0,
+        why: str = "",
     ) -> FlattenResult:
         """Cancel working orders, close every position (or `symbols`), follow each order to its
         end, retry what did not fill, and verify: flat and no working orders.
@@ -507,7 +473,12 @@ class OrderExecutor:
         so waiting on them would sit out the timeout. The close waits for the reconnect (up to
         `reconnect_timeout` real seconds), cancels whatever of its orders is still working at IB
         (so nothing is sold twice), re-reads the positions and closes what is left. An attempt
-        cut short by a disconnect does not count against `attempts`."""
+        cut short by a disconnect does not count against `attempts`. In shadow mode it only
+        journals what it would have closed (broker/shadow_close.py)."""
+        if isinstance(self.sender, ShadowSender):
+            return await would_be_flatten(self, self.sender, reason, symbols, owned=owned, why=why,
+                                          cancel_first=cancel_first,
+                                          reconnect_timeout=reconnect_timeout)
         t0 = time.monotonic()
         scope = list(symbols) if symbols is not None else None
         if owned is not None:
@@ -582,7 +553,7 @@ class OrderExecutor:
                 else:
                     failed[t.contract.symbol] = f"attempt {attempt}: still {status}"
                     with contextlib.suppress(Exception):
-                        self.ib.cancelOrder(t.order)
+                        self.sender.cancel(t)
             unfinished = [t for t in trades if t.orderStatus.status not in DONE_STATES]
             if unfinished:
                 await self.wait_done(unfinished, 5.0)

@@ -78,6 +78,12 @@ class _Scope:
         return " and ".join(parts) or "nothing"
 
 
+def _shadow(executor: OrderExecutor) -> bool:
+    """Shadow mode: the executor's sender sends nothing (broker/sender.py)."""
+    sender = getattr(executor, "sender", None)
+    return sender is not None and not sender.live
+
+
 def _reduces(action: str, position: float) -> bool:
     return (action == "SELL" and position > 0) or (action == "BUY" and position < 0)
 
@@ -139,7 +145,8 @@ class Closer:
             n = len(self.executor.open_positions())
             self.journal.event(
                 EventType.EMERGENCY_CLOSE, Severity.CRITICAL,
-                f"Emergency close of ALL {n} positions started (every position in the account, "
+                ("SHADOW, nothing is sent: " if _shadow(self.executor) else "")
+                + f"Emergency close of ALL {n} positions started (every position in the account, "
                 f"the trader's own included): {'; '.join(scope.whys)}",
                 {"reason": scope.reason, "scope": "account", "why": list(scope.whys)},
             )
@@ -188,12 +195,13 @@ class Closer:
         the whole account later, it cancels only the working orders that close nothing."""
         if not cancel and scope.account:
             await self._cancel_orders_that_close_nothing()
+        why = "; ".join(scope.whys)
         if scope.account:
-            return await self.executor.flatten(scope.reason, cancel_first=cancel)
+            return await self.executor.flatten(scope.reason, cancel_first=cancel, why=why)
         owned = scope.book if scope.owned else None
         return await self.executor.flatten(
             scope.reason, sorted(scope.whole) if scope.whole else None, owned=owned,
-            cancel_first=scope.cancel_first and cancel,
+            cancel_first=scope.cancel_first and cancel, why=why,
         )
 
     async def _cancel_orders_that_close_nothing(self) -> None:
@@ -216,6 +224,11 @@ class Closer:
         what = "account" if scope.account else "close"
         verdict = (f"{what} is FLAT" if result.flat else f"{what} is NOT flat: "
                    + ", ".join(result.remaining or ("working orders",)))
+        if result.shadow:  # nothing was sent: say what it would have been
+            verdict = (f"SHADOW, nothing sent: would have closed "
+                       f"{', '.join(result.closed) or 'nothing'}"
+                       + (f"; could not: {', '.join(result.remaining)}" if result.remaining
+                          else ""))
         if scope.account or len(scope.reasons) > 1:
             # One verdict for the merged close (a close of the strategy's or of one symbol
             # alone is reported by its requester: the Friday close, the daily-loss reduction).
@@ -230,7 +243,7 @@ class Closer:
             )
         self._publish(running=False, phase="done", verdict=verdict, finished_at=now,
                       closed=result.closed, remaining=result.remaining)
-        if scope.account and not result.flat:
+        if scope.account and not result.flat and not result.shadow:
             self._send(Alert(
                 key="emergency_stop:incomplete", priority=Severity.CRITICAL, kind="safety",
                 title=f"Emergency close INCOMPLETE: {verdict}",
