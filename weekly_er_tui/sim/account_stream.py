@@ -183,6 +183,7 @@ class AccountStream:
             self._after(self.gw.realism.pnl_first_figure_seconds, lambda: self._figures(s))
 
     def _figures(self, s: ClientSession) -> None:
+        self._pnl_sent_at = asyncio.get_running_loop().time()  # IB's pace counts from here
         for req_id, old in list(s.subs.pnl.items()):
             if set(old) == {UNSET_DOUBLE}:
                 row = s.subs.pnl[req_id] = self.pnl_row()
