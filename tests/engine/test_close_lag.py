@@ -72,3 +72,22 @@ async def test_a_close_beside_a_working_half_filled_close_sends_nothing(rig: Rig
     assert closing_sent(rig, "JNJ") == held
     assert rig.sim_position("JNJ") == 0
     rig.assert_journal_is_the_simulators()
+
+
+async def test_the_friday_close_backup_sends_nothing_on_a_position_not_caught_up(
+    rig: Rig,
+) -> None:
+    """The backup cancels and sends again what the close left: right after the close filled,
+    the position still shows the strategy's shares, and nothing is left to send."""
+    held = {s: rig.sim_position(s) for s in ("JNJ", "XOM")}
+    fc = rig.close_state()
+    rig.manual.set(fc.close_at)
+    await rig.until(lambda: all(rig.sim_position(s) == 0 for s in held)
+                    and rig.journaled_all(), timeout=5)
+    rig.manual.set(fc.backup_at)
+    await rig.until(lambda: rig.has_phase("backup"), timeout=10)
+    rig.manual.set(fc.bell)
+    await rig.until(lambda: rig.has_phase("result"), timeout=10)
+    assert rig.close_state().flat is True
+    assert {s: closing_sent(rig, s) for s in held} == {s: abs(q) for s, q in held.items()}
+    assert rig.sim_position("KO") == 100  # the trader's own, untouched

@@ -146,8 +146,10 @@ class UnreportedFills:
             return
         key = f"status:{trade.order.permId or trade.order.orderId}"
         pending = self._pending.setdefault(trade.contract.symbol, [])
-        if any(p.key == key for p in pending):
-            return
+        for p in pending:
+            if p.key == key:
+                p.at = time.monotonic()  # more filled by the status: counted from now
+                return
         sign = 1.0 if trade.order.action.upper() in ("BUY", "BOT") else -1.0
         pending.append(_Pending(time.monotonic(), key, sign, trade))
 
