@@ -467,6 +467,9 @@ class StrategyConfig(_Section):
         return self
 
 
+MODES = ("trade", "shadow")
+
+
 class AppConfig(_Section):
     ib_host: str = "127.0.0.1"
     ib_port: int = Field(7497, ge=1, le=65535)
@@ -476,6 +479,9 @@ class AppConfig(_Section):
     # Live data, or IB's delayed data (15-20 min old) when the account has no subscription:
     # auto asks live, then delayed after IB's 10089/354/10167/10168 (broker/market_data.py).
     market_data_type: Literal["auto", "live", "delayed", "delayed_frozen"] = "auto"
+    # "shadow": the same engine decides everything and sends nothing (broker/sender.py), to
+    # run beside the system that trades the account; `run --shadow` says the same.
+    mode: Literal["trade", "shadow"] = "trade"
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     safety_limits: SafetyLimits = Field(default_factory=SafetyLimits)
     connection_monitoring: ConnectionMonitoring = Field(default_factory=ConnectionMonitoring)
@@ -485,6 +491,23 @@ class AppConfig(_Section):
     @classmethod
     def _host_named(cls, v: str) -> str:
         return _host(v)
+
+    @field_validator("mode", mode="before")
+    @classmethod
+    def _mode_named(cls, v: Any) -> Any:
+        if v in MODES:
+            return v
+        close = difflib.get_close_matches(str(v), list(MODES), n=1, cutoff=0.5)
+        raise ValueError(
+            f"must be {' or '.join(repr(m) for m in MODES)} (got {_fmt(v)})"
+            + (f"; did you mean {close[0]!r}?" if close else "")
+            + " ('trade' sends orders; 'shadow' decides and journals everything and sends "
+            "nothing)"
+        )
+
+    @property
+    def shadow(self) -> bool:
+        return self.mode == "shadow"
 
     @field_validator("allow_live")
     @classmethod

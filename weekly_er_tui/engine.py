@@ -21,8 +21,10 @@ from weekly_er_tui.alerts import AlertManager
 from weekly_er_tui.broker.connection import ConnectionConfig, ConnectionMonitor
 from weekly_er_tui.broker.market_data import MarketDataFeed
 from weekly_er_tui.broker.orders import FillRecorder, OrderExecutor
+from weekly_er_tui.broker.other_fills import OtherSystemFills
 from weekly_er_tui.broker.portfolio import PortfolioTracker
 from weekly_er_tui.broker.rebuild import LostStateRebuild
+from weekly_er_tui.broker.sender import ShadowSender
 from weekly_er_tui.clock import ET, Clock, WallClock
 from weekly_er_tui.config import AppConfig
 from weekly_er_tui.control.lock import AccountLock, AccountLocked
@@ -68,8 +70,12 @@ class TradingEngine:
         self.config = config
         self.clock: Clock = clock or WallClock()
         self.data_dir = Path(data_dir)
+        # Shadow mode: the same engine, but no order, cancel or change of one reaches IB
+        # (broker/sender.py); its state database is its own and the account's positions are
+        # the other system's (README "Shadow mode").
+        self.shadow = config.shadow
         self.journal = journal or Journal(self.data_dir, self.clock)
-        self.store = store or Store.in_data_dir(self.data_dir)
+        self.store = store or Store.in_data_dir(self.data_dir, shadow=self.shadow)
         self.alerts = alerts or AlertManager(
             config.alerts, self.journal, self.clock, account=config.account or ""
         )
@@ -88,13 +94,17 @@ class TradingEngine:
                                 alert=self.alert, clock=self.clock),
             store=self.store,
         )
-        self.fills = FillRecorder(self.ib, self.journal, self.store, self.clock)
+        self.fills: FillRecorder | OtherSystemFills = (
+            OtherSystemFills(self.ib, self.journal, self.clock) if self.shadow
+            else FillRecorder(self.ib, self.journal, self.store, self.clock))
         self.safety = PositionSafetyManager(
             limits, store=self.store, journal=self.journal, alert=self.alert, clock=self.clock,
             portfolio=self.portfolio,
             check_interval=config.connection_monitoring.safety_check_interval,
-            is_connected=lambda: self.monitor.is_connected,
+            is_connected=lambda: self.monitor.is_connected, shadow=self.shadow,
         )
+        self.shadow_sender = ShadowSender.in_data_dir(
+            self.data_dir, self.store, self.clock, self.portfolio) if self.shadow else None
         self.executor = OrderExecutor(
             self.ib, self.portfolio, self.store, self.journal, self.clock, limits,
             trading_state=lambda: self.safety.trading_state,
@@ -102,6 +112,7 @@ class TradingEngine:
             closed_until=lambda: self.calendar.closed_until(self.clock.now()),
             alert=self.alert, wait_connected=self.monitor.wait_connected,
             correlated_groups=lambda: self.safety.correlated_groups,
+            sender=self.shadow_sender,
         )
         self.safety.executor = self.executor
         # Every closing action (the trader's flatten, the emergency stop, the daily-loss
@@ -122,13 +133,17 @@ class TradingEngine:
         # After every (re)connect, in this order: the account's lock (when the config names no
         # account), prices and PnL, missed fills, our intents, then a queued flatten and a
         # safety check.
-        self.monitor.add_resync_hook(self._claim_connected_account)
-        self.monitor.add_resync_hook(self._refuse_if_another_engine_trades)
+        # A shadow engine sends nothing, so it takes no lock, refuses no other engine and has
+        # nothing at IB to rebuild or adopt: every order there is the other system's.
+        if not self.shadow:
+            self.monitor.add_resync_hook(self._claim_connected_account)
+            self.monitor.add_resync_hook(self._refuse_if_another_engine_trades)
         self.monitor.add_resync_hook(self.portfolio.resync)
         self.monitor.add_resync_hook(self.fills.resync)
-        self.monitor.add_resync_hook(LostStateRebuild(
-            self.store, self.journal, self.clock, self.alert, config.account or "").resync)
-        self.monitor.add_resync_hook(self.executor.reconcile)
+        if not self.shadow:
+            self.monitor.add_resync_hook(LostStateRebuild(
+                self.store, self.journal, self.clock, self.alert, config.account or "").resync)
+            self.monitor.add_resync_hook(self.executor.reconcile)
         self.monitor.add_resync_hook(self._after_resync)
         self.monitor.add_data_lost_hook(self.portfolio.resubscribe)
         self.monitor.add_listener(lambda _stats: self._changed())
@@ -137,7 +152,8 @@ class TradingEngine:
         self.safety.add_listener(self._changed)
         self.alerts.subscribe(lambda _record: self._changed())
         self.alerts.set_context(account=config.account or "",
-                                positions_summary_fn=self._positions_summary)
+                                positions_summary_fn=self._positions_summary,
+                                tag="SHADOW" if self.shadow else None)
 
         self._version = 0
         self._state: EngineState | None = None
@@ -223,6 +239,7 @@ class TradingEngine:
             account=self.portfolio.account or self.config.account or "",
             live=(self.config.live if self.monitor.account_live is None
                   else self.monitor.account_live),
+            shadow=self.shadow,
             is_running=self._running,
             trading_state=self.safety.trading_state,
             trading_state_reason=self.safety.trading_state_reason,
@@ -259,7 +276,9 @@ class TradingEngine:
             EventType.SYSTEM, Severity.INFO,
             f"Engine started: IBKR {cm.address} clientId {cm.client_id} "
             f"({'LIVE' if self.config.live else 'paper'}), trading state "
-            f"{self.safety.trading_state.value}",
+            f"{self.safety.trading_state.value}"
+            + ("; SHADOW mode: every order is journaled in logs/shadow_orders.csv and NONE is "
+               "sent" if self.shadow else ""),
             {"data_dir": str(self.data_dir), "host": socket.gethostname()},
         )
         if self.safety.trading_state is TradingState.HALTED:
@@ -351,6 +370,8 @@ class TradingEngine:
         """Close the files (after run() returned)."""
         self.journal.close()
         self.store.close()
+        if self.shadow_sender is not None:
+            self.shadow_sender.close()
 
     # -- commands --------------------------------------------------------------------------
     async def pause(self, reason: str = "paused by the trader") -> None:
@@ -414,7 +435,7 @@ class TradingEngine:
         """Lock the account (when known) and serve the control socket; False (and `refused`,
         journaled and alerted) when another engine holds either."""
         try:
-            if account:
+            if account and not self.shadow:
                 self._lock(account)
             if not self.control.serving:
                 await self.control.start()
@@ -485,6 +506,7 @@ class TradingEngine:
         """The documented status dict."""
         st = self.state
         return {
+            "mode": "shadow" if self.shadow else "trade",
             "is_running": st.is_running,
             "trading_paused": st.trading_state is not TradingState.ACTIVE,
             "trading_state": st.trading_state.value,

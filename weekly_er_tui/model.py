@@ -379,6 +379,7 @@ class EngineState:
     timestamp: datetime
     account: str = ""
     live: bool = False
+    shadow: bool = False  # shadow mode: everything decided and journaled, nothing sent to IB
     is_running: bool = False
     trading_state: TradingState = TradingState.ACTIVE
     trading_state_reason: str = ""

@@ -282,8 +282,10 @@ class Store:
         self._db.retry()
 
     @classmethod
-    def in_data_dir(cls, data_dir: Path | str) -> Store:
-        return cls(Path(data_dir) / "state" / "weekly_er.sqlite")
+    def in_data_dir(cls, data_dir: Path | str, *, shadow: bool = False) -> Store:
+        """The data directory's state database; a shadow engine's is its own (shadow.sqlite:
+        its would-be book, intents and trading state never touch the trading one's)."""
+        return cls(Path(data_dir) / "state" / ("shadow.sqlite" if shadow else "weekly_er.sqlite"))
 
     def _open(self) -> sqlite3.Connection:
         existed = self.path.exists() and self.path.stat().st_size > 0

@@ -140,6 +140,7 @@ class AlertManager:
         self._secrets = (*transport.secrets, *(s for t in notify for s in t.secrets))
         self.config = config
         self.account = account
+        self.tag = ""  # set_context(tag="SHADOW"): in front of every alert's title
         self._journal = journal
         self._clock = clock
         self._positions_fn: PositionsFn | None = None
@@ -184,10 +185,14 @@ class AlertManager:
     # --- what the engine and the UI call ---------------------------------------------------
 
     def set_context(
-        self, *, account: str | None = None, positions_summary_fn: PositionsFn | None = None
+        self, *, account: str | None = None, positions_summary_fn: PositionsFn | None = None,
+        tag: str | None = None,
     ) -> None:
         """The account and a function returning "current positions and P&L" as short text,
-        which every message body carries (without it: "(not available)")."""
+        which every message body carries (without it: "(not available)"). `tag` ("SHADOW")
+        goes in front of every alert's title, so every subject, SMS and push says it."""
+        if tag is not None:
+            self.tag = tag
         if account is not None:
             self.account = account
         if positions_summary_fn is not None:
@@ -287,6 +292,8 @@ class AlertManager:
 
     def _accept(self, alert: Alert) -> None:
         now = self._clock.now()
+        if self.tag and not alert.title.startswith(f"[{self.tag}]"):
+            alert = replace(alert, title=f"[{self.tag}] {alert.title}")
         kind = kind_of(alert.key)
         priority = priority_for(kind_name(alert.key), self.config.priorities, alert.priority)
         if alert.timestamp is None:

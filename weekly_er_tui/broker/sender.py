@@ -17,6 +17,7 @@ reads the source to keep it so).
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from ib_async import IB, Contract, Order, Trade
@@ -133,6 +134,15 @@ class ShadowSender:
         self.journal.cancel(self.clock.now(), order_ref=o.orderRef, symbol=trade.contract.symbol,
                             note=f"would have cancelled order {o.orderId} of clientId "
                                  f"{o.clientId} ({o.action} {o.totalQuantity:g})")
+
+    @classmethod
+    def in_data_dir(cls, data_dir: Path | str, store: Store, clock: Clock,
+                    portfolio: PortfolioTracker | None = None) -> ShadowSender:
+        """Journaling to `data_dir`/logs/shadow_orders.csv; close() closes that file."""
+        return cls(ShadowJournal(data_dir), store, clock, portfolio)
+
+    def close(self) -> None:
+        self.journal.close()
 
     def cancel_all(self, working: int) -> None:
         self.journal.cancel_all(self.clock.now(),

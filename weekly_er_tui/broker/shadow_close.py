@@ -63,8 +63,9 @@ async def would_be_flatten(
             else "the whole account" if scope is None else ", ".join(scope))
     sender.journal.close_action(
         ex.clock.now(), reason=reason,
-        note=f"SHADOW: would have closed {what}: account {_listing(account)}; would-be book "
-             f"{_listing(book())}" + (f" ({why})" if why else ""))
+        note=f"SHADOW: would have closed {what}: "
+             + (f"account {_listing(account)}; would-be book " if owned is None else "")
+             + _listing(book()) + (f" ({why})" if why else ""))
     if cancel_first:
         working = ex.working_orders(scope)
         if scope is None and owned is None:

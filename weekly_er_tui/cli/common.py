@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TextIO, TypeAlias
 
 from weekly_er_tui.cli import values
-from weekly_er_tui.config import ConfigError, LoadedConfig, load_config
+from weekly_er_tui.config import AppConfig, ConfigError, LoadedConfig, load_config
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -58,6 +58,18 @@ def add_epoch_flag(p: argparse.ArgumentParser) -> None:
                    help="the real instant (Unix seconds or ISO 8601) at which the simulated "
                         "clock reads --clock-start (default: when this process starts); give "
                         "`run` and `sim` the same start, speed and epoch to share one clock")
+
+
+def add_shadow_flag(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--shadow", action="store_true",
+                   help=f"shadow mode ({what}); the same as \"mode\": \"shadow\" in the config")
+
+
+def config_of(loaded: LoadedConfig, args: argparse.Namespace) -> AppConfig:
+    """The loaded config, in shadow mode when `--shadow` was given."""
+    if getattr(args, "shadow", False) and not loaded.config.shadow:
+        return loaded.config.model_copy(update={"mode": "shadow"})
+    return loaded.config
 
 
 def load_or_report(path: str | None, err: TextIO) -> LoadedConfig | None:

@@ -16,6 +16,8 @@ from weekly_er_tui.cli.common import (
     add_command,
     add_common,
     add_epoch_flag,
+    add_shadow_flag,
+    config_of,
     load_or_report,
 )
 from weekly_er_tui.cli.hosting import build_engine, host, setup_logs
@@ -29,6 +31,8 @@ def add_commands(sub: Subcommands) -> None:
                     "run on the configured IB connection (the default command)")
     add_common(p)
     p.add_argument("--headless", action="store_true", help="no screen: log to console and files")
+    add_shadow_flag(p, "decide and journal everything beside the system that trades the "
+                       "account, send nothing")
     p.add_argument("--clock-start", default=None, metavar="ISO8601", type=values.clock_start,
                    help="a simulated clock from this instant, shared with `weekly-er-tui sim` "
                         "(a paper or simulated account only: refused on a live account)")
@@ -41,25 +45,29 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     loaded = load_or_report(args.config, err)
     if loaded is None:
         return EXIT_BAD_INPUT
+    config = config_of(loaded, args)
     clock: Clock = WallClock()
     connection = None
     if simulated_clock_asked(args):
-        if loaded.config.live:
-            print(f"weekly-er-tui run: {simulated_clock_refused(loaded.config)}", file=err)
+        if config.live:
+            print(f"weekly-er-tui run: {simulated_clock_refused(config)}", file=err)
             return EXIT_BAD_INPUT
         from weekly_er_tui.broker.connection import ConnectionConfig
 
         start = args.clock_start or args.clock_epoch or WallClock().now()
         clock = AcceleratedClock(start, args.clock_speed, args.clock_epoch)
         # The connect refuses a live account again (the account IB names decides).
-        connection = replace(ConnectionConfig.from_config(loaded.config), simulated_clock=True)
+        connection = replace(ConnectionConfig.from_config(config), simulated_clock=True)
     handlers = setup_logs(args, clock, args.headless, err)
     try:
-        engine = build_engine(loaded.config, Path(args.data_dir), clock, err,
-                              connection=connection)
+        engine = build_engine(config, Path(args.data_dir), clock, err, connection=connection)
         if engine is None:
             return EXIT_BAD_INPUT
-        return asyncio.run(host(engine, loaded.config, clock, headless=args.headless))
+        if config.shadow:
+            print("SHADOW mode: every order is decided, gated and journaled in "
+                  f"{Path(args.data_dir) / 'logs' / 'shadow_orders.csv'}; NONE is sent to IB.",
+                  file=err)
+        return asyncio.run(host(engine, config, clock, headless=args.headless))
     finally:
         remove_handlers(handlers)
 

@@ -18,6 +18,8 @@ from weekly_er_tui.cli.common import (
     Subcommands,
     add_command,
     add_common,
+    add_shadow_flag,
+    config_of,
     load_or_report,
 )
 from weekly_er_tui.clock import Clock, WallClock
@@ -32,12 +34,14 @@ def add_commands(sub: Subcommands) -> None:
     p.add_argument("--yes", action="store_true", help="required: confirms the flatten")
     p.add_argument("--client-id", type=values.client_id, default=None,
                    help="clientId for this session (default: ib_client_id + 50)")
+    add_shadow_flag(p, "with no engine running: journal what it would close, send nothing")
 
     for name, what in (("pause", "pause trading (no new entries) in the running engine"),
                        ("resume", "resume trading in the running engine")):
         p = add_command(sub, name, cmd_trading_state,
                         what + "; with none running, in the state database")
         add_common(p)
+        add_shadow_flag(p, "with no engine running: the shadow engine's state database")
 
     p = add_command(sub, "status", cmd_status,
                     "the running engine's state, connection, risk, positions")
@@ -59,12 +63,13 @@ def cmd_flatten(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return routed
     print(f"No engine is running for {Path(args.data_dir).absolute()} (nor, by its lock, for "
           f"account {loaded.config.account or '(not configured)'}): flattening directly with "
-          f"its own clientId.", file=out)
+          f"its own clientId" + (" in SHADOW mode: nothing will be sent." if
+                                config_of(loaded, args).shadow else "."), file=out)
     clock = WallClock()
     handlers = setup_logging(args.data_dir, args.log_level, clock, console=err)
     try:
-        return asyncio.run(flatten_account(loaded.config, Path(args.data_dir), clock, out,
-                                           args.client_id))
+        return asyncio.run(flatten_account(config_of(loaded, args), Path(args.data_dir), clock,
+                                           out, args.client_id))
     finally:
         remove_handlers(handlers)
 
@@ -79,6 +84,7 @@ async def flatten_account(config: AppConfig, data_dir: Path, clock: Clock, out: 
     )
     from weekly_er_tui.broker.orders import FillRecorder, OrderExecutor
     from weekly_er_tui.broker.portfolio import PortfolioTracker
+    from weekly_er_tui.broker.sender import ShadowSender
     from weekly_er_tui.journal import Journal
     from weekly_er_tui.model import EventType, Severity, TradingState
     from weekly_er_tui.safety import PositionSafetyManager
@@ -88,8 +94,9 @@ async def flatten_account(config: AppConfig, data_dir: Path, clock: Clock, out: 
     cfg = ConnectionConfig.from_config(config)
     cid = client_id if client_id is not None else config.ib_client_id + 50
     journal = Journal(data_dir, clock)
-    store = Store.in_data_dir(data_dir)
+    store = Store.in_data_dir(data_dir, shadow=config.shadow)
     cal = market_calendar()
+    sender: ShadowSender | None = None
     try:
         async with RobustIBConnection(
             replace(cfg, client_id=cid, max_reconnect_attempts=1),
@@ -102,11 +109,14 @@ async def flatten_account(config: AppConfig, data_dir: Path, clock: Clock, out: 
             PositionSafetyManager(config.safety_limits, store=store, journal=journal,
                                   clock=clock).set_trading_state(
                 TradingState.HALTED, "flattened from the command line")
+            # Shadow mode: what it would close is journaled (logs/shadow_orders.csv), not sent.
+            sender = ShadowSender.in_data_dir(data_dir, store, clock, portfolio) \
+                if config.shadow else None
             executor = OrderExecutor(
                 ib, portfolio, store, journal, clock, config.safety_limits,
                 trading_state=lambda: TradingState.HALTED,
                 market_open=lambda: cal.is_open(clock.now()),
-                closed_until=lambda: cal.closed_until(clock.now()),
+                closed_until=lambda: cal.closed_until(clock.now()), sender=sender,
             )
             journal.event(EventType.EMERGENCY_CLOSE, Severity.CRITICAL,
                           "Emergency close of ALL positions started from the command line", {})
@@ -121,6 +131,14 @@ async def flatten_account(config: AppConfig, data_dir: Path, clock: Clock, out: 
     finally:
         journal.close()
         store.close()
+        if sender is not None:
+            sender.close()
+    if config.shadow:
+        print("SHADOW mode: NOTHING was sent to IB. Would have closed: "
+              f"{', '.join(result.closed) or 'nothing'} (each order in "
+              f"{data_dir / 'logs' / 'shadow_orders.csv'}); HALTED written to the shadow "
+              "engine's state database only.", file=out)
+        return EXIT_OK
     print(f"closed: {', '.join(result.closed) or 'none'}", file=out)
     for sym, why in result.failed:
         print(f"FAILED: {sym}: {why}", file=out)
@@ -148,6 +166,10 @@ def _through_engine(cmd: str, args: argparse.Namespace, config: AppConfig, out: 
     print(f"{cmd} done through the running engine ({where(reply)}).", file=out)
     print(f"Trading state now: {st['trading_state']}"
           + (f" ({st['trading_state_reason']})" if st["trading_state_reason"] else ""), file=out)
+    if st.get("mode") == "shadow":
+        print("The running engine is in SHADOW mode: NOTHING was sent to IB; what it would "
+              "have done is in its logs/shadow_orders.csv.", file=out)
+        return EXIT_OK
     if cmd == "flatten":
         print(f"Open positions: {st['positions']}" + (
             "; the flatten is QUEUED: it runs when the connection is back"
@@ -175,7 +197,7 @@ def cmd_trading_state(args: argparse.Namespace, out: TextIO, err: TextIO) -> int
     from weekly_er_tui.journal import Journal
 
     journal = Journal(data_dir, clock)
-    store = Store.in_data_dir(data_dir)
+    store = Store.in_data_dir(data_dir, shadow=config_of(loaded, args).shadow)
     try:
         safety = PositionSafetyManager(loaded.config.safety_limits, store=store, journal=journal,
                                        clock=clock)

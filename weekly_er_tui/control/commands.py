@@ -71,6 +71,8 @@ def status_text(reply: dict[str, Any], out: TextIO) -> None:
     c = s["connection"]
     lat = c["heartbeat_latency_ms"]
     lines = [
+        *(["SHADOW mode: this engine decides and journals everything and sends NO order "
+           "(logs/shadow_orders.csv)"] if state.shadow else []),
         f"Engine: {'running' if s['is_running'] else 'NOT running'} ({where(reply)})",
         f"Account: {state.account or '-'} ({'LIVE' if state.live else 'paper'})",
         f"Trading state: {s['trading_state']}"

@@ -108,8 +108,11 @@ class PositionSafetyManager:
         executor: Any = None,
         check_interval: float = 300.0,
         is_connected: Callable[[], bool] = lambda: True,
+        shadow: bool = False,
     ) -> None:
         self.limits = limits or SafetyLimits()
+        # Shadow mode: every position in the account is the other system's (not an orphan).
+        self.shadow = shadow
         self.store = store
         self.journal = journal
         self._alert = alert
@@ -263,7 +266,11 @@ class PositionSafetyManager:
 
     def evaluate(self, snap: PortfolioSnapshot) -> SafetyReport:
         held = {p.symbol for p in snap.open_positions}
-        if self.store is not None:
+        if self.shadow:
+            # Shadow mode: the account's positions belong to the system that trades it, and
+            # the would-be book is held nowhere: neither is an orphan.
+            tracked, vanished = held, set()
+        elif self.store is not None:
             tracked = set(self.store.tracked_positions())
             # An entry is tracked from its execution (broker/fills.py counts it at execDetails,
             # not at the commission report that trails it), and IB's position stream trails the
@@ -409,6 +416,9 @@ class PositionSafetyManager:
             rules = {v.rule for v in report.critical}
             if EMERGENCY_STOP in rules:
                 v = next(v for v in report.critical if v.rule == EMERGENCY_STOP)
+                # Shadow mode: the account is never closed, so every later check would find it
+                # open again; the would-be close is journaled once per HALT.
+                repeat = self.shadow and self._state is TradingState.HALTED
                 if self._state is not TradingState.HALTED:
                     # The emergency-stop alert already says "Trading HALTED": one CRITICAL
                     # alert for one event. A HALT stays latched with its first reason.
@@ -417,7 +427,7 @@ class PositionSafetyManager:
                         f"emergency stop: portfolio down {v.value:.1%} (limit {v.limit:.0%})",
                         alert=False,
                     )
-                if self.portfolio.snapshot().open_positions:
+                if self.portfolio.snapshot().open_positions and not repeat:
                     await self.emergency_close("EMERGENCY", f"emergency stop: {v.message}")
             elif DAILY_LOSS in rules and self.portfolio.snapshot().open_positions:
                 # With nothing open there is nothing to reduce: the day's loss stands.
@@ -467,7 +477,8 @@ class PositionSafetyManager:
                 "DAILY_LOSS", "daily loss limit breached: closing today's losers",
                 [target.symbol])
             (failed if target.symbol in result.remaining else closed).append(target.symbol)
-        kept = sorted(p.symbol for p in self.portfolio.snapshot().open_positions)
+        kept = sorted(p.symbol for p in self.portfolio.snapshot().open_positions
+                      if not (self.shadow and p.symbol in closed))  # shadow: still held
         self._event(
             EventType.EMERGENCY_CLOSE, Severity.CRITICAL if failed else Severity.HIGH,
             f"Daily loss: closed today's losers {', '.join(closed) or '(none)'}"

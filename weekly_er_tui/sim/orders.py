@@ -76,6 +76,9 @@ class OrderBook:
         self.by_client: dict[tuple[int, int], int] = {}
         self.executions: list[SimExecution] = []
         self.order_refs_received: list[str] = []
+        # (clientId, "place" or "cancel", orderRef or orderId) of every order message, even one
+        # that changed nothing: what each client asked of the gateway.
+        self.requests: list[tuple[int, str, str]] = []
         self.reject_rules: list[RejectRule] = []
         self.partial_parts = 1
         self.partial_interval = 0.0
@@ -107,6 +110,7 @@ class OrderBook:
     def place(self, client_id: int, order_id: int, req: OrderRequest) -> None:
         """Handle a placeOrder: a new order, or a modification of a working one."""
         self.order_refs_received.append(req.order_ref)
+        self.requests.append((client_id, "place", req.order_ref))
         self.reserve_ids(client_id, order_id)
         perm = self.by_client.get((client_id, order_id))
         if perm is not None:
@@ -145,6 +149,7 @@ class OrderBook:
     def cancel(self, client_id: int, order_id: int) -> tuple[int, str] | None:
         """Cancel a working order; else IB's error: 10147 for no such order, 161 for one that
         has ended (row 15) or a MOC/LOC past its cancel cutoff (row 11)."""
+        self.requests.append((client_id, "cancel", str(order_id)))
         perm = self.by_client.get((client_id, order_id))
         order = self.orders.get(perm) if perm is not None else None
         if order is None or (order.is_done and not self.realism.cancel_ended_is_161):

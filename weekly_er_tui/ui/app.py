@@ -261,7 +261,8 @@ class WeeklyERApp(App[None]):
         previous = self.rendered
         self.rendered = state
         limits = self.limits
-        self.header.show(live=state.live, account=state.account, trading_state=state.trading_state)
+        self.header.show(live=state.live, account=state.account, trading_state=state.trading_state,
+                         shadow=state.shadow)
         lines = banner_lines(state)
         if self.engine_error:
             lines = (
@@ -375,7 +376,8 @@ class WeeklyERApp(App[None]):
                 self.notify("Flatten cancelled: nothing sent.")
 
         self.push_screen(
-            FlattenConfirmScreen(positions, connected=state.connection.state in _CONNECTED),
+            FlattenConfirmScreen(positions, connected=state.connection.state in _CONNECTED,
+                                 shadow=state.shadow),
             answered,
         )
 

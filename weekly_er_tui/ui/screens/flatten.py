@@ -45,16 +45,24 @@ class FlattenConfirmScreen(ModalScreen[bool]):
         Binding("n", "cancel", "Cancel", show=False),
     ]
 
-    def __init__(self, positions: tuple[Position, ...], *, connected: bool) -> None:
+    def __init__(self, positions: tuple[Position, ...], *, connected: bool,
+                 shadow: bool = False) -> None:
         super().__init__()
         self.positions = positions
+        self.shadow = shadow
         self.connected = connected
 
     def compose(self) -> ComposeResult:
         total = sum(p.market_value for p in self.positions)
         count = len(self.positions)
         with Vertical(id="flatten-dialog", classes="dialog -danger"):
-            yield Static(" EMERGENCY FLATTEN ", id="flatten-title", classes="dialog-title")
+            yield Static(" EMERGENCY FLATTEN (SHADOW) " if self.shadow else " EMERGENCY FLATTEN ",
+                         id="flatten-title", classes="dialog-title")
+            if self.shadow:
+                yield Static(
+                    "SHADOW mode: NOTHING will be sent to IB. What this flatten would close is "
+                    "journaled in logs/shadow_orders.csv, and the shadow engine goes HALTED.",
+                    id="flatten-shadow-note", classes="dialog-warning")
             yield Static(
                 f"Cancel every open order and close {count} position{'s' * (count != 1)} "
                 f"at market (value {fmt.money(total)}):",

@@ -1,4 +1,5 @@
-"""The top line: PAPER or LIVE, the account, the trading state badge and the ET clock."""
+"""The top line: PAPER or LIVE (and SHADOW), the account, the trading state badge and the ET
+clock."""
 
 from __future__ import annotations
 
@@ -23,16 +24,22 @@ TRADING_MARK = {
 
 
 class ModeBadge(Widget):
-    """PAPER or LIVE: real money is never mistaken for paper."""
+    """PAPER or LIVE: real money is never mistaken for paper. SHADOW in front when nothing is
+    sent (shadow mode), so a shadow engine is never mistaken for one that trades."""
 
     live: reactive[bool] = reactive(False)
+    shadow: reactive[bool] = reactive(False)
 
     def watch_live(self, live: bool) -> None:
         self.set_class(live, "-live")
         self.set_class(not live, "-paper")
 
+    def watch_shadow(self, shadow: bool) -> None:
+        self.set_class(shadow, "-shadow")
+
     def render(self) -> str:
-        return " LIVE " if self.live else " PAPER "
+        account = "LIVE" if self.live else "PAPER"
+        return f" SHADOW · {account} " if self.shadow else f" {account} "
 
 
 class TradingBadge(Widget):
@@ -84,8 +91,10 @@ class CockpitHeader(Horizontal):
         yield Static(id="header-gap")
         yield self.clock
 
-    def show(self, *, live: bool, account: str, trading_state: TradingState) -> None:
+    def show(self, *, live: bool, account: str, trading_state: TradingState,
+             shadow: bool = False) -> None:
         self.mode.live = live
+        self.mode.shadow = shadow
         # Real money tints the whole line, not only the badge.
         self.set_class(live, "-live")
         self.account.account = account
