@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import itertools
 import json
 import os
 import pty
@@ -140,6 +141,8 @@ def _child(out: Path, socket: Path, seconds: float) -> None:
         remote = await RemoteEngine.connect(socket)
         app = attached_app(remote, SafetyLimits())
         frames: list[tuple[float, int]] = []
+        arrivals: list[tuple[float, int]] = []
+        remote.subscribe(lambda state: arrivals.append((time.time(), state.version)))
         display = app._display
 
         def timed(screen: Screen[Any], renderable: RenderableType | None) -> None:
@@ -156,8 +159,17 @@ def _child(out: Path, socket: Path, seconds: float) -> None:
         stopper = asyncio.ensure_future(stop_later())
         await app.run_async()
         stopper.cancel()
-        return {"frames": frames, "refresh_hz": app.refresh_hz}
+        return {"frames": frames, "arrivals": arrivals, "refresh_hz": app.refresh_hz}
 
+    profile_to = os.environ.get("BENCH_ATTACH_PROFILE")
+    if profile_to:  # where the attached cockpit's time goes: python -m pstats FILE
+        import cProfile
+
+        result: list[dict[str, Any]] = []
+        cProfile.runctx("result.append(asyncio.run(main()))", globals(),
+                        {"result": result, "main": main, "asyncio": asyncio}, profile_to)
+        out.write_text(json.dumps(result[0]))
+        return
     out.write_text(json.dumps(asyncio.run(main())))
 
 
@@ -214,6 +226,24 @@ def _latencies(probes: list[tuple[int, float]], frames: list[tuple[float, int]])
     return out
 
 
+def _debug(latencies: list[float], arrived: list[float], frames: list[tuple[float, int]],
+           since: float) -> None:
+    """The attached cockpit's latency, state-arrival and frame-interval distributions
+    (BENCH_ATTACH_DEBUG=1)."""
+    busy = [t for t, _v in frames if t >= since]
+    gaps = [(b - a) * 1000 for a, b in itertools.pairwise(busy)]
+
+    def spread(xs: list[float]) -> str:
+        xs = sorted(xs)
+        if not xs:
+            return "-"
+        at = [xs[min(len(xs) - 1, int(q * len(xs)))] for q in (0.05, 0.5, 0.95)]
+        return f"p5 {at[0]:.0f} p50 {at[1]:.0f} p95 {at[2]:.0f} max {xs[-1]:.0f} ms"
+
+    print(f"attached latency: {spread(latencies)}\n  of which to the state's arrival: "
+          f"{spread(arrived)}\n  frames {len(busy)}, gaps {spread(gaps)}", file=sys.stderr)
+
+
 def _p95(xs: list[float]) -> float:
     xs = sorted(xs)
     return xs[min(len(xs) - 1, int(0.95 * len(xs)))] if xs else float("nan")
@@ -247,8 +277,13 @@ def run() -> list[dict[str, Any]]:
         engine.producing = False
         producer.result(10)
         child.join(120)
-        frames = [tuple(f) for f in json.loads(out.read_text())["frames"]]
+        seen = json.loads(out.read_text())
+        frames = [tuple(f) for f in seen["frames"]]
         attached = _latencies(engine.probes[probes_from:], frames)  # type: ignore[arg-type]
+        if os.environ.get("BENCH_ATTACH_DEBUG"):
+            arrived = _latencies(engine.probes[probes_from:],
+                                 [tuple(a) for a in seen["arrivals"]])  # type: ignore[misc]
+            _debug(attached, arrived, frames, engine.probes[probes_from][1])  # type: ignore[arg-type]
         host.call(engine.server.stop())
         host.loop.call_soon_threadsafe(host.loop.stop)
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -12,7 +14,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from weekly_er_tui.control.codec import from_plain
+from weekly_er_tui.control.codec import CodecError, from_plain
+from weekly_er_tui.control.delta import apply
 from weekly_er_tui.control.protocol import LINE_LIMIT, decode, encode, short_address
 from weekly_er_tui.model import EngineState
 
@@ -51,6 +54,20 @@ class NoEngine(Exception):
 
 class CommandRefused(Exception):
     """The engine answered, and said no (the sentence is for the trader)."""
+
+
+def _connect_blocking(path: Path) -> socket.socket:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        with short_address(path) as address:
+            sock.connect(address)
+    except (ConnectionRefusedError, FileNotFoundError) as exc:
+        sock.close()
+        raise NoEngine(f"no engine answers on {path} ({exc.strerror})") from None
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
 
 async def _open(path: Path) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
@@ -114,37 +131,77 @@ class RemoteEngine:
         return lambda: self._listeners.remove(fn) if fn in self._listeners else None
 
     async def run(self) -> None:
-        """Follow the engine's state until stop(), or until the engine goes away."""
-        reader, writer = await _open(self.path)
+        """Follow the engine's state until stop(), or until the engine goes away.
+
+        The stream is read and decoded on a thread of its own: a state that arrives while the
+        cockpit's loop is busy painting is ready at its next refresh tick, not read after it
+        (under load a paint takes 50-100 ms, and a state waiting behind it missed the tick)."""
+        loop = asyncio.get_running_loop()
+        sock = await asyncio.to_thread(_connect_blocking, self.path)
+        ended: asyncio.Future[BaseException | None] = loop.create_future()
+
+        def finish(error: BaseException | None) -> None:
+            if not ended.done():
+                ended.set_result(error)
+
+        reader = threading.Thread(target=self._follow, args=(sock, loop, finish), daemon=True,
+                                  name=f"attach: {self.path}")
+        reader.start()
+        stop: asyncio.Future[Any] = asyncio.ensure_future(self._stopping.wait())
         try:
-            writer.write(encode({"cmd": "subscribe"}))
-            await writer.drain()
-            stop = asyncio.ensure_future(self._stopping.wait())
-            try:
-                while not self._stopping.is_set():
-                    read = asyncio.ensure_future(reader.readline())
-                    await asyncio.wait({read, stop}, return_when=asyncio.FIRST_COMPLETED)
-                    if not read.done():
-                        read.cancel()
-                        return
-                    line = read.result()
-                    if not line:
-                        break  # the engine stopped
-                    self._take(from_plain(EngineState, decode(line)["state"]))
-            finally:
-                stop.cancel()
+            await asyncio.wait({stop, ended}, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            writer.close()
-            with contextlib.suppress(Exception):
-                await writer.wait_closed()
+            stop.cancel()
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)  # the reader's recv returns: it ends
+            await asyncio.to_thread(reader.join, 5.0)
+            sock.close()
+        error = ended.result() if ended.done() else None
+        if error is not None and not self._stopping.is_set():
+            raise error
         if not self._stopping.is_set():
             # The engine is gone: show it as stopped rather than its last living state.
             self._take(replace(self._state, is_running=False, version=self._state.version + 1))
+
+    def _follow(self, sock: socket.socket, loop: asyncio.AbstractEventLoop,
+                finish: Callable[[BaseException | None], None]) -> None:
+        """The reader thread: each line decoded into the newest state, which the loop's
+        listeners then hear of."""
+        error: BaseException | None = None
+        try:
+            sock.sendall(encode({"cmd": "subscribe"}))
+            with sock.makefile("rb") as stream:
+                while line := stream.readline(LINE_LIMIT):
+                    if self._stopping.is_set():
+                        break
+                    state = self._read(decode(line))
+                    self._state = state
+                    self._received_at = time.monotonic()
+                    self.states_received += 1
+                    loop.call_soon_threadsafe(self._announce, state)
+        except OSError:
+            pass  # shut down by stop(), or the engine went away: both end the stream
+        except Exception as exc:  # a line this side cannot read: the loop raises it
+            error = exc
+        with contextlib.suppress(RuntimeError):  # the loop already closed
+            loop.call_soon_threadsafe(finish, error)
+
+    def _read(self, message: dict[str, Any]) -> EngineState:
+        """The state a stream line carries: whole, or a change from the last one."""
+        if "state" in message:
+            return from_plain(EngineState, message["state"])
+        if message.get("from") != self._state.version:
+            raise CodecError(f"a change from state {message.get('from')} while this cockpit "
+                             f"has state {self._state.version}: out of step with the engine")
+        return apply(self._state, message["change"])
 
     def _take(self, state: EngineState) -> None:
         self._state = state
         self._received_at = time.monotonic()
         self.states_received += 1
+        self._announce(state)
+
+    def _announce(self, state: EngineState) -> None:
         for fn in list(self._listeners):
             fn(state)
 

@@ -60,6 +60,16 @@ def _field_names(cls: type) -> tuple[str, ...]:
     return tuple(f.name for f in dataclasses.fields(cls))
 
 
+def field_names(cls: type) -> tuple[str, ...]:
+    """The fields of dataclass `cls`, in order (cached)."""
+    return _field_names(cls)
+
+
+def decoder(kind: Any) -> Callable[[Any], Any]:
+    """The function that reads a value of type `kind` from its plain form (built once)."""
+    return _decoder(kind)
+
+
 def from_plain(kind: type[T], data: Any) -> T:
     """The value of type `kind` that `to_plain` turned into `data`."""
     return typing.cast(T, _decoder(typing.cast(Any, kind))(data))

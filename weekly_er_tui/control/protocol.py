@@ -2,7 +2,8 @@
 
 A request is `{"cmd": NAME, ...}`; every reply is `{"ok": bool, "engine": {pid, data_dir}, ...}`
 with `"error"` (a sentence for a person) when not ok. `subscribe` turns the connection into a
-stream of `{"state": ...}` lines, the newest EngineState each time it moved.
+stream: one `{"state": ...}` line (the whole EngineState), then `{"from": VERSION, "change":
+...}` lines, each what moved since the state of that version, the last one sent (delta.py).
 """
 
 from __future__ import annotations

@@ -2,8 +2,10 @@
 
 It lives in the data directory (state/engine.sock), mode 0600, and every connection's peer
 credentials are checked: a process of another user is closed before it reads a byte. The state
-stream is read from the engine on a fixed tick (as the app does), encoded once per tick for all
-subscribers, and a slow subscriber only ever misses intermediate states, never blocks the engine.
+stream is read from the engine on a fixed tick (as the app does): a subscriber gets the whole
+state once, then only what changed since the last state it was sent (control/delta.py), encoded
+once per tick for all subscribers in step; a slow subscriber only ever misses intermediate
+states, never blocks the engine.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from weekly_er_tui.control.codec import to_plain
+from weekly_er_tui.control.delta import diff
 from weekly_er_tui.control.protocol import (
     COMMANDS,
     LINE_LIMIT,
@@ -27,10 +30,11 @@ from weekly_er_tui.control.protocol import (
     short_address,
 )
 from weekly_er_tui.engine_api import EngineHandle
+from weekly_er_tui.model import EngineState
 
 log = logging.getLogger("weekly_er_tui.control")
 
-STREAM_HZ = 25.0  # states per second at most, per subscriber
+STREAM_HZ = 50.0  # states per second at most, per subscriber (each only what moved)
 
 
 class ControlledEngine(EngineHandle, Protocol):
@@ -68,7 +72,7 @@ class ControlServer:
         self._about = about
         self.identity = {"pid": os.getpid(), "data_dir": str(data_dir.absolute())}
         self._server: asyncio.AbstractServer | None = None
-        self._subscribers: dict[asyncio.StreamWriter, asyncio.Queue[bytes]] = {}
+        self._subscribers: dict[asyncio.StreamWriter, _Subscriber] = {}
         self._broadcast: asyncio.Task[None] | None = None
         self._commands: set[asyncio.Task[Any]] = set()
         self._connections: set[asyncio.Task[Any]] = set()
@@ -191,37 +195,64 @@ class ControlServer:
 
     # -- the state stream ------------------------------------------------------------------
     async def _stream(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=1)
-        queue.put_nowait(self._state_line())
-        self._subscribers[writer] = queue
+        subscriber = _Subscriber(self.engine.state)
+        writer.write(encode({"state": to_plain(subscriber.sent)}))
+        await writer.drain()
+        self._subscribers[writer] = subscriber
         if self._broadcast is None or self._broadcast.done():
             self._broadcast = asyncio.create_task(self._broadcaster(), name="control stream")
         hangup = asyncio.ensure_future(reader.read())  # EOF: the client left
         try:
             while True:
-                get = asyncio.ensure_future(queue.get())
-                done, _ = await asyncio.wait({get, hangup}, return_when=asyncio.FIRST_COMPLETED)
+                ready = asyncio.ensure_future(subscriber.ready.wait())
+                done, _ = await asyncio.wait({ready, hangup}, return_when=asyncio.FIRST_COMPLETED)
                 if hangup in done:
-                    get.cancel()
+                    ready.cancel()
                     return
-                writer.write(get.result())
+                writer.write(subscriber.take())
                 await writer.drain()
         finally:
             hangup.cancel()
             self._subscribers.pop(writer, None)
 
-    def _state_line(self) -> bytes:
-        return encode({"state": to_plain(self.engine.state)})
-
     async def _broadcaster(self) -> None:
+        """On each tick the engine's state moved: to every subscriber, the change from the last
+        state it was sent (one encoding per distinct starting point: those in step share it).
+        A subscriber still writing the last one has it replaced by a change from the same
+        starting point to the newest state: it misses intermediate states, never one change."""
         sent = -1
         while self._subscribers:
             state = self.engine.state
             if state.version != sent:
                 sent = state.version
-                line = encode({"state": to_plain(state)})
-                for queue in self._subscribers.values():
-                    if queue.full():  # the client has not taken the last one: newest wins
-                        queue.get_nowait()
-                    queue.put_nowait(line)
+                lines: dict[int, bytes] = {}
+                for subscriber in self._subscribers.values():
+                    since = subscriber.sent
+                    if since.version == state.version:
+                        continue
+                    line = lines.get(since.version)
+                    if line is None:
+                        line = lines[since.version] = encode(
+                            {"from": since.version, "change": diff(since, state)})
+                    subscriber.offer(state, line)
             await asyncio.sleep(1 / STREAM_HZ)
+
+
+class _Subscriber:
+    """One attached cockpit's place in the stream: the last state it was sent, and the next
+    line for it (the change from that state to a newer one)."""
+
+    def __init__(self, first: EngineState) -> None:
+        self.sent = first
+        self._next: tuple[EngineState, bytes] | None = None
+        self.ready = asyncio.Event()
+
+    def offer(self, state: EngineState, line: bytes) -> None:
+        self._next = (state, line)
+        self.ready.set()
+
+    def take(self) -> bytes:
+        assert self._next is not None
+        (self.sent, line), self._next = self._next, None
+        self.ready.clear()
+        return line

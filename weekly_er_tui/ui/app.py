@@ -169,7 +169,8 @@ class WeeklyERApp(App[None]):
         for selector, text in titles.items():
             screen.query_one(selector).border_title = text
         self.refresh_from_engine()
-        self.set_interval(1 / self.refresh_hz, self.refresh_from_engine, name="refresh")
+        self._refresh_timer = self.set_interval(1 / self.refresh_hz, self.refresh_from_engine,
+                                                name="refresh")
         if self.attached:
             # States arrive over the socket at the engine's own pace: one that comes when the
             # last render is a full period old is shown at once rather than at the next tick,
@@ -244,6 +245,9 @@ class WeeklyERApp(App[None]):
     def _state_arrived(self, _state: EngineState) -> None:
         if time.monotonic() - self._rendered_at >= 1 / self.refresh_hz:
             self.refresh_from_engine()
+            # The tick due next would paint the cockpit again a few ms later (a late tick is
+            # why this one came first): the period starts again from this paint.
+            self._refresh_timer.reset()
 
     def _tick(self, now: datetime) -> None:
         # Whole seconds: what the clock and the heartbeat age show, so they repaint once a second.
