@@ -30,6 +30,7 @@ from weekly_er_tui.config import AppConfig
 from weekly_er_tui.control.lock import AccountLock, AccountLocked
 from weekly_er_tui.control.protocol import socket_path
 from weekly_er_tui.control.server import ControlServer, SocketInUse
+from weekly_er_tui.event_alerts import EventAlerts
 from weekly_er_tui.journal import Fill, Journal
 from weekly_er_tui.listeners import notify
 from weekly_er_tui.model import (
@@ -151,6 +152,8 @@ class TradingEngine:
         self.fills.on_fill(self._on_fill)
         self.safety.add_listener(self._changed)
         self.alerts.subscribe(lambda _record: self._changed())
+        # Fills, the closes' verdicts and IB's farms, from the journal's events.
+        self.journal.subscribe(EventAlerts(self.store, self.alert).on_event)
         self.alerts.set_context(account=config.account or "",
                                 positions_summary_fn=self._positions_summary,
                                 tag="SHADOW" if self.shadow else None)
@@ -467,6 +470,8 @@ class TradingEngine:
         anything can trade, or drop the link and stop."""
         accounts = ib.managedAccounts()
         account = self.config.account or (accounts[0] if accounts else "")
+        if account:
+            self.alerts.set_context(account=account)  # every alert names it from now on
         if not account or account in self._locks:
             return {}
         try:

@@ -36,7 +36,7 @@ async def test_repeats_within_the_window_fold_into_one_message_that_counts_them(
             await server.handler.wait_for(1)
             assert await manager.drain(5)
             assert len(server.messages) == 1
-            assert manager.records[0].delivered == "email sent; +12 repeats folded"
+            assert manager.records[0].delivered == "email sent; +12 repeats folded since 14:02:00"
             assert len(manager.records) == 1
             # The window (5 minutes from 14:02) ends: one message stands for the 12 repeats.
             clock.advance(300)
@@ -96,7 +96,7 @@ async def test_an_escalation_of_the_same_key_goes_at_once(
     escalation = by_subject["[Weekly ER][CRITICAL] Daily loss limit breached (x1 since 14:02)"]
     assert "Repeated once since 14:02 ET" in escalation.text
     # The second CRITICAL with the same key is folded into the escalation.
-    assert manager.records[1].delivered == "email sent; +1 repeat folded"
+    assert manager.records[1].delivered == "email sent; +1 repeat folded since 14:02:00"
 
 
 async def test_rate_limit_per_channel_with_critical_exempt(
@@ -166,7 +166,8 @@ async def test_below_every_channel_minimum_goes_to_the_log_only(
     journal: Journal, clock: ManualClock
 ) -> None:
     manager = AlertManager(alerts_config(free_port()), journal, clock)
-    manager.notify("position_entry", "Entered AAPL: 100 @ 187.20")  # LOW < MEDIUM
+    manager.notify("position_exit", "Closed AAPL: sold 100 @ 187.20 (Friday close)",
+                   priority=LOW)  # LOW < MEDIUM: an exit inside a whole close
     assert manager.pending == 0
     assert await manager.drain(0.1)
     [row] = events(journal, "ALERT_SENT")
@@ -198,8 +199,8 @@ async def test_a_full_queue_drops_the_least_urgent_never_critical(
     manager = AlertManager(cfg, journal, clock)  # no run(): nothing leaves the queue
     for i in range(9):
         manager.notify("order_error", f"medium {i}", about=str(i), priority=MEDIUM)
-    manager.notify("position_entry", "low 0", about="0")
-    manager.notify("position_entry", "low 1", about="1")  # full: the older LOW goes
+    manager.notify("position_exit", "low 0", about="0", priority=LOW)
+    manager.notify("position_exit", "low 1", about="1", priority=LOW)  # full: the older LOW goes
     manager.notify("order_error", "medium 9", about="9", priority=MEDIUM)  # full: low 1 goes
     for i in range(3):
         manager.notify("emergency_stop", f"critical {i}", about=str(i))  # full: mediums go

@@ -246,7 +246,8 @@ async def test_repeats_fold_into_one_message_per_channel(
             await server.wait_for(2)
             assert await manager.drain(5)
             assert len(server.requests) == 2
-            assert manager.records[0].delivered == "json sent, json-2 sent; +5 repeats folded"
+            assert manager.records[0].delivered == (
+                "json sent, json-2 sent; +5 repeats folded since 14:02:00")
             clock.advance(300)  # the window ends: one message per channel stands for the five
             got = await server.wait_for(4)
             assert await manager.drain(5)

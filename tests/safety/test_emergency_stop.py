@@ -79,7 +79,10 @@ async def test_sector_shock_fires_the_emergency_stop_and_flattens(
     stop_alerts = [t for t in critical if t.startswith("Emergency stop")]
     assert len(stop_alerts) == 1, critical
     assert stop_alerts[0].startswith("Emergency stop: portfolio -1")
-    others = [t for t in critical if t not in stop_alerts]
+    # Its verdict is heard at the same priority: once, FLAT, naming what it closed.
+    verdicts = [t for t in critical if t.startswith("Emergency close FLAT")]
+    assert verdicts == ["Emergency close FLAT: 4 position(s) closed (AAPL, JPM, MSFT, XOM)"]
+    others = [t for t in critical if t not in stop_alerts + verdicts]
     if daily_limit == 50_000:
         assert others == []
     else:

@@ -26,6 +26,11 @@ class AlertKind:
     when: str
     action: str  # what the system does about it, unless the alert's facts say otherwise
     next_steps: str  # what the trader should do, unless the alert's facts say otherwise
+    # Kinds of one topic are the states of one thing (the connection, the trading state): an
+    # alert of a topic ends the folding of the others' repeats. An all-clear ends the topic's
+    # alarm and is sent at that alarm's priority, so whoever heard the alarm hears it end.
+    topic: str = ""
+    all_clear: bool = False
 
 
 KINDS: dict[str, AlertKind] = {
@@ -37,12 +42,14 @@ KINDS: dict[str, AlertKind] = {
             "Reconnecting automatically; no new orders go out until the connection is back.",
             "Nothing yet if a 'reconnected' alert follows within minutes. Otherwise check that "
             "TWS or IB Gateway is running and logged in and that its API port is enabled.",
+            topic="connection",
         ),
         AlertKind(
             "reconnected", "connection", LOW,
-            "the connection is back after a loss",
+            "the connection is back after a loss (at the loss's priority)",
             "Resynchronised positions, orders and account values; trading continues.",
             "No action needed.",
+            topic="connection", all_clear=True,
         ),
         AlertKind(
             "reconnect_failed", "connection", CRITICAL,
@@ -51,12 +58,36 @@ KINDS: dict[str, AlertKind] = {
             "Manual intervention required: check TWS / IB Gateway (running, logged in, API "
             "enabled), then reconnect from the app or restart weekly-er-tui. Watch open "
             "positions in TWS meanwhile.",
+            topic="connection",
+        ),
+        AlertKind(
+            "relogin_needed", "connection", HIGH,
+            "IB ended the session (the weekly re-login): a person must log in",
+            "Retrying the connection slowly; it resumes by itself after the login.",
+            "Log in to IB Gateway / TWS (with 2FA if asked).",
+            topic="connection",
+        ),
+        AlertKind(
+            "gateway_restart", "connection", INFO,
+            "the gateway's scheduled daily restart began (gateway_restart_time)",
+            "Reconnecting until the restart window ends.",
+            "No action needed unless a 'failed' alert follows.",
+            topic="connection",
         ),
         AlertKind(
             "degraded", "connection", HIGH,
-            "connected, but IB reports a problem (data farm down, stale prices)",
+            "connected, but IB reports a problem (1100, 2110; a data farm down: MEDIUM)",
             "Continuing; prices shown as stale in the app are not to be trusted.",
             "Check IB's system status page and the data farm indicators in TWS.",
+            topic="connectivity",
+        ),
+        AlertKind(
+            "connectivity_restored", "connection", LOW,
+            "IB reports the problem gone (1101, 1102, a farm OK again; at the problem's "
+            "priority)",
+            "Continuing; market data was resubscribed where IB said it was lost.",
+            "No action needed.",
+            topic="connectivity", all_clear=True,
         ),
         AlertKind(
             "monitoring_stopped", "system", HIGH,
@@ -77,24 +108,35 @@ KINDS: dict[str, AlertKind] = {
             "Closing ALL positions with market orders; trading is HALTED until you resume it.",
             "Check in the app or TWS that every closing order filled. Review what caused the "
             "loss before resuming trading.",
+            topic="trading_state",
+        ),
+        AlertKind(
+            "emergency_close", "safety", CRITICAL,
+            "an emergency close of the whole account finished: FLAT (INCOMPLETE is "
+            "`emergency_stop:incomplete`)",
+            "Every position was closed and verified flat; trading stays HALTED.",
+            "Review what caused it before resuming trading (r, with a confirmation).",
         ),
         AlertKind(
             "trading_paused", "safety", MEDIUM,
             "trading was paused",
             "No new entries; exits and safety actions still run.",
             "Review the reason; resume trading when it is safe.",
+            topic="trading_state",
         ),
         AlertKind(
             "trading_halted", "safety", CRITICAL,
             "trading was halted",
             "Only closing orders and cancels are allowed; the halt survives restarts.",
             "Review positions and open orders, then resume trading explicitly when it is safe.",
+            topic="trading_state",
         ),
         AlertKind(
             "trading_resumed", "safety", LOW,
-            "trading was resumed",
+            "trading was resumed (at the pause's or halt's priority)",
             "New entries are allowed again.",
             "No action needed.",
+            topic="trading_state", all_clear=True,
         ),
         AlertKind(
             "orphaned_position", "safety", MEDIUM,
@@ -103,14 +145,15 @@ KINDS: dict[str, AlertKind] = {
             "Review it: close it, or add the symbol to safety_limits.orphan_ignore.",
         ),
         AlertKind(
-            "position_entry", "trading", LOW,
-            "a position was opened",
+            "position_entry", "trading", MEDIUM,
+            "an entry order of the strategy filled (with its fill price)",
             "Tracking the position until the Friday close.",
             "No action needed.",
         ),
         AlertKind(
-            "position_exit", "trading", LOW,
-            "a position was closed",
+            "position_exit", "trading", MEDIUM,
+            "a closing order filled, with its fill price (LOW inside a whole close: its verdict "
+            "lists the fills)",
             "Recorded in logs/trade_journal.csv.",
             "No action needed.",
         ),
@@ -125,6 +168,12 @@ KINDS: dict[str, AlertKind] = {
             "an order was rejected (by the pre-trade checks or by IB)",
             "The order was not sent (or IB refused it); nothing else changed.",
             "Check the reason above; adjust the plan or the limits if the order should go.",
+        ),
+        AlertKind(
+            "friday_close", "trading", MEDIUM,
+            "the Friday close's result at the bell: flat",
+            "Every strategy position was closed before the weekend.",
+            "No action needed.",
         ),
         AlertKind(
             "friday_close_incomplete", "trading", CRITICAL,

@@ -57,7 +57,7 @@ from weekly_er_tui.alerts.kinds import (
 from weekly_er_tui.alerts.outbox import Delivery, MailText, Message, Outbox, Outcome
 from weekly_er_tui.alerts.push import NotifyTransport, PushMessage, notify_transports
 from weekly_er_tui.alerts.templates import TemplateError, Templates, build_context
-from weekly_er_tui.clock import Clock
+from weekly_er_tui.clock import ET, Clock
 from weekly_er_tui.config import AlertsConfig
 from weekly_er_tui.journal import Journal
 from weekly_er_tui.model import Alert, AlertRecord, EventType, Severity
@@ -73,24 +73,30 @@ PositionsFn = Callable[[], str]
 
 @dataclass(eq=False)
 class _Entry:
-    """One alert in the UI's log, with each channel's delivery status."""
+    """One alert in the UI's log, with each channel's delivery status. Repeats folded into it
+    move it to the top of the log, stamped with the latest one's time and title."""
 
-    alert: Alert
+    alert: Alert  # the alert that was sent
     priority: Severity
-    timestamp: datetime
+    timestamp: datetime  # the latest occurrence
     status: dict[str, str] = field(default_factory=dict)
     folded: int = 0
+    latest: Alert | None = None  # the latest repeat folded into it
+    first: datetime | None = None  # when the first occurrence came
 
     def record(self) -> AlertRecord:
         delivered = ", ".join(f"{ch} {st}" for ch, st in self.status.items()) or "log only"
         if self.folded:
-            delivered += f"; +{self.folded} repeat{'s' if self.folded != 1 else ''} folded"
-        return AlertRecord(self.timestamp, self.priority, self.alert.title, delivered)
+            since = (self.first or self.timestamp).astimezone(ET).strftime("%H:%M:%S")
+            delivered += (f"; +{self.folded} repeat{'s' if self.folded != 1 else ''} folded "
+                          f"since {since}")
+        title = (self.latest or self.alert).title
+        return AlertRecord(self.timestamp, self.priority, title, delivered)
 
 
 @dataclass(eq=False)
 class _Window:
-    """The de-duplication window opened by a sent alert."""
+    """The de-duplication window opened by a sent alert (or by the summary of its repeats)."""
 
     opened: datetime
     priority: Severity
@@ -158,6 +164,8 @@ class AlertManager:
         self._entries: deque[_Entry] = deque(maxlen=RECORD_LIMIT)
         self._records: tuple[AlertRecord, ...] | None = ()
         self._windows: dict[str, _Window] = {}
+        # Per topic (alerts/kinds.py), the priority of the latest alarm no all-clear answered.
+        self._alarms: dict[str, Severity] = {}
         self._subscribers: list[RecordCallback] = []
         self._folds_changed = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -295,9 +303,12 @@ class AlertManager:
         if self.tag and not alert.title.startswith(f"[{self.tag}]"):
             alert = replace(alert, title=f"[{self.tag}] {alert.title}")
         kind = kind_of(alert.key)
-        priority = priority_for(kind_name(alert.key), self.config.priorities, alert.priority)
+        name = kind_name(alert.key)
+        priority = priority_for(name, self.config.priorities, alert.priority)
         if alert.timestamp is None:
             alert = replace(alert, timestamp=now)
+        if kind.topic:
+            priority = self._answer(kind, name, priority)
         win = self._windows.get(alert.key)
         repeated: tuple[int, datetime] | None = None
         if win is not None:
@@ -306,6 +317,8 @@ class AlertManager:
                 return
             if win.folded:
                 repeated = (win.folded, win.opened)
+        if kind.topic:
+            self._end_topic_windows(kind.topic, alert.key)
         self._dispatch(alert, priority, kind, now, repeated)
         if len(self._windows) > 4 * RECORD_LIMIT:
             self._windows = {
@@ -313,17 +326,49 @@ class AlertManager:
                 if w.folded or now - w.opened < self._window
             }
 
+    def _answer(self, kind: AlertKind, name: str, priority: Severity) -> Severity:
+        """An all-clear goes at the priority of the alarm it answers (unless the config sets
+        its kind's priority): a "Connection lost" email is followed by a "back" email."""
+        if not kind.all_clear:
+            self._alarms[kind.topic] = priority
+            return priority
+        alarm = self._alarms.pop(kind.topic, None)
+        if alarm is None or name in self.config.priorities or alarm.rank >= priority.rank:
+            return priority
+        return alarm
+
+    def _end_topic_windows(self, topic: str, key: str) -> None:
+        """A new state of a topic (paused after resumed): the other states' windows end, and
+        the repeats folded into them are never summarised: that state is over."""
+        for other in [k for k in self._windows if k != key and kind_of(k).topic == topic]:
+            win = self._windows.pop(other)
+            if win.folded:
+                log.debug("alert %r: %d repeat(s) not summarised: %r came since",
+                          other, win.folded, key)
+
+    @property
+    def repeats_pending(self) -> int:
+        """Alerts with folded repeats whose summary message is still to go."""
+        return sum(1 for w in self._windows.values() if w.folded)
+
     def _fold(self, win: _Window, alert: Alert, priority: Severity) -> None:
         win.folded += 1
         win.last = alert
         if win.folded == 1 or priority.rank < win.folded_priority.rank:
             win.folded_priority = priority
-        win.entry.folded += 1
+        entry = win.entry
+        entry.folded += 1
+        entry.latest = alert
+        entry.timestamp = alert.timestamp or self._clock.now()
+        # The repeat is the newest thing that happened: its entry goes to the top of the log.
+        if entry in self._entries:
+            self._entries.remove(entry)
+        self._entries.appendleft(entry)
         if win.folded == 1:
             self._folds_changed.set()
         log.debug("alert %r folded into the one sent at %s (%d repeats)",
                   alert.key, win.opened.isoformat(), win.folded)
-        self._publish(win.entry)
+        self._publish(entry)
 
     def _dispatch(
         self,
@@ -334,10 +379,23 @@ class AlertManager:
         repeated: tuple[int, datetime] | None,
     ) -> None:
         when = alert.timestamp or now
-        entry = _Entry(alert, priority, when)
+        entry = _Entry(alert, priority, when, first=when)
         self._windows[alert.key] = _Window(now, priority, entry)
         self._entries.appendleft(entry)
         self._records = None
+        self._deliver(entry, alert, priority, kind, when, repeated)
+
+    def _deliver(
+        self,
+        entry: _Entry,
+        alert: Alert,
+        priority: Severity,
+        kind: AlertKind,
+        when: datetime,
+        repeated: tuple[int, datetime] | None,
+    ) -> None:
+        """Queue `alert`'s message on every channel its priority reaches, for `entry`."""
+        now = self._clock.now()
         context: dict[str, str] | None = None
         for ch in self.channels:
             if not priority.at_least(ch.min_priority):
@@ -366,7 +424,8 @@ class AlertManager:
                 message = MailText(None, self._templates.sms_for(context), priority)
             entry.status[ch.name] = "queued"
             self._enqueue(Delivery(next(self._seq), priority, ch, message, entry))
-        if not entry.status:
+        if context is None and not any(priority.at_least(ch.min_priority)
+                                       for ch in self.channels):
             self._event(
                 EventType.ALERT_SENT, entry, "log", 0,
                 f"Alert logged (no email or SMS at this priority): [{priority}] {alert.title}",
@@ -458,11 +517,13 @@ class AlertManager:
                 await asyncio.gather(*waits, return_exceptions=True)
 
     def _flush_due(self, now: datetime) -> None:
+        """Each window that ended with folded repeats: one message, for the same log entry,
+        that stands for them; a new window opens from it."""
         for key, win in list(self._windows.items()):
             if win.folded and win.last is not None and now - win.opened >= self._window:
-                last = win.last
-                self._dispatch(last, win.folded_priority, kind_of(key), now,
-                               (win.folded, win.opened))
+                self._windows[key] = _Window(now, win.folded_priority, win.entry)
+                self._deliver(win.entry, win.last, win.folded_priority, kind_of(key),
+                              win.last.timestamp or now, (win.folded, win.opened))
 
     # --- records and events ----------------------------------------------------------------
 
