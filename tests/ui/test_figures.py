@@ -32,6 +32,7 @@ def test_levels(use: float, level: Level) -> None:
 
 def test_risk_figures_prefer_the_engines_measure() -> None:
     f = figures.risk_figures(halted_after_emergency(), DEMO_LIMITS)
+    assert f is not None
     assert f.daily_loss.value == pytest.approx(11_850)
     assert f.daily_loss.level is Level.OVER
     assert f.drawdown.value == pytest.approx(0.0474)  # the engine's baseline, not derived
@@ -42,6 +43,7 @@ def test_risk_figures_prefer_the_engines_measure() -> None:
 def test_risk_figures_without_a_safety_report_are_derived() -> None:
     state = replace(halted_after_emergency(), safety=None)
     f = figures.risk_figures(state, DEMO_LIMITS)
+    assert f is not None
     assert f.daily_loss.value == pytest.approx(11_850)
     assert f.daily_loss.use == pytest.approx(1.185)
     # From the session's start: 11,850 lost out of 238,150 + 11,850.
@@ -149,3 +151,29 @@ def test_medium_violations_are_warnings_and_low_ones_stay_off_the_banner() -> No
 )
 def test_limit_bar_glyphs(use: float, expected: str) -> None:
     assert limit_bar(use, 10).plain == expected
+
+
+def test_drawdown_is_never_negative_when_the_account_is_up() -> None:
+    # As the trader saw it: baseline 244,011, net liquidation 245,251 (day P&L +1,240); the
+    # rules measure (244,011 - 245,251) / 244,011 = -0.5%: the account is up, not drawn down.
+    state = halted_after_emergency()
+    assert state.safety is not None
+    uses = tuple(
+        replace(u, value=(244_011 - 245_251) / 244_011, use=0.0)
+        if u.rule == figures.EMERGENCY_STOP_LOSS else u
+        for u in state.safety.uses
+    )
+    state = replace(state, safety=replace(state.safety, uses=uses))
+    f = figures.risk_figures(state, DEMO_LIMITS)
+    assert f is not None
+    assert f.drawdown.value == 0.0 and fmt.pct(f.drawdown.value) == "0.0%"
+    derived = replace(state, safety=None, portfolio=replace(
+        state.portfolio, net_liquidation=245_251, daily_pnl=1_240))
+    f = figures.risk_figures(derived, DEMO_LIMITS)
+    assert f is not None and f.drawdown.value == 0.0
+
+
+def test_no_figures_before_the_first_account_data() -> None:
+    # Before the first connect there is no account: not cash 0 OVER, drawdown 0.0%, 0 positions.
+    before = replace(normal_session(), portfolio=None, safety=None)
+    assert figures.risk_figures(before, DEMO_LIMITS) is None

@@ -99,9 +99,13 @@ def cash_use(cash: float, reserve: float) -> float:
     return max(0.0, 1.0 + (reserve - cash) / (reserve if reserve > 0 else 1.0))
 
 
-def risk_figures(state: EngineState, limits: SafetyLimits) -> RiskFigures:
-    """The risk summary: the day's P&L, drawdown, cash and position count against their limits."""
+def risk_figures(state: EngineState, limits: SafetyLimits) -> RiskFigures | None:
+    """The risk summary: the day's P&L, drawdown, cash and position count against their limits.
+    None before the first account data (no account is not an account of zero: not "cash 0
+    OVER", "drawdown 0.0%", "0 positions")."""
     portfolio = state.portfolio
+    if portfolio is None and state.safety is None:
+        return None
     day_pnl = portfolio.daily_pnl if portfolio else None
     net_liq = portfolio.net_liquidation if portfolio else None
 
@@ -112,7 +116,10 @@ def risk_figures(state: EngineState, limits: SafetyLimits) -> RiskFigures:
         daily_loss = Gauge("day", loss, limits.max_daily_loss, _ratio(loss, limits.max_daily_loss))
 
     if found := _uses(state, EMERGENCY_STOP_LOSS):
-        drawdown = _from_use(found[0])
+        # The rules measure (baseline - now) / baseline: negative when the account is up,
+        # which is no drawdown at all.
+        use = found[0]
+        drawdown = Gauge(use.name, max(0.0, use.value), use.limit, max(0.0, use.use))
     else:
         # Without the engine's baseline, measure from the session's start: today's loss over the
         # value the account had this morning.
