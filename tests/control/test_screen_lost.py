@@ -147,6 +147,7 @@ async def test_closing_the_terminal_leaves_the_engine_monitoring(
     # For a few heartbeat intervals the engine answers, and its last heartbeat is never older
     # than one interval (plus the time a beat takes on a loaded machine).
     beats: set[str] = set()
+    checks: set[object] = set()
     loop = asyncio.get_running_loop()
     until = loop.time() + 4 * HEARTBEAT_S
     while loop.time() < until:
@@ -155,6 +156,7 @@ async def test_closing_the_terminal_leaves_the_engine_monitoring(
         assert st["is_running"] and conn["state"] == "CONNECTED", st  # type: ignore[index]
         assert conn["last_heartbeat_age_s"] < HEARTBEAT_S + 1.0, conn
         beats.add(conn["last_heartbeat"])
+        checks.add(st["last_safety_check"])
         await asyncio.sleep(0.2)
     assert len(beats) >= 3, beats  # new heartbeats, not one stale answer
     events, _ = assert_journal_intact(data / "logs")
@@ -164,7 +166,8 @@ async def test_closing_the_terminal_leaves_the_engine_monitoring(
     alert = [e for e in after if json.loads(e["details"]).get("key") == "screen_lost"]
     assert alert and "attach with `weekly-er-tui attach`" in alert[0]["message"]
     assert alert[0]["severity"] in ("MEDIUM", "INFO", "LOW", "HIGH")
-    assert [e for e in after if e["event_type"] == "SAFETY_CHECK"], "safety checks go on"
+    # Safety checks go on (unchanged timed checks are journaled hourly: safety/check_log.py).
+    assert len(checks) >= 2, checks
     assert not [e for e in after if e["message"].startswith("Monitoring stopped")]
 
     os.kill(pid, signal.SIGTERM)

@@ -9,6 +9,7 @@ import pytest
 from tests.fixtures_sim import wait_until
 from tests.safety.conftest import MakeRig
 from weekly_er_tui.clock import ManualClock
+from weekly_er_tui.journal import Event
 from weekly_er_tui.model import EventType
 
 pytestmark = pytest.mark.integration
@@ -28,18 +29,38 @@ async def test_a_burst_of_updates_costs_one_check(rig: MakeRig) -> None:
     assert safety.checks_run == n + 2
 
 
-async def test_timer_check_every_interval_of_the_clock_is_journaled_with_its_duration(
+async def test_timer_checks_are_journaled_when_their_result_changes_and_hourly_otherwise(
     rig: MakeRig, manual_clock: ManualClock
 ) -> None:
     r = await rig()
     interval = r.engine.config.connection_monitoring.safety_check_interval
     assert interval == 300
-    before = [e for e in r.of(EventType.SAFETY_CHECK) if e.details["trigger"] == "timer"]
+    safety = r.engine.safety
+
+    def timed() -> list[Event]:
+        return [e for e in r.of(EventType.SAFETY_CHECK) if e.details.get("trigger") == "timer"]
+
+    manual_clock.advance(interval)  # the first timed check since the connect: journaled
+    await wait_until(lambda: len(timed()) == 1)
+    first = timed()[0]
+    assert 0 < first.details["duration_ms"] < 1_000
+    assert first.message.startswith("Safety check (timer): risk score ")
+    # Nothing moves on a ManualClock: eleven more checks in the hour, none journaled.
+    for _ in range(11):
+        n = safety.checks_run
+        manual_clock.advance(interval)
+        await wait_until(lambda n=n: safety.checks_run > n)
+    assert len(timed()) == 1
+    # An hour after the last one journaled: one heartbeat line counting them.
     manual_clock.advance(interval)
-    await wait_until(lambda: len([e for e in r.of(EventType.SAFETY_CHECK)
-                                  if e.details["trigger"] == "timer"]) > len(before))
-    timed = [e for e in r.of(EventType.SAFETY_CHECK) if e.details["trigger"] == "timer"][-1]
-    assert timed.timestamp == manual_clock.now()
-    assert 0 < timed.details["duration_ms"] < 1_000
-    assert "risk score" in timed.message
-    assert any(row["event_type"] == "SAFETY_CHECK" for row in r.rows("events_log.csv"))
+    await wait_until(lambda: len(timed()) == 2)
+    beat = timed()[1]
+    assert beat.timestamp == manual_clock.now()
+    assert beat.message.startswith("Safety checks (timer): 12 since 10:05 ET")
+    assert "unchanged: risk score " in beat.message
+    # A new result (a violation) is journaled at the next timed check.
+    r.gateway.price_shock(40, symbol="AAPL")
+    await r.settle()
+    manual_clock.advance(interval)
+    await wait_until(lambda: len(timed()) == 3)
+    assert timed()[2].details["violations"], timed()[2].message

@@ -47,6 +47,7 @@ from weekly_er_tui.risk.rules import (
     evaluate,
     position_day_pnl,
 )
+from weekly_er_tui.safety.check_log import CheckLog
 from weekly_er_tui.safety.closer import Closer
 from weekly_er_tui.safety.confirming import BreachConfirmer
 from weekly_er_tui.store import Store
@@ -143,6 +144,7 @@ class PositionSafetyManager:
         self.correlation_symbols: tuple[str, ...] = ()  # the symbols the last grouping saw
         self._standalone: Any = None  # the standalone API's own PortfolioTracker
         self.checks_run = 0
+        self._check_log = CheckLog()
         self._confirmer: BreachConfirmer | None = None
 
     # -- trading state ---------------------------------------------------------------------
@@ -336,12 +338,10 @@ class PositionSafetyManager:
         duration_ms = (time.perf_counter() - t0) * 1000.0
         self.last_report, self.last_check = report, self.clock.now()
         self.checks_run += 1
-        if trigger != "change":
-            # Change-driven checks can run many times a second; the timer's are the record.
+        # A timed check is journaled when its result changes, else hourly (safety/check_log.py).
+        if (message := self._check_log.message(trigger, report, self.last_check)) is not None:
             self._event(
-                EventType.SAFETY_CHECK, Severity.INFO,
-                f"Safety check ({trigger}): risk score {report.overall_risk_score:g}/100, "
-                f"{len(report.violations)} violation(s)",
+                EventType.SAFETY_CHECK, Severity.INFO, message,
                 {"duration_ms": round(duration_ms, 3), "trigger": trigger,
                  "risk_score": report.overall_risk_score,
                  "violations": [v.rule for v in report.violations]},
