@@ -19,7 +19,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from weekly_er_tui.broker.connection import FARM_BROKEN, FARM_OK
+from weekly_er_tui.broker.connectivity import FARM_BROKEN, FARM_OK
 from weekly_er_tui.journal import Event
 from weekly_er_tui.model import Alert, EventType, Severity
 from weekly_er_tui.store import Store
