@@ -10,6 +10,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from weekly_er_tui.clock import ManualClock
 from weekly_er_tui.journal import (
     EVENT_COLUMNS,
@@ -152,3 +154,24 @@ def test_subscribers_see_events_after_disk(tmp_path: Path) -> None:
     j.close()
     assert seen == [1]
     logging.getLogger("weekly_er_tui").handlers.clear()
+
+
+@pytest.mark.parametrize("level", ["INFO", "DEBUG"])
+def test_ib_async_chatter_stays_out_of_the_log_unless_debug_is_asked(
+    tmp_path: Path, level: str
+) -> None:
+    # 97% of a trader's log was ib_async.wrapper's INFO "updatePortfolio: ..." (2.8 MB/hour).
+    handlers = setup_logging(tmp_path, level, ManualClock(T0))
+    try:
+        wrapper = logging.getLogger("ib_async.wrapper")
+        wrapper.info("updatePortfolio: PortfolioItem(contract=Stock(symbol='AAPL'))")
+        wrapper.debug("decoded message")
+        wrapper.warning("Error 2103, reqId -1: Market data farm connection is broken:usfarm")
+        logging.getLogger("weekly_er_tui.engine").info("Engine started")
+    finally:
+        remove_handlers(handlers)
+        logging.getLogger("ib_async").setLevel(logging.NOTSET)
+    text = (tmp_path / "logs/enhanced_trading.log").read_text()
+    assert "Market data farm connection is broken" in text and "Engine started" in text
+    assert ("updatePortfolio" in text) is (level == "DEBUG")
+    assert ("decoded message" in text) is (level == "DEBUG")
