@@ -6,6 +6,7 @@ from __future__ import annotations
 import statistics
 import time
 from collections import deque
+from collections.abc import Callable
 from datetime import datetime
 
 from weekly_er_tui.model import ConnectionState, ConnectionStats, LatencyStats
@@ -16,11 +17,13 @@ LATENCY_WINDOW = 20
 class LinkCounters:
     """What ConnectionMonitor counts about its link."""
 
-    def __init__(self) -> None:
+    def __init__(self, now: Callable[[], float] = time.monotonic) -> None:
+        self._now = now
         self.latencies: deque[float] = deque(maxlen=LATENCY_WINDOW)
         self.last_heartbeat_ok: float | None = None
         self.last_heartbeat_at: datetime | None = None
         self.started_at: float | None = None
+        self.first_connected_at: float | None = None  # uptime is counted from here
         self.connected_since: float | None = None
         self.connected_total = 0.0
         self.total_connections = 0
@@ -34,15 +37,17 @@ class LinkCounters:
 
     def start(self) -> None:
         if self.started_at is None:
-            self.started_at = time.monotonic()
+            self.started_at = self._now()
 
     def connected(self) -> None:
         self.total_connections += 1
-        self.connected_since = time.monotonic()
+        self.connected_since = self._now()
+        if self.first_connected_at is None:
+            self.first_connected_at = self.connected_since
 
     def disconnected(self) -> None:
         if self.connected_since is not None:
-            self.connected_total += time.monotonic() - self.connected_since
+            self.connected_total += self._now() - self.connected_since
             self.connected_since = None
             self.total_disconnects += 1
 
@@ -53,14 +58,17 @@ class LinkCounters:
 
     def proven(self, at: datetime) -> None:
         """The link just proved itself (a resync answered): as good as a heartbeat."""
-        self.last_heartbeat_ok = time.monotonic()
+        self.last_heartbeat_ok = self._now()
         self.last_heartbeat_at = at
 
     def snapshot(self, *, state: ConnectionState, host: str, port: int, client_id: int,
                  last_error: str, degraded_reasons: tuple[str, ...]) -> ConnectionStats:
-        now = time.monotonic()
+        now = self._now()
         uptime = now - self.connected_since if self.connected_since is not None else 0.0
-        total = now - self.started_at if self.started_at is not None else 0.0
+        # From the first connect: the time before it is no outage (48% "uptime" right after
+        # starting said the link had been down half the time).
+        first = self.first_connected_at
+        total = now - first if first is not None else 0.0
         connected = self.connected_total + uptime
         lat = list(self.latencies)
         return ConnectionStats(

@@ -89,6 +89,8 @@ class Reconnecting:
         self._set_state(ConnectionState.RECONNECTING)
         delay = cfg.reconnect_delay if first_delay is None else first_delay
         for attempt in range(1, cfg.max_reconnect_attempts + 1):
+            # Counted when announced: the screen says the attempt the log says, during the delay.
+            self.counters.reconnect_attempts += 1
             self._event(
                 EventType.RECONNECTING, Severity.MEDIUM,
                 f"Reconnect attempt {attempt}/{cfg.max_reconnect_attempts} in {delay:g} s "
@@ -97,7 +99,6 @@ class Reconnecting:
             )
             await asyncio.sleep(delay)
             delay = cfg.reconnect_delay
-            self.counters.reconnect_attempts += 1
             self._set_state(ConnectionState.RECONNECTING)
             if await self._connect_once():
                 self._reconnected(attempt)

@@ -1,0 +1,62 @@
+"""The connection's counters agree with its log: the attempt the log announces is the attempt the
+screen counts, and uptime is measured from the first connect, not from the app's start."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.conftest import IbLogGuard
+from tests.connection.test_connection import Harness
+from tests.fixtures_sim import wait_until
+from weekly_er_tui.broker.connection_stats import LinkCounters
+from weekly_er_tui.clock import ManualClock
+from weekly_er_tui.journal import Event
+from weekly_er_tui.model import ConnectionState, EventType
+from weekly_er_tui.sim import SimulatedGateway
+
+
+async def test_the_attempt_the_log_announces_is_the_attempt_counted(
+    gateway: SimulatedGateway, tmp_path: Path, manual_clock: ManualClock,
+    ib_log_guard: IbLogGuard,
+) -> None:
+    ib_log_guard.expect_link_faults()
+    # A long delay between attempts: the trader saw "attempt 0" for those 10 s.
+    h = Harness(gateway, tmp_path, manual_clock, reconnect_delay=2.0)
+    seen: list[tuple[str, int]] = []
+
+    def on_event(ev: Event) -> None:
+        if ev.event_type is EventType.RECONNECTING:
+            seen.append((ev.message, h.monitor.stats().reconnect_attempts))
+
+    h.journal.subscribe(on_event)
+    await h.monitor.start(wait=True)
+    try:
+        gateway.drop_all()
+        await wait_until(lambda: seen, timeout=5)
+        message, counted = seen[0]
+        assert message.startswith("Reconnect attempt 1/3 in 2 s")
+        assert counted == 1
+        await wait_until(lambda: h.monitor.is_connected, timeout=10)
+        assert h.monitor.stats().reconnect_attempts == 1
+    finally:
+        await h.monitor.stop()
+        h.journal.close()
+
+
+def test_uptime_is_counted_from_the_first_connect() -> None:
+    t = [0.0]
+    c = LinkCounters(now=lambda: t[0])
+    c.start()
+    t[0] = 10.0  # the first connect took 10 s
+    c.connected()
+    t[0] = 11.0
+
+    def pct() -> float:
+        return c.snapshot(state=ConnectionState.CONNECTED, host="", port=0, client_id=0,
+                          last_error="", degraded_reasons=()).uptime_pct
+
+    assert pct() == 100.0  # not 1 of 11 seconds: the link has been up all the time it existed
+    t[0] = 20.0
+    c.disconnected()
+    t[0] = 30.0
+    assert pct() == 50.0
