@@ -412,7 +412,7 @@ class AlertManager:
             if context is None:
                 context = build_context(
                     alert, priority, kind, when=when, host=self.host, account=self.account,
-                    positions=self._positions_text(), repeated=repeated,
+                    positions=self._positions_text(), repeated=repeated, tag=self.tag,
                 )
             message: Message
             if ch.kind == "notify":

@@ -25,11 +25,12 @@ from weekly_er_tui.model import Alert, Severity
 SMS_LIMIT = 160
 SUBJECT_LIMIT = 250
 
-DEFAULT_SUBJECT = "[Weekly ER][{priority}] {title}{repeated_short}"
+DEFAULT_SUBJECT = "[Weekly ER]{tag}[{priority}] {title}{repeated_short}"
 
 DEFAULT_BODY = """\
 {title}
 
+{mode}
 Priority: {priority}
 Time:     {time_et} ({time_utc})
 Host:     {host}
@@ -58,7 +59,7 @@ Sent by weekly-er-tui on {host}. Alert key: {key}
 
 # A push notification: the title on the lock screen, then a few lines that say what happened,
 # what the system did and what to do (the positions last: they are cut first when it is long).
-DEFAULT_PUSH_TITLE = "Weekly ER {priority}: {title}{repeated_short}"
+DEFAULT_PUSH_TITLE = "Weekly ER {tag_word}{priority}: {title}{repeated_short}"
 DEFAULT_PUSH_BODY = """\
 {what_happened}
 {time_et_short} ET, {host}, account {account}
@@ -69,7 +70,7 @@ Do: {next_steps}
 Positions: {positions}"""
 
 # No square brackets: on SMS they are GSM-7 extension characters and cost two each.
-DEFAULT_SMS = "Weekly ER {priority}: {title}{repeated_short} ({time_et_short} ET)"
+DEFAULT_SMS = "Weekly ER {tag_word}{priority}: {title}{repeated_short} ({time_et_short} ET)"
 
 PLACEHOLDERS: dict[str, str] = {
     "title": "the alert's one-line title",
@@ -89,6 +90,9 @@ PLACEHOLDERS: dict[str, str] = {
     "next_steps": "what the trader should do next",
     "repeated": "'Repeated 12 times since 14:02 ET ...' when repeats were folded, else empty",
     "repeated_short": "' (x12 since 14:02)' when repeats were folded, else empty",
+    "tag": "'[DEMO]' when the alert comes from the demo (a simulation), else empty",
+    "tag_word": "'DEMO ' when the alert comes from the demo, else empty",
+    "mode": "'Mode:     DEMO: a simulation ...' when the alert comes from the demo, else empty",
 }
 
 _RESERVED_FACTS = {"action", "next_steps"}
@@ -259,8 +263,10 @@ def build_context(
     account: str,
     positions: str,
     repeated: tuple[int, datetime] | None = None,
+    tag: str = "",
 ) -> dict[str, str]:
-    """Every placeholder's value for one alert."""
+    """Every placeholder's value for one alert. `tag` ("DEMO") marks an alert that is not
+    about real money."""
     et = when.astimezone(ET)
     facts = {k: v for k, v in alert.facts.items() if k not in _RESERVED_FACTS}
     fact_lines = "\n".join(f"{_INDENT}{k.replace('_', ' ')}: {format_fact(v)}"
@@ -295,6 +301,10 @@ def build_context(
         "next_steps": _paragraph(next_steps),
         "repeated": repeated_long,
         "repeated_short": repeated_short,
+        "tag": f"[{tag}]" if tag else "",
+        "tag_word": f"{tag} " if tag else "",
+        "mode": (f"Mode:     {tag}: a simulation (simulated gateway, clock and account); "
+                 "nothing real was traded" if tag else ""),
     }
 
 

@@ -33,6 +33,9 @@ def add_commands(sub: Subcommands) -> None:
     add_common(p)
     add_demo_flags(p)
     p.add_argument("--headless", action="store_true", help="no screen: log to console and files")
+    p.add_argument("--send-alerts", action="store_true",
+                   help="send the demo's alerts on the config's email, SMS and push channels, "
+                        "tagged [DEMO] (default: the alert log only)")
 
 
 def add_demo_flags(p: argparse.ArgumentParser) -> None:
@@ -82,11 +85,16 @@ def cmd_demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     clock = AcceleratedClock(start, args.clock_speed)
     gateway = SimulatedGateway(scenario, clock, port=0, seed=scenario.seed or 1)
     try:
-        config = prepare_demo(loaded.config, scenario, data_dir, clock)
+        config = prepare_demo(loaded.config, scenario, data_dir, clock,
+                              send_alerts=args.send_alerts)
     except NotADemoDir as exc:
         print(f"weekly-er-tui demo: {exc}", file=err)
         return EXIT_BAD_INPUT
     args.data_dir = str(data_dir)
+    wired = loaded.config.alerts.email_enabled or bool(loaded.config.alerts.notify)
+    if wired and not args.send_alerts:
+        print("Demo: alerts stay in the alert log: the config's email, SMS and push channels "
+              "are not used (pass --send-alerts to send them, tagged [DEMO])", file=err)
     handlers = setup_logs(args, clock, args.headless, err)
     try:
         async def demo() -> int:
@@ -96,6 +104,7 @@ def cmd_demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                                       connection=_demo_connection(config, gateway.port))
                 if engine is None:
                     return EXIT_BAD_INPUT
+                engine.alerts.set_context(tag="DEMO")
                 if args.headless:
                     print(f"Demo: simulated gateway on 127.0.0.1:{gateway.port}, clock starts "
                           f"{start.astimezone(ET):%a %Y-%m-%d %H:%M} ET at "
@@ -140,8 +149,11 @@ def claim_demo_dir(data_dir: Path) -> None:
     marker.write_text("Made by `weekly-er-tui demo`: its state database may be replaced.\n")
 
 
-def prepare_demo(config: AppConfig, scenario: Any, data_dir: Path, clock: Clock) -> AppConfig:
+def prepare_demo(config: AppConfig, scenario: Any, data_dir: Path, clock: Clock, *,
+                 send_alerts: bool = False) -> AppConfig:
     """The demo's data directory: a fresh state database, and the scenario's earnings calendar.
+    Its alerts reach the config's channels only when asked (`send_alerts`): a simulation must
+    not page the trader.
     The scenario's opening positions are the trader's own holdings (on the orphan ignore list):
     the strategy trades the week's reports beside them and closes only its own on Friday."""
     from weekly_er_tui.store import Store
@@ -164,4 +176,8 @@ def prepare_demo(config: AppConfig, scenario: Any, data_dir: Path, clock: Clock)
     strategy = config.strategy.model_copy(update={"calendar_file": str(calendar)})
     held = sorted({*config.safety_limits.orphan_ignore, *(p.symbol for p in scenario.positions)})
     limits = config.safety_limits.model_copy(update={"orphan_ignore": held})
-    return config.model_copy(update={"strategy": strategy, "safety_limits": limits})
+    update: dict[str, Any] = {"strategy": strategy, "safety_limits": limits}
+    if not send_alerts:
+        update["alerts"] = config.alerts.model_copy(update={"email_enabled": False,
+                                                            "notify": []})
+    return config.model_copy(update=update)
