@@ -171,6 +171,7 @@ class TradingEngine:
         self._correlation_task: asyncio.Future[None] | None = None
         self._correlation_again = False
         self._closes_cache: dict[tuple[str, str], list[float]] = {}
+        self._last_known: PortfolioSnapshot | None = None
         # One engine per account on this machine; `refused` says why this one does not trade.
         self.refused = ""
         self._locks: dict[str, AccountLock] = {}
@@ -236,6 +237,20 @@ class TradingEngine:
             return None
         return self.portfolio.snapshot()
 
+    def _shown_portfolio(self) -> PortfolioSnapshot | None:
+        """The account now; while the link is down, the positions as last known (each marked
+        stale, `last_known_at` saying since when): a drop must not look like a flat account,
+        and a queued flatten closes exactly these on reconnect."""
+        snap = self._snapshot()
+        if snap is not None:
+            self._last_known = snap
+            return snap
+        last = self._last_known
+        if last is None or not last.open_positions:
+            return None
+        return replace(last, positions=tuple(replace(p, stale=True) for p in last.positions),
+                       last_known_at=last.timestamp)
+
     def _build_state(self) -> EngineState:
         return EngineState(
             timestamp=self.clock.now(),
@@ -247,7 +262,7 @@ class TradingEngine:
             trading_state=self.safety.trading_state,
             trading_state_reason=self.safety.trading_state_reason,
             connection=self.monitor.stats(),
-            portfolio=self._snapshot(),
+            portfolio=self._shown_portfolio(),
             safety=self.safety.last_report,
             last_safety_check=self.safety.last_check,
             plan=self.strategy.plan,

@@ -108,6 +108,16 @@ class Position:
     price_time: datetime | None = None
     stale: bool = False
     delayed: bool = False  # the price is IB's delayed data (15-20 min old): no subscription
+    bid: float | None = None
+    ask: float | None = None
+    prev_close: float | None = None  # the last session's close: the day's change is from it
+
+    @property
+    def day_change_pct(self) -> float | None:
+        """Today's move of the price from the last close (a fraction); None when unknown."""
+        if not self.prev_close:
+            return None
+        return self.market_price / self.prev_close - 1.0
 
     @property
     def cost_basis(self) -> float:
@@ -135,6 +145,9 @@ class PortfolioSnapshot:
     unrealized_pnl: float = 0.0
     realized_pnl: float = 0.0
     positions: tuple[Position, ...] = ()
+    # The link is down: these are the positions as last known at this instant (not the account
+    # now); None while connected.
+    last_known_at: datetime | None = None
 
     def position(self, symbol: str) -> Position | None:
         for pos in self.positions:

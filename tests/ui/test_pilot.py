@@ -206,8 +206,7 @@ async def test_p_pauses_the_engine() -> None:
         await until_rendered(pilot, app, engine.state.version)
         assert app.query_one(TradingBadge).trading_state is TradingState.PAUSED
         assert "PAUSED" in banner_text(app)
-        # Paused: p is dimmed in the footer and does nothing; r resumes without a question.
-        assert app.active_bindings["p"].enabled is False
+        # Paused: p sends nothing (and says so); r resumes without a question.
         await pilot.press("p")
         await settle(pilot, app)
         assert sent(engine) == ["pause"]
@@ -443,7 +442,7 @@ async def test_positions_are_sortable_and_the_cursor_follows() -> None:
         sectors = [by_symbol[s].sector for s in table.symbols]
         assert sectors == sorted(sectors)
         assert table.symbols[table.cursor_row] == "GS"
-        for _ in range(4):  # qty, avg, last, value
+        for _ in range(5):  # qty, avg, last, quote, value
             await pilot.press("o")
         assert table.sort_column == "value"
         values = {p.symbol: abs(p.market_value) for p in engine.state.portfolio.positions}  # type: ignore[union-attr]
@@ -471,7 +470,7 @@ async def test_rows_off_screen_catch_up_when_scrolled_to() -> None:
         await pilot.press("ctrl+end")  # the cursor to the last row scrolls it into view
         await pilot.pause()
         assert table.symbols[table.cursor_row] == "S0099"
-        assert "1,234.50" in str(table.get_row("S0099")[4])
+        assert "1,234.50" in str(table.get_cell("S0099", "last"))
 
 
 async def test_stale_prices_are_marked_from_the_clock() -> None:

@@ -150,3 +150,33 @@ async def test_the_account_arriving_on_connect_is_shown(
         await pilot.pause()
         assert label.size.width >= len("account DU1000001")
         await quit_app(pilot, app, engine)
+
+
+async def test_a_drop_keeps_the_last_known_positions_marked_stale_and_flatten_lists_them(
+    engine: TradingEngine, gateway: SimulatedGateway, manual_clock: ManualClock
+) -> None:
+    """The link drops: the positions stay listed (STALE, with their age), and the flatten
+    confirmation names each of them (queued: they close on reconnect)."""
+    app = make_app(engine, manual_clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot, app, engine)
+        table = app.query_one(PositionsTable)
+        gateway.refuse_connections()
+        gateway.drop_all()
+        await wait_until(lambda: engine.monitor.state is not ConnectionState.CONNECTED, timeout=5)
+        manual_clock.advance(42)
+        await wait_until(lambda: "STALE" in str(table.border_title), timeout=5)
+        assert table.row_count == 3
+        assert table.symbols == ["AAPL", "JPM", "XOM"]
+        assert "42s ago" in str(table.border_title)
+        await pilot.press("F")
+        await pilot.pause()
+        assert isinstance(app.screen, FlattenConfirmScreen)
+        text = " ".join(str(w.render()) for w in app.screen.query("Static"))
+        for symbol in ("AAPL", "JPM", "XOM"):
+            assert symbol in text
+        assert "close 3 positions" in text
+        assert "on reconnect" in text
+        await pilot.press("escape")
+        gateway.accept_connections()
+        await quit_app(pilot, app, engine)

@@ -11,10 +11,12 @@ from collections.abc import Callable
 import pytest
 from textual.pilot import Pilot
 
-from weekly_er_tui.ui.screenshots import LARGE, SMALL, build_app
+from weekly_er_tui.ui.screenshots import LARGE, MIDDLE, SMALL, build_app
 
 SnapCompare = Callable[..., bool]
-SIZES = pytest.mark.parametrize("size", [SMALL, LARGE], ids=["80x24", "160x48"])
+SIZES = pytest.mark.parametrize(
+    "size", [SMALL, MIDDLE, LARGE], ids=["80x24", "132x40", "160x48"]
+)
 
 
 def press(*keys: str) -> Callable[[Pilot[None]], object]:

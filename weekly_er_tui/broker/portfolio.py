@@ -431,6 +431,7 @@ class PortfolioTracker:
             price = price if price is not None else avg
             single = pnl_single.get(pos.contract.conId)
             fresh = seen is not None and now_real - seen[0] <= self.stale_after
+            ticker = self._tickers.get(symbol)
             # Freshness is judged in real seconds (data flow is a network matter); a fresh price
             # is "as of now" on the engine's clock, so clock-based rules agree at any clock speed.
             positions.append(Position(
@@ -447,6 +448,9 @@ class PortfolioTracker:
                 price_time=now if fresh else (seen[1] if seen else None),
                 stale=not fresh,
                 delayed=self.is_delayed(symbol),
+                bid=_num(ticker.bid) if ticker is not None else None,
+                ask=_num(ticker.ask) if ticker is not None else None,
+                prev_close=_num(ticker.close) if ticker is not None else None,
             ))
         positions.sort(key=lambda p: p.symbol)
         cash = self.account_value("TotalCashValue") or 0.0

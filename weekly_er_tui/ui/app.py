@@ -26,9 +26,11 @@ from textual.worker import Worker, WorkerState
 from weekly_er_tui.clock import Clock
 from weekly_er_tui.config import SafetyLimits
 from weekly_er_tui.engine_api import EngineHandle
-from weekly_er_tui.model import ConnectionState, EngineState, TradingState
+from weekly_er_tui.model import ConnectionState, ConnectionStats, EngineState, TradingState
+from weekly_er_tui.risk.rules import ORPHANED_POSITION
 from weekly_er_tui.ui import figures
 from weekly_er_tui.ui import formatting as fmt
+from weekly_er_tui.ui.answers import check_report, reconnect_report
 from weekly_er_tui.ui.messages import CommandDone, StateRendered
 from weekly_er_tui.ui.screens import (
     FlattenConfirmScreen,
@@ -43,7 +45,7 @@ from weekly_er_tui.ui.widgets.bars import ConcentrationBars
 from weekly_er_tui.ui.widgets.header import CockpitHeader
 from weekly_er_tui.ui.widgets.heartbeat import HeartbeatPanel
 from weekly_er_tui.ui.widgets.plan import PlanTable
-from weekly_er_tui.ui.widgets.positions import PositionsTable
+from weekly_er_tui.ui.widgets.positions import PositionsTable, positions_title
 from weekly_er_tui.ui.widgets.risk import RiskSummary
 from weekly_er_tui.ui.widgets.status_strip import StatusStrip
 
@@ -60,11 +62,21 @@ KEY_DETAILS = {
     "reconnect": "reconnect now; a link that answers its heartbeat is left as it is",
     "check_now": "run the safety rules at once",
     "sort": "sort the positions by the next column (or click a header)",
+    "reverse_sort": "the same sort the other way round (or click the header again)",
     "help": "this screen",
     "quit": "leave the app; warns when positions are open (monitoring stops)",
 }
 
 _CONNECTED = frozenset({ConnectionState.CONNECTED, ConnectionState.DEGRADED})
+
+
+def orphaned(state: EngineState) -> frozenset[str]:
+    """The symbols the last safety check found orphaned (held, not the strategy's)."""
+    if state.safety is None:
+        return frozenset()
+    return frozenset(
+        s for v in state.safety.violations if v.rule == ORPHANED_POSITION for s in v.symbols
+    )
 
 
 class WeeklyERApp(App[None]):
@@ -86,6 +98,7 @@ class WeeklyERApp(App[None]):
         Binding("c", "reconnect", "Reconnect", id="reconnect"),
         Binding("s", "check_now", "Check", id="check_now"),
         Binding("o", "cycle_sort", "Sort", id="sort"),
+        Binding("O", "reverse_sort", "Reverse", id="reverse_sort", key_display="O", show=False),
         Binding("question_mark", "help", "Help", id="help", key_display="?"),
         Binding("q", "quit", "Quit", id="quit"),
     ]
@@ -124,6 +137,7 @@ class WeeklyERApp(App[None]):
         self.engine_error = ""
         self._stopping = False
         self._rendered_at = 0.0
+        self._link_before = ConnectionStats()
 
     # -- layout ---------------------------------------------------------------------------------
 
@@ -260,6 +274,11 @@ class WeeklyERApp(App[None]):
         self.heartbeat.pulse = pulse
         self.strip.now = now
         self.strip.pulse = pulse
+        if self.rendered is not None and self.rendered.portfolio is not None:
+            # The age of last-known positions grows while the link is down: once a second.
+            self.positions.border_title = positions_title(
+                self.rendered.portfolio, self.positions.row_count, now
+            )
 
     def _render_state(self, state: EngineState, now: datetime) -> None:
         previous = self.rendered
@@ -295,9 +314,9 @@ class WeeklyERApp(App[None]):
             figures.position_weights(state),
             now=now,
             stale_after=limits.stale_price_seconds,
+            orphans=orphaned(state),
         )
-        open_count = table.row_count
-        table.border_title = f"Positions ({open_count})"
+        table.border_title = positions_title(state.portfolio, table.row_count, now)
         if state.portfolio is not None:
             p = state.portfolio
             table.border_subtitle = (
@@ -316,14 +335,16 @@ class WeeklyERApp(App[None]):
     # -- keys -----------------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Dim the keys that would do nothing now (they stay in the footer)."""
-        if self.read_only:
-            return True  # every key answers, if only to say why it is refused
-        state = self.engine.state.trading_state
-        if action == "pause" and state in (TradingState.PAUSED, TradingState.HALTED):
-            return None
-        if action == "resume" and state is TradingState.ACTIVE:
-            return None
+        """Every key stays enabled: one that would do nothing now says so, and why, in words
+        (a key dimmed by colour alone is invisible under NO_COLOR)."""
+        return True
+
+    def _held_by_dialog(self, key: str) -> bool:
+        """True (and the trader told) when a confirmation is open: behind it, no key acts."""
+        hint = getattr(self.screen, "HOLD_HINT", "")
+        if not hint:
+            return False
+        self.notify(f"{hint}; {key} did nothing.", severity="warning")
         return True
 
     def key_help(self) -> list[KeyHelp]:
@@ -340,14 +361,25 @@ class WeeklyERApp(App[None]):
         return out
 
     def action_pause(self) -> None:
-        if self._refused_read_only("pause"):
+        if self._held_by_dialog("p") or self._refused_read_only("pause"):
+            return
+        trading = self.engine.state.trading_state
+        if trading is TradingState.PAUSED:
+            self.notify("Trading is already PAUSED: nothing sent (r resumes).")
+            return
+        if trading is TradingState.HALTED:
+            self.notify("Trading is HALTED, which already stops every entry: nothing sent "
+                        "(r resumes, after a confirmation).")
             return
         self.send_command("pause", lambda: self.engine.pause("manual: p key"))
 
     def action_resume(self) -> None:
-        if self._refused_read_only("resume"):
+        if self._held_by_dialog("r") or self._refused_read_only("resume"):
             return
         state = self.engine.state
+        if state.trading_state is TradingState.ACTIVE:
+            self.notify("Trading is already ACTIVE: nothing to resume, nothing sent.")
+            return
         if state.trading_state is TradingState.HALTED:
 
             def answered(confirmed: bool | None) -> None:
@@ -363,15 +395,18 @@ class WeeklyERApp(App[None]):
             self.send_command("resume", lambda: self.engine.resume("manual: r key"))
 
     def action_flatten(self) -> None:
-        if self._refused_read_only("flatten"):
-            return
-        if isinstance(self.screen, FlattenConfirmScreen):
+        if self._held_by_dialog("F") or self._refused_read_only("flatten"):
             return
         state = self.engine.state
         if state.flatten_pending:
             self.notify("A flatten is already QUEUED: it runs on reconnect.", severity="warning")
             return
-        positions = state.portfolio.open_positions if state.portfolio else ()
+        portfolio = state.portfolio
+        positions = portfolio.open_positions if portfolio else ()
+        last_known = ""
+        if portfolio is not None and portfolio.last_known_at is not None:
+            age = fmt.duration((self.clock.now() - portfolio.last_known_at).total_seconds())
+            last_known = f"{fmt.et_time(portfolio.last_known_at)} ET, {age} ago"
 
         def answered(confirmed: bool | None) -> None:
             if confirmed:
@@ -380,18 +415,23 @@ class WeeklyERApp(App[None]):
                 self.notify("Flatten cancelled: nothing sent.")
 
         self.push_screen(
-            FlattenConfirmScreen(positions, connected=state.connection.state in _CONNECTED,
-                                 shadow=state.shadow),
+            FlattenConfirmScreen(
+                positions,
+                connected=state.connection.state in _CONNECTED,
+                last_known=last_known,
+                shadow=state.shadow,
+            ),
             answered,
         )
 
     def action_reconnect(self) -> None:
-        if self._refused_read_only("reconnect"):
+        if self._held_by_dialog("c") or self._refused_read_only("reconnect"):
             return
+        self._link_before = self.engine.state.connection
         self.send_command("reconnect", self.engine.reconnect)
 
     def action_check_now(self) -> None:
-        if self._refused_read_only("check_now"):
+        if self._held_by_dialog("s") or self._refused_read_only("check_now"):
             return
         self.send_command("check_now", self.engine.check_now)
 
@@ -406,13 +446,22 @@ class WeeklyERApp(App[None]):
         return True
 
     def action_cycle_sort(self) -> None:
-        self.positions.cycle_sort()
+        if not self._held_by_dialog("o"):
+            self.positions.cycle_sort()
+
+    def action_reverse_sort(self) -> None:
+        if not self._held_by_dialog("O"):
+            self.positions.reverse_sort()
 
     def action_help(self) -> None:
+        if self._held_by_dialog("?"):
+            return
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.key_help()))
 
     async def action_quit(self) -> None:
+        if self._held_by_dialog("q"):
+            return
         if self.attached:  # the engine runs elsewhere: leaving only detaches this screen
             self.shutdown()
             return
@@ -447,13 +496,15 @@ class WeeklyERApp(App[None]):
             "pause": "Pause sent: no new entries.",
             "resume": "Resume sent.",
             "flatten": "Flatten sent: closing every position.",
-            "reconnect": "Reconnect requested.",
-            "check_now": "Safety check requested.",
         }
         if not message.ok:
             self.notify(f"{message.command} failed: {message.detail}", severity="error", timeout=15)
         elif message.command == "flatten" and self.engine.state.flatten_pending:
             self.notify("Flatten QUEUED: it runs on reconnect.", severity="warning", timeout=15)
+        elif message.command == "check_now":
+            self.notify(check_report(self.engine.state), timeout=10)
+        elif message.command == "reconnect":
+            self.notify(reconnect_report(self._link_before, self.engine.state.connection))
         else:
             self.notify(done.get(message.command, f"{message.command} done."))
         self.refresh_from_engine()

@@ -96,6 +96,9 @@ def positions_from(
                 daily_pnl=day,
                 price_time=price_time or DEMO_NOW - timedelta(seconds=2),
                 stale=stale,
+                bid=None if stale else round(last - 0.02, 2),
+                ask=None if stale else round(last + 0.02, 2),
+                prev_close=round(last - day / qty, 2),
             )
         )
     return tuple(out)
@@ -358,8 +361,11 @@ def halted_after_emergency() -> EngineState:
 def reconnecting_session(*, flatten_pending: bool = False) -> EngineState:
     """The gateway dropped 47 seconds ago; the second reconnect attempt is under way."""
     state = normal_session()
-    portfolio = portfolio_of(
-        positions_from(_BOOK, stale=True, price_time=DEMO_NOW - timedelta(seconds=47))
+    portfolio = replace(
+        portfolio_of(
+            positions_from(_BOOK, stale=True, price_time=DEMO_NOW - timedelta(seconds=47))
+        ),
+        last_known_at=DEMO_NOW - timedelta(seconds=47),
     )
     alerts = (
         AlertRecord(

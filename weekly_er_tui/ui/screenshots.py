@@ -21,6 +21,7 @@ from weekly_er_tui.ui.app import WeeklyERApp
 from weekly_er_tui.ui.demo_states import DEMO_LIMITS, DEMO_NOW, STATES, StaticEngine
 
 SMALL = (80, 24)
+MIDDLE = (132, 40)
 LARGE = (160, 48)
 
 

@@ -10,6 +10,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from weekly_er_tui.ui import formatting as fmt
+from weekly_er_tui.ui.screens.held import HeldKeys, held_keys
 
 
 def _keys(confirm: str, what: str, cancel: str) -> Content:
@@ -22,13 +23,16 @@ def _keys(confirm: str, what: str, cancel: str) -> Content:
     )
 
 
-class YesNoScreen(ModalScreen[bool]):
+class YesNoScreen(HeldKeys, ModalScreen[bool]):
     """y confirms; Esc or n cancels."""
+
+    HOLD_HINT = "A confirmation is open: y confirms, Esc cancels"
 
     BINDINGS = [
         Binding("y", "confirm", "Yes", id="confirm_yes"),
         Binding("escape", "cancel", "Cancel", id="confirm_cancel"),
         Binding("n", "cancel", "No", show=False),
+        *held_keys(),
     ]
 
     def action_confirm(self) -> None:

@@ -11,6 +11,7 @@ from textual.widgets import Static
 
 from weekly_er_tui.model import Position
 from weekly_er_tui.ui import formatting as fmt
+from weekly_er_tui.ui.screens.held import HeldKeys, held_keys
 
 # Shift+Y: a key no one presses by accident, and not Enter, which a trader may already be pressing.
 CONFIRM_KEY = "Y"
@@ -36,21 +37,33 @@ def closing_lines(positions: tuple[Position, ...]) -> Content:
     return Content("\n").join(lines)
 
 
-class FlattenConfirmScreen(ModalScreen[bool]):
+class FlattenConfirmScreen(HeldKeys, ModalScreen[bool]):
     """Lists every position to be closed; Y (shift+y) flattens, Esc cancels, Enter does nothing."""
+
+    # What the app says when another key is pressed behind this dialog (none acts).
+    HOLD_HINT = "The flatten confirmation is open: Y flattens, Esc cancels"
 
     BINDINGS = [
         Binding(CONFIRM_KEY, "confirm", "FLATTEN ALL", id="flatten_confirm", key_display="Y"),
         Binding("escape", "cancel", "Cancel", id="flatten_cancel"),
         Binding("n", "cancel", "Cancel", show=False),
+        *held_keys(),
     ]
 
-    def __init__(self, positions: tuple[Position, ...], *, connected: bool,
-                 shadow: bool = False) -> None:
+    def __init__(
+        self,
+        positions: tuple[Position, ...],
+        *,
+        connected: bool,
+        last_known: str = "",
+        shadow: bool = False,
+    ) -> None:
         super().__init__()
         self.positions = positions
         self.shadow = shadow
         self.connected = connected
+        # With the link down, when these positions were last known ("10:29:14 ET, 42s ago").
+        self.last_known = last_known
 
     def compose(self) -> ComposeResult:
         total = sum(p.market_value for p in self.positions)
@@ -71,8 +84,15 @@ class FlattenConfirmScreen(ModalScreen[bool]):
             with VerticalScroll(id="flatten-list"):
                 yield Static(closing_lines(self.positions))
             if not self.connected:
+                known = (
+                    f" These are the positions as last known ({self.last_known}): each open "
+                    "position is closed on reconnect."
+                    if self.last_known
+                    else ""
+                )
                 yield Static(
-                    "The connection is DOWN: the flatten will be QUEUED and runs on reconnect.",
+                    "The connection is DOWN: the flatten will be QUEUED and runs on reconnect."
+                    + known,
                     id="flatten-queued-note",
                     classes="dialog-warning",
                 )

@@ -10,8 +10,12 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from weekly_er_tui.model import ConnectionState, EngineState, Severity, TradingState
+from weekly_er_tui.risk.rules import ORPHANED_POSITION, STALE_PRICE
 
 MAX_LINES = 3
+
+# Rules that have no limit to be over: the banner names what they found.
+PRESENCE_RULES = {ORPHANED_POSITION: "ORPHANED", STALE_PRICE: "STALE PRICES"}
 
 # Each line is colored by its own level, full width, so a danger line is red even beside a warning.
 LINE_STYLE = {"danger": "bold #ffffff on $error", "warning": "#000000 on $warning"}
@@ -95,7 +99,9 @@ def banner_lines(state: EngineState) -> tuple[BannerLine, ...]:
             if v.severity is Severity.CRITICAL:
                 danger.append(BannerLine("danger", "LIMIT BREACHED", v.message))
             elif v.severity.at_least(Severity.MEDIUM):
-                warning.append(BannerLine("warning", "OVER LIMIT", v.message))
+                # An orphan or a stale price has no limit to be over: say what was found.
+                label = PRESENCE_RULES.get(v.rule, "OVER LIMIT")
+                warning.append(BannerLine("warning", label, v.message))
     lines = danger + warning
     if len(lines) > MAX_LINES:
         more = len(lines) - (MAX_LINES - 1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from rich.text import Text
 from textual.cache import LRUCache
@@ -14,7 +14,7 @@ from textual.strip import Strip
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey
 
-from weekly_er_tui.model import Position
+from weekly_er_tui.model import PortfolioSnapshot, Position
 from weekly_er_tui.ui import formatting as fmt
 from weekly_er_tui.ui.messages import SortChanged
 
@@ -27,13 +27,21 @@ class Column:
     numeric: bool = True
 
 
+def _known(x: float | None) -> tuple[int, float]:
+    """Sorts unknown figures after every known one, whichever way the column is sorted."""
+    return (0, 0.0) if x is None else (1, x)
+
+
 COLUMNS: tuple[Column, ...] = (
     Column("symbol", "Symbol", lambda p, w: p.symbol, numeric=False),
     Column("sector", "Sector", lambda p, w: (p.sector, p.symbol), numeric=False),
     Column("qty", "Qty", lambda p, w: p.quantity),
     Column("avg", "Avg", lambda p, w: p.avg_cost),
     Column("last", "Last", lambda p, w: p.market_price),
+    Column("quote", "Bid×Ask", lambda p, w: _known(p.bid)),
     Column("value", "Value", lambda p, w: abs(p.market_value)),
+    Column("day_pnl", "Day P&L", lambda p, w: _known(p.daily_pnl)),
+    Column("day_pct", "Day%", lambda p, w: _known(p.day_change_pct)),
     Column("pnl", "P&L", lambda p, w: p.unrealized_pnl),
     Column("pnl_pct", "P&L%", lambda p, w: p.unrealized_pct),
     Column("weight", "Wt", lambda p, w: w),
@@ -41,16 +49,42 @@ COLUMNS: tuple[Column, ...] = (
 COLUMN_KEYS = tuple(c.key for c in COLUMNS)
 _BY_KEY = {c.key: c for c in COLUMNS}
 
+# On a narrow pane these columns give way, first to last, so the rest fit without scrolling
+# sideways (the weight keeps its %, the day's move stays in view).
+GIVE_WAY = ("avg", "quote", "sector", "value", "pnl_pct", "day_pnl")
+_PADDING = 2  # DataTable's cell padding, one each side
+
 # A cell as the table shows it: its text and its style (compared to skip unchanged cells).
 Cell = tuple[str, str]
 
 
-def _signed_style(x: float, gain: str, loss: str) -> str:
-    if round(x, 2) > 0:
+def _signed_style(x: float, gain: str, loss: str, places: int = 2) -> str:
+    """Gain or loss colour for a figure as shown (rounded to `places`): a figure that reads
+    0 is neither."""
+    if round(x, places) > 0:
         return gain
-    if round(x, 2) < 0:
+    if round(x, places) < 0:
         return loss
     return ""
+
+
+def quote_text(p: Position, now: datetime | None) -> str:
+    """'231.10×231.20', or without a quote the last price's age ('last 12s ago'), or '—'."""
+    if p.bid and p.ask:
+        return f"{fmt.price(p.bid)}×{fmt.price(p.ask)}"
+    if p.price_time is None or now is None:
+        return "—"
+    return f"last {fmt.duration((now - p.price_time).total_seconds())} ago"
+
+
+def positions_title(portfolio: PortfolioSnapshot | None, count: int, now: datetime) -> str:
+    """'Positions (10)', or with the link down 'Positions (10) STALE: last known 10:29:14 ET,
+    42s ago'."""
+    title = f"Positions ({count})"
+    if portfolio is None or portfolio.last_known_at is None:
+        return title
+    age = fmt.duration((now - portfolio.last_known_at).total_seconds())
+    return f"{title} STALE: last known {fmt.et_time(portfolio.last_known_at)} ET, {age} ago"
 
 
 class PositionsTable(DataTable[Text]):
@@ -71,7 +105,7 @@ class PositionsTable(DataTable[Text]):
         super().__init__(name=name, id=id, classes=classes, cursor_type="row", zebra_stripes=False)
         self._shown: dict[str, tuple[Cell, ...]] = {}  # what the table holds, by symbol
         self._pending: dict[str, tuple[Cell, ...]] = {}  # newer cells for rows off screen
-        self._memo: dict[str, tuple[Position, str, bool, tuple[Cell, ...]]] = {}
+        self._memo: dict[str, tuple[Position, tuple[object, ...], tuple[Cell, ...]]] = {}
         self._positions: dict[str, Position] = {}
         self._weights: dict[str, float] = {}
         self.sort_column = "symbol"
@@ -82,10 +116,12 @@ class PositionsTable(DataTable[Text]):
         # Rendered rows by what they show: see render_line.
         self._strips: LRUCache[tuple[object, ...], Strip] = LRUCache(1024)
         self._frame_key: tuple[object, ...] = ()
+        self._visible: tuple[str, ...] = COLUMN_KEYS
 
     def on_mount(self) -> None:
         for column in COLUMNS:
             self.add_column(self._header(column), key=column.key)
+        self._visible = COLUMN_KEYS
         variables = self.app.theme_variables
         self._gain = variables.get("success", self._gain)
         self._loss = variables.get("error", self._loss)
@@ -100,31 +136,46 @@ class PositionsTable(DataTable[Text]):
 
     # -- content ------------------------------------------------------------------------------
 
-    def _row(self, p: Position, weight: float, stale: bool) -> tuple[Cell, ...]:
+    def _row(
+        self, p: Position, weight: float, stale: bool, orphan: bool, quote: str
+    ) -> tuple[Cell, ...]:
         pnl_style = _signed_style(p.unrealized_pnl, self._gain, self._loss)
+        pct_style = _signed_style(p.unrealized_pct, self._gain, self._loss, places=3)
+        day = p.daily_pnl
+        day_style = "" if day is None else _signed_style(day, self._gain, self._loss)
+        change = p.day_change_pct
+        change_style = (
+            "" if change is None else _signed_style(change, self._gain, self._loss, places=3)
+        )
         last = fmt.price(p.market_price)
         return (
-            (p.symbol, "bold"),
+            # ORPHAN: held, but neither the strategy's nor on safety_limits.orphan_ignore.
+            (f"{p.symbol} ORPHAN" if orphan else p.symbol, "bold"),
             (fmt.short_sector(p.sector), ""),
             (fmt.quantity(p.quantity), ""),
             (fmt.price(p.avg_cost), ""),
             # DELAYED: IB's delayed data (no subscription), 15-20 minutes old.
             (f"{last} STALE" if stale else f"{last} DELAYED" if p.delayed else last,
              f"dim {self._warn}" if stale else ""),
+            (quote, "dim" if stale else ""),
             (fmt.money(p.market_value), ""),
+            ("n/a" if day is None else fmt.signed_money(day), day_style or "dim"),
+            ("n/a" if change is None else fmt.signed_pct(change), change_style or "dim"),
             (fmt.signed_money(p.unrealized_pnl), pnl_style),
-            (fmt.signed_pct(p.unrealized_pct), pnl_style),
+            (fmt.signed_pct(p.unrealized_pct), pct_style),
             (fmt.pct(weight), ""),
         )
 
     @staticmethod
     def _text(cell: Cell, numeric: bool) -> Text:
         plain, style = cell
-        if plain.endswith(" STALE"):
-            text = Text(plain[:-6], style=style, justify="right")
-            text.append(" STALE", style="bold reverse")
-            return text
-        return Text(plain, style=style, justify="right" if numeric else "left")
+        justify: Literal["left", "right"] = "right" if numeric else "left"
+        for mark in (" STALE", " ORPHAN"):
+            if plain.endswith(mark):
+                text = Text(plain[: -len(mark)], style=style, justify=justify)
+                text.append(mark, style="bold reverse")
+                return text
+        return Text(plain, style=style, justify=justify)
 
     def show(
         self,
@@ -133,8 +184,10 @@ class PositionsTable(DataTable[Text]):
         *,
         now: datetime | None = None,
         stale_after: float | None = None,
+        orphans: frozenset[str] = frozenset(),
     ) -> None:
-        """Make the table show these positions (only those with a quantity)."""
+        """Make the table show these positions (only those with a quantity); `orphans` are
+        marked ORPHAN."""
         current = {p.symbol: p for p in positions if p.quantity != 0}
         cursor_key = self._cursor_symbol()
         changed_order = False
@@ -155,20 +208,19 @@ class PositionsTable(DataTable[Text]):
                 and (now - p.price_time).total_seconds() > stale_after
             )
             weight = weights.get(symbol, 0.0)
-            weight_text = fmt.pct(weight)
+            orphan = symbol in orphans
+            quote = quote_text(p, now)
+            seen = (fmt.pct(weight), stale, orphan, quote)
             memo = self._memo.get(symbol)
             # Most positions did not move since the last refresh: reuse their cells.
-            if memo is not None and memo[0] is p and memo[1] == weight_text and memo[2] == stale:
-                cells = memo[3]
+            if memo is not None and memo[0] is p and memo[1] == seen:
+                cells = memo[2]
             else:
-                cells = self._row(p, weight, stale)
-                self._memo[symbol] = (p, weight_text, stale, cells)
+                cells = self._row(p, weight, stale, orphan, quote)
+                self._memo[symbol] = (p, seen, cells)
             shown = self._shown.get(symbol)
             if shown is None:
-                self.add_row(
-                    *(self._text(c, col.numeric) for c, col in zip(cells, COLUMNS, strict=True)),
-                    key=symbol,
-                )
+                self._add(symbol, cells)
                 self._shown[symbol] = cells
                 changed_order = True
             elif shown != cells:
@@ -179,6 +231,8 @@ class PositionsTable(DataTable[Text]):
 
         self._positions = current
         self._weights = weights
+        if changed_order and self._fit_columns():
+            changed_order = False  # rebuilt and sorted
         if changed_order:
             self._apply_sort()
         if cursor_key is not None and cursor_key in current:
@@ -205,7 +259,7 @@ class PositionsTable(DataTable[Text]):
     def _apply(self, symbol: str, cells: tuple[Cell, ...]) -> None:
         shown = self._shown[symbol]
         for i, (new_cell, old_cell) in enumerate(zip(cells, shown, strict=True)):
-            if new_cell != old_cell:
+            if new_cell != old_cell and COLUMNS[i].key in self._visible:
                 col = COLUMNS[i]
                 wider = len(new_cell[0]) > self.columns[ColumnKey(col.key)].content_width
                 self.update_cell(
@@ -219,7 +273,52 @@ class PositionsTable(DataTable[Text]):
             self._flush_visible()
 
     def on_resize(self) -> None:
+        self._fit_columns()
         self._flush_visible()
+
+    def _add(self, symbol: str, cells: tuple[Cell, ...]) -> None:
+        self.add_row(
+            *(
+                self._text(c, col.numeric)
+                for c, col in zip(cells, COLUMNS, strict=True)
+                if col.key in self._visible
+            ),
+            key=symbol,
+        )
+
+    def _fit_columns(self) -> bool:
+        """Show the columns that fit the pane's width (see GIVE_WAY); True when the table was
+        rebuilt for a new set of columns."""
+        width = self.size.width - 1  # the vertical scrollbar
+        if width <= 0 or not self.is_mounted:
+            return False
+        need = {}
+        for i, col in enumerate(COLUMNS):
+            longest = max((len(cells[i][0]) for cells in self._shown.values()), default=0)
+            need[col.key] = max(longest, len(col.label) + 1) + _PADDING
+        visible = list(COLUMN_KEYS)
+        for key in GIVE_WAY:
+            if sum(need[k] for k in visible) <= width:
+                break
+            visible.remove(key)
+        wanted = tuple(visible)
+        if wanted == self._visible:
+            return False
+        cursor_key = self._cursor_symbol()
+        self._visible = wanted
+        for symbol, cells in self._pending.items():
+            self._shown[symbol] = cells
+        self._pending.clear()
+        self.clear(columns=True)
+        for col in COLUMNS:
+            if col.key in wanted:
+                self.add_column(self._header(col), key=col.key)
+        for symbol, cells in self._shown.items():
+            self._add(symbol, cells)
+        self._apply_sort()
+        if cursor_key is not None and cursor_key in self._shown:
+            self._keep_cursor_on(cursor_key)
+        return True
 
     # -- rendering ------------------------------------------------------------------------------
 
@@ -291,7 +390,7 @@ class PositionsTable(DataTable[Text]):
         positions, weights = self._positions, self._weights
 
         def key(symbol_cell: Text) -> Any:
-            symbol = symbol_cell.plain
+            symbol = symbol_cell.plain.removesuffix(" ORPHAN")
             p = positions.get(symbol)
             if p is None:
                 return (1, symbol)
@@ -306,7 +405,8 @@ class PositionsTable(DataTable[Text]):
         self.sort_column = column_key
         self.sort_reverse = column.numeric if reverse is None else reverse
         for col in COLUMNS:
-            self.columns[ColumnKey(col.key)].label = self._header(col)
+            if col.key in self._visible:
+                self.columns[ColumnKey(col.key)].label = self._header(col)
         self._apply_sort()  # also redraws the header
         self._flush_visible()
         if cursor_key is not None:
@@ -317,6 +417,10 @@ class PositionsTable(DataTable[Text]):
         """Sort by the next column (the `o` key)."""
         i = COLUMN_KEYS.index(self.sort_column)
         self.sort_by(COLUMN_KEYS[(i + 1) % len(COLUMN_KEYS)])
+
+    def reverse_sort(self) -> None:
+        """The same column the other way round (the `O` key)."""
+        self.sort_by(self.sort_column, reverse=not self.sort_reverse)
 
     def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
         event.stop()
