@@ -20,7 +20,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.driver import Driver
-from textual.widgets import Footer
+from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerState
 
 from weekly_er_tui.clock import Clock
@@ -28,6 +28,7 @@ from weekly_er_tui.config import SafetyLimits
 from weekly_er_tui.engine_api import EngineHandle
 from weekly_er_tui.model import ConnectionState, ConnectionStats, EngineState, TradingState
 from weekly_er_tui.risk.rules import ORPHANED_POSITION
+from weekly_er_tui.strategy.calendars import MarketCalendar, market_calendar
 from weekly_er_tui.ui import figures
 from weekly_er_tui.ui import formatting as fmt
 from weekly_er_tui.ui.answers import check_report, reconnect_report
@@ -47,6 +48,7 @@ from weekly_er_tui.ui.widgets.heartbeat import HeartbeatPanel
 from weekly_er_tui.ui.widgets.plan import PlanTable
 from weekly_er_tui.ui.widgets.positions import PositionsTable, positions_title
 from weekly_er_tui.ui.widgets.risk import RiskSummary
+from weekly_er_tui.ui.widgets.session import SessionLine
 from weekly_er_tui.ui.widgets.status_strip import StatusStrip
 
 # From this width on, the heartbeat, risk and concentration panes get a column of their own.
@@ -116,6 +118,7 @@ class WeeklyERApp(App[None]):
         on_screen_lost: Callable[[str], None] | None = None,
         attached: bool = False,
         read_only: bool = False,
+        calendar: MarketCalendar | None = None,
     ) -> None:
         super().__init__()
         if not 0 < refresh_hz <= 30:
@@ -133,6 +136,8 @@ class WeeklyERApp(App[None]):
         # Attached over the control socket to an engine in another process: quitting detaches.
         self.attached = attached
         self.read_only = read_only
+        # NYSE sessions (exchange_calendars XNYS), for the session line.
+        self.calendar = calendar or market_calendar()
         self.rendered: EngineState | None = None
         self.engine_error = ""
         self._stopping = False
@@ -143,6 +148,7 @@ class WeeklyERApp(App[None]):
 
     def compose(self) -> ComposeResult:
         yield CockpitHeader(id="header")
+        yield SessionLine(self.calendar, id="session")
         yield StatusBanner(id="banner")
         yield StatusStrip(id="strip")
         with Horizontal(id="body"):
@@ -154,6 +160,7 @@ class WeeklyERApp(App[None]):
                 yield PositionsTable(id="positions")
                 yield ConcentrationBars(id="concentration-detail", classes="concentration")
                 yield PlanTable(id="plan")
+                yield Static(id="plan-message")
                 yield AlertLog(id="alerts")
         yield Footer()
 
@@ -163,6 +170,7 @@ class WeeklyERApp(App[None]):
         # while one is open, and the cockpit must keep refreshing underneath it.
         screen = self.screen
         self.header = screen.query_one(CockpitHeader)
+        self.session = screen.query_one(SessionLine)
         self.banner = screen.query_one(StatusBanner)
         self.strip = screen.query_one(StatusStrip)
         self.heartbeat = screen.query_one(HeartbeatPanel)
@@ -170,6 +178,7 @@ class WeeklyERApp(App[None]):
         self.concentration = list(screen.query(ConcentrationBars))
         self.positions = screen.query_one(PositionsTable)
         self.plan = screen.query_one(PlanTable)
+        self.plan_message = screen.query_one("#plan-message", Static)
         self.alerts = screen.query_one(AlertLog)
         titles = {
             "#heartbeat": "Connection",
@@ -178,6 +187,7 @@ class WeeklyERApp(App[None]):
             "#concentration-detail": "Concentration",
             "#positions": "Positions",
             "#plan": "This week's plan",
+            "#plan-message": "This week's plan",
             "#alerts": "Alerts (newest first)",
         }
         for selector, text in titles.items():
@@ -270,6 +280,7 @@ class WeeklyERApp(App[None]):
         # fixed test clock.
         pulse = int(now.timestamp()) % 2 == 0
         self.header.tick(now)
+        self.session.now = now
         self.heartbeat.now = now
         self.heartbeat.pulse = pulse
         self.strip.now = now
@@ -283,6 +294,7 @@ class WeeklyERApp(App[None]):
     def _render_state(self, state: EngineState, now: datetime) -> None:
         previous = self.rendered
         self.rendered = state
+        self.session.state = state
         limits = self.limits
         self.header.show(live=state.live, account=state.account, trading_state=state.trading_state,
                          shadow=state.shadow)
@@ -324,6 +336,13 @@ class WeeklyERApp(App[None]):
                 f"gross {fmt.money(p.gross_position_value)}"
             )
         self.plan.show(state.plan)
+        self.plan.display = bool(state.plan)
+        self.plan_message.display = not state.plan
+        if not state.plan:
+            why = state.strategy_error or state.strategy_note or (
+                "no earnings report in this week's calendar"
+            )
+            self.plan_message.update(f"No plan this week: {why}")
         self.alerts.show(state.alerts)
 
         if previous is None or (

@@ -12,7 +12,7 @@ import asyncio
 import random
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from weekly_er_tui.clock import ET
 from weekly_er_tui.config import SafetyLimits
@@ -21,6 +21,7 @@ from weekly_er_tui.model import (
     ConnectionState,
     ConnectionStats,
     EngineState,
+    FridayCloseState,
     LatencyStats,
     LimitUse,
     PlanEntry,
@@ -201,12 +202,12 @@ def plan_of(
     rows: tuple[tuple[str, str, str, str, int, PlanStatus, str], ...],
 ) -> tuple[PlanEntry, ...]:
     out = []
-    for symbol, date, timing, side, qty, status, note in rows:
+    for symbol, report_day, timing, side, qty, status, note in rows:
         entry_day = DEMO_NOW if status is not PlanStatus.PLANNED else DEMO_NOW + timedelta(days=1)
         out.append(
             PlanEntry(
                 symbol=symbol,
-                report_date=date,
+                report_date=report_day,
                 timing=timing,
                 planned_entry=entry_day.replace(hour=10, minute=0),
                 side=side,
@@ -267,6 +268,12 @@ def normal_session() -> EngineState:
         last_safety_check=DEMO_NOW - timedelta(seconds=42),
         plan=plan_of(_PLAN),
         alerts=_MORNING_ALERTS,
+        friday_close=FridayCloseState(
+            last_session=date(2026, 11, 27),
+            close_at=datetime(2026, 11, 27, 12, 45, tzinfo=ET),
+            backup_at=datetime(2026, 11, 27, 12, 55, tzinfo=ET),
+            bell=datetime(2026, 11, 27, 13, 0, tzinfo=ET),
+        ),
         version=1,
     )
 

@@ -1,11 +1,17 @@
-"""The week's plan: each earnings report, with the status of its entry and of its exit."""
+"""The week's plan: each earnings report, with the status of its entry and of its exit.
+
+A note (why a report was skipped or rejected) is never cut: it wraps in the width the other
+columns leave, and its row grows to hold it.
+"""
 
 from __future__ import annotations
 
+import textwrap
 from datetime import date
 
 from rich.text import Text
 from textual.widgets import DataTable
+from textual.widgets.data_table import ColumnKey
 
 from weekly_er_tui.model import PlanEntry, PlanStatus
 from weekly_er_tui.ui import formatting as fmt
@@ -28,7 +34,7 @@ Cell = tuple[str, str]
 
 def report_text(entry: PlanEntry) -> str:
     try:
-        day = date.fromisoformat(entry.report_date).strftime("%a %d %b")
+        day = date.fromisoformat(entry.report_date).strftime("%a %d")
     except ValueError:
         day = entry.report_date
     return f"{day} {entry.timing}".strip()
@@ -37,7 +43,7 @@ def report_text(entry: PlanEntry) -> str:
 def entry_cell(entry: PlanEntry) -> Cell:
     status = entry.status
     if status is PlanStatus.PLANNED:
-        return (f"planned {fmt.et_day_time(entry.planned_entry)}", "")
+        return (fmt.et_day_time(entry.planned_entry), "")  # planned: a time, not a word yet
     if status is PlanStatus.ENTERING:
         return ("entering…", "warning")
     if status in _ENTERED:
@@ -50,7 +56,7 @@ def entry_cell(entry: PlanEntry) -> Cell:
 def exit_cell(entry: PlanEntry) -> Cell:
     status = entry.status
     if status is PlanStatus.ENTERED:
-        return ("open to Fri close", "")
+        return ("to Fri close", "")
     if status is PlanStatus.CLOSING:
         return ("closing…", "warning")
     if status is PlanStatus.CLOSED:
@@ -70,8 +76,13 @@ def plan_row(entry: PlanEntry) -> tuple[Cell, ...]:
     )
 
 
+NOTE_MIN_WIDTH = 12
+_PADDING = 2  # DataTable's cell padding, one each side
+
+
 class PlanTable(DataTable[Text]):
-    """One row per report, keyed by symbol and date, updated in place."""
+    """One row per report, keyed by symbol and date, updated in place (rebuilt, in the plan's
+    order, when its reports or notes change: a few times a week)."""
 
     def __init__(
         self, *, name: str | None = None, id: str | None = None, classes: str | None = None
@@ -79,6 +90,9 @@ class PlanTable(DataTable[Text]):
         super().__init__(name=name, id=id, classes=classes, cursor_type="none")
         self._cells: dict[str, tuple[Cell, ...]] = {}
         self._colors: dict[str, str] = {}
+        self._plan: tuple[PlanEntry, ...] = ()
+        self._note_width = 0
+        self._notes: dict[str, str] = {}
 
     def on_mount(self) -> None:
         for key, label in COLUMNS:
@@ -93,22 +107,49 @@ class PlanTable(DataTable[Text]):
             style = f"bold {style}"
         return Text(plain, style=style, justify="right" if key == "qty" else "left")
 
+    def note_width(self, rows: dict[str, tuple[Cell, ...]]) -> int:
+        """The cells the note column may take: what the other columns leave of the width."""
+        others = 0
+        for i, (key, label) in enumerate(COLUMNS[:-1]):
+            longest = max((len(cells[i][0]) for cells in rows.values()), default=0)
+            shown = self.columns[ColumnKey(key)].get_render_width(self) if self.columns else 0
+            others += max(longest + _PADDING, len(label) + _PADDING, shown)
+        width = self.size.width - 2 - others - _PADDING  # the vertical scrollbar, a cell spare
+        return max(NOTE_MIN_WIDTH, width)
+
     def show(self, plan: tuple[PlanEntry, ...]) -> None:
-        wanted = {f"{e.symbol}:{e.report_date}": e for e in plan}
-        for key in [k for k in self._cells if k not in wanted]:
-            self.remove_row(key)
-            del self._cells[key]
-        for key, entry in wanted.items():
-            cells = plan_row(entry)
-            old = self._cells.get(key)
-            if old is None:
-                self.add_row(
-                    *(self._text(c, k) for c, (k, _) in zip(cells, COLUMNS, strict=True)), key=key
-                )
-            elif old != cells:
+        self._plan = plan
+        wanted = {f"{e.symbol}:{e.report_date}": plan_row(e) for e in plan}
+        width = self.note_width(wanted)
+        notes = {
+            key: "\n".join(textwrap.wrap(cells[-1][0], width)) for key, cells in wanted.items()
+        }
+        if list(wanted) != list(self._cells) or notes != self._notes or width != self._note_width:
+            self._rebuild(wanted, notes, width)
+            return
+        for key, cells in wanted.items():
+            old = self._cells[key]
+            if old != cells:
                 for (new, prev), (col, _) in zip(
                     zip(cells, old, strict=True), COLUMNS, strict=True
                 ):
-                    if new != prev:
+                    if new != prev and col != "note":
                         self.update_cell(key, col, self._text(new, col), update_width=True)
             self._cells[key] = cells
+
+    def _rebuild(
+        self, rows: dict[str, tuple[Cell, ...]], notes: dict[str, str], width: int
+    ) -> None:
+        self.clear()
+        for key, cells in rows.items():
+            note = notes[key]
+            texts = [self._text(c, k) for c, (k, _) in zip(cells[:-1], COLUMNS, strict=False)]
+            texts.append(self._text((note, cells[-1][1]), "note"))
+            self.add_row(*texts, key=key, height=max(1, note.count("\n") + 1))
+        self._cells = rows
+        self._notes = notes
+        self._note_width = width
+
+    def on_resize(self) -> None:
+        if self._plan:
+            self.show(self._plan)

@@ -1,0 +1,49 @@
+"""The session line: market open/closed/early close and the countdowns, from the clock and
+the NYSE calendar (exchange_calendars XNYS)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from tests.fixtures_sim import wait_until
+from tests.ui.test_pilot import make_app, settle
+from weekly_er_tui.clock import ET
+from weekly_er_tui.strategy.calendars import market_calendar
+from weekly_er_tui.ui.demo_states import normal_session
+from weekly_er_tui.ui.widgets.session import SessionLine, session_parts
+
+
+def text(now: datetime) -> str:
+    parts = session_parts(now, market_calendar(), normal_session())
+    return " · ".join(f"{label} {value}" for label, value, _ in parts)
+
+
+def test_monday_morning_open_with_every_countdown() -> None:
+    line = text(datetime(2026, 11, 23, 10, 30, tzinfo=ET))
+    assert "Market OPEN to 16:00 ET (in 5h30m)" in line
+    assert "Next entry DE Tue 10:00 (in 23h30m)" in line
+    assert "Friday close Fri 12:45 (in 4d02h)" in line
+    assert "backup 12:55 (in 4d02h)" in line and "bell 13:00 (in 4d02h)" in line
+
+
+def test_the_day_after_thanksgiving_is_an_early_close() -> None:
+    line = text(datetime(2026, 11, 27, 12, 50, tzinfo=ET))
+    assert "Market OPEN, EARLY CLOSE to 13:00 ET (in 10m00s)" in line
+    assert "Friday close done" in line
+    assert "backup 12:55 (in 5m00s)" in line
+
+
+def test_thanksgiving_itself_is_closed_with_the_next_open() -> None:
+    line = text(datetime(2026, 11, 26, 11, 0, tzinfo=ET))
+    assert "Market CLOSED, opens Fri 09:30 ET (in 22h30m), early close 13:00 ET" in line
+
+
+async def test_the_line_is_on_screen_and_moves_with_the_clock() -> None:
+    app, _, clock = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot, app)
+        line = app.query_one(SessionLine)
+        assert "in 5h30m" in str(line.render())
+        clock.advance(60)
+        # The next refresh tick shows it (the tick reads the clock; nothing else moved).
+        await wait_until(lambda: "in 5h29m" in str(line.render()), timeout=5)
