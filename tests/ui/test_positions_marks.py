@@ -47,3 +47,19 @@ async def test_shift_o_reverses_the_sort() -> None:
         await pilot.press("O")
         await pilot.pause()
         assert table.symbols == ascending
+
+
+async def test_no_color_losses_are_not_the_darkest_text(monkeypatch: object) -> None:
+    """Under NO_COLOR the theme's colours turn to greys and a loss was the darkest text of all
+    (240 on 235): gains and losses are told by their sign, in the normal text colour."""
+    import pytest
+
+    assert isinstance(monkeypatch, pytest.MonkeyPatch)
+    monkeypatch.setenv("NO_COLOR", "1")
+    app, _, _ = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        table = app.query_one(PositionsTable)
+        loss = table.get_cell("UNH", "pnl")
+        assert loss.plain.startswith("-")
+        assert str(loss.style) in ("", "bold")

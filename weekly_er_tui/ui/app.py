@@ -9,6 +9,7 @@ The ET clock and the heartbeat mark tick on every refresh whatever the engine do
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -143,6 +144,7 @@ class WeeklyERApp(App[None]):
         self._stopping = False
         self._rendered_at = 0.0
         self._link_before = ConnectionStats()
+        self._terminal_note = ""
 
     # -- layout ---------------------------------------------------------------------------------
 
@@ -192,6 +194,9 @@ class WeeklyERApp(App[None]):
         }
         for selector, text in titles.items():
             screen.query_one(selector).border_title = text
+        if self._terminal_note:
+            self.notify(self._terminal_note, title="NOT A TERMINAL", severity="warning",
+                        timeout=30)
         self.refresh_from_engine()
         self._refresh_timer = self.set_interval(1 / self.refresh_hz, self.refresh_from_engine,
                                                 name="refresh")
@@ -220,8 +225,9 @@ class WeeklyERApp(App[None]):
     def get_driver_class(self) -> type[Driver]:
         driver = super().get_driver_class()
         if driver.__name__ == "LinuxDriver":  # (termios: not importable on Windows)
-            from weekly_er_tui.ui.terminal import GuardedLinuxDriver
+            from weekly_er_tui.ui.terminal import GuardedLinuxDriver, not_a_terminal_note
 
+            self._terminal_note = not_a_terminal_note(sys.__stdout__ or sys.stdout)
             return GuardedLinuxDriver
         return driver
 

@@ -69,3 +69,15 @@ class GuardedLinuxDriver(LinuxDriver):
 
         if self._file is not None:
             self._file = GuardedOutput(self._file, lost)  # type: ignore[assignment]
+
+
+def not_a_terminal_note(stream: IO[str]) -> str:
+    """What the trader is told when the screen is not drawn on a terminal (`| tee log`): the
+    app cannot know the size and draws 80x24; "" on a terminal."""
+    try:
+        if stream.isatty():
+            return ""
+    except (ValueError, OSError):
+        pass
+    return ("The output is not a terminal (piped or redirected?): the screen is drawn at 80x24 "
+            "and may not fit. Run the app in a terminal, or use --headless to log instead.")

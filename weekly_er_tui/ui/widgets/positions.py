@@ -126,6 +126,9 @@ class PositionsTable(DataTable[Text]):
         self._gain = variables.get("success", self._gain)
         self._loss = variables.get("error", self._loss)
         self._warn = variables.get("warning", self._warn)
+        if self.app.no_color:
+            # The theme's colours turn to greys, the loss colour the darkest: the sign says it.
+            self._gain = self._loss = ""
 
     def _header(self, column: Column) -> Text:
         # The arrow's cell is always reserved, so sorting never changes a column's width.
@@ -159,8 +162,8 @@ class PositionsTable(DataTable[Text]):
              f"dim {self._warn}" if stale else ""),
             (quote, "dim" if stale else ""),
             (fmt.money(p.market_value), ""),
-            ("n/a" if day is None else fmt.signed_money(day), day_style or "dim"),
-            ("n/a" if change is None else fmt.signed_pct(change), change_style or "dim"),
+            ("n/a", "dim") if day is None else (fmt.signed_money(day), day_style),
+            ("n/a", "dim") if change is None else (fmt.signed_pct(change), change_style),
             (fmt.signed_money(p.unrealized_pnl), pnl_style),
             (fmt.signed_pct(p.unrealized_pct), pct_style),
             (fmt.pct(weight), ""),
