@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from weekly_er_tui.alerts import AlertManager
+from weekly_er_tui.broker.closing import CloseRequest
 from weekly_er_tui.broker.connection import ConnectionConfig, ConnectionMonitor
 from weekly_er_tui.broker.market_data import MarketDataFeed
 from weekly_er_tui.broker.orders import FillRecorder, OrderExecutor
@@ -25,6 +26,7 @@ from weekly_er_tui.broker.other_fills import OtherSystemFills
 from weekly_er_tui.broker.portfolio import PortfolioTracker
 from weekly_er_tui.broker.rebuild import LostStateRebuild
 from weekly_er_tui.broker.sender import ShadowSender
+from weekly_er_tui.broker.working_orders import find_cancellable, working_orders
 from weekly_er_tui.clock import ET, Clock, WallClock
 from weekly_er_tui.config import AppConfig
 from weekly_er_tui.control.lock import AccountLock, AccountLocked
@@ -40,6 +42,7 @@ from weekly_er_tui.model import (
     PortfolioSnapshot,
     Severity,
     TradingState,
+    WorkingOrder,
 )
 from weekly_er_tui.records import RecordsWatch
 from weekly_er_tui.safety import PositionSafetyManager
@@ -150,6 +153,9 @@ class TradingEngine:
         self.monitor.add_listener(lambda _stats: self._changed())
         self.portfolio.on_change(self._on_portfolio_change)
         self.fills.on_fill(self._on_fill)
+        # The working-orders pane follows every order's status, ours and other clients'.
+        self.ib.orderStatusEvent += lambda _trade: self._changed()
+        self.ib.openOrderEvent += lambda _trade: self._changed()
         self.safety.add_listener(self._changed)
         self.alerts.subscribe(lambda _record: self._changed())
         # Fills, the closes' verdicts and IB's farms, from the journal's events.
@@ -172,6 +178,7 @@ class TradingEngine:
         self._correlation_again = False
         self._closes_cache: dict[tuple[str, str], list[float]] = {}
         self._last_known: PortfolioSnapshot | None = None
+        self._last_orders: tuple[WorkingOrder, ...] = ()
         # One engine per account on this machine; `refused` says why this one does not trade.
         self.refused = ""
         self._locks: dict[str, AccountLock] = {}
@@ -251,6 +258,12 @@ class TradingEngine:
         return replace(last, positions=tuple(replace(p, stale=True) for p in last.positions),
                        last_known_at=last.timestamp)
 
+    def _shown_orders(self) -> tuple[WorkingOrder, ...]:
+        """The working orders; while the link is down, those last known."""
+        if self.ib.isConnected():
+            self._last_orders = working_orders(self.ib, self.ib.client.clientId)
+        return self._last_orders
+
     def _build_state(self) -> EngineState:
         return EngineState(
             timestamp=self.clock.now(),
@@ -270,6 +283,7 @@ class TradingEngine:
             flatten_pending=self._flatten_pending,
             flatten_in_progress=self._flatten_running or self.closer.running,
             closing=self.closer.progress,
+            orders=self._shown_orders(),
             friday_close=self.strategy.friday_close_state,
             strategy_note=self.strategy.note,
             strategy_error=self.strategy.error,
@@ -417,6 +431,29 @@ class TradingEngine:
             self._changed()
             return
         await self._run_flatten(reason)
+
+    async def cancel_order(self, order_id: int, reason: str = "cancelled by the trader") -> None:
+        """Cancel one working order of this app (ValueError, nothing sent, when it is gone,
+        done or another client's)."""
+        if not self.monitor.is_connected:
+            raise ValueError("not connected: nothing sent (the order stays as it is at IB)")
+        trade = find_cancellable(self.ib, order_id, self.ib.client.clientId)
+        self.journal.event(EventType.ORDER_CANCELLED, Severity.MEDIUM,
+                           f"Cancel asked ({reason}): order {order_id} {trade.order.action} "
+                           f"{trade.order.totalQuantity:g} {trade.contract.symbol}",
+                           {"order_id": order_id, "order_ref": trade.order.orderRef})
+        await self.executor.cancel_orders([trade])
+
+    async def close_position(self, symbol: str, reason: str = "closed by the trader") -> None:
+        """Close one position at market through the closer (its gate, the never-oversell
+        rule, its verdict); the symbol's working orders are cancelled first."""
+        if not self.monitor.is_connected:
+            raise ValueError(f"not connected: nothing sent for {symbol} (F queues a flatten "
+                             f"of every position for the reconnect)")
+        if symbol not in self.executor.open_positions([symbol]):
+            raise ValueError(f"no open position in {symbol}: nothing sent")
+        await self.closer.close(CloseRequest(reason="MANUAL", why=f"{reason}: {symbol}",
+                                             symbols=(symbol,)))
 
     async def _run_flatten(self, reason: str) -> None:
         if self._flatten_running:

@@ -38,5 +38,11 @@ class EngineHandle(Protocol):
 
     async def reconnect(self) -> None: ...
 
+    async def cancel_order(self, order_id: int, reason: str = "manual") -> None:
+        """Cancel one working order of this app; ValueError (nothing sent) when it cannot."""
+
+    async def close_position(self, symbol: str, reason: str = "manual") -> None:
+        """Close one position at market through the one closer; ValueError when it cannot."""
+
     async def check_now(self) -> None:
         """Run a safety check at once."""

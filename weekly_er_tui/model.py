@@ -386,6 +386,33 @@ class CloseProgress:
 
 
 @dataclass(frozen=True, slots=True)
+class WorkingOrder:
+    """An order working at IB, ours or another client's (TWS, a second app)."""
+
+    order_id: int
+    perm_id: int
+    client_id: int
+    symbol: str
+    action: str  # BUY or SELL
+    quantity: float
+    filled: float
+    remaining: float
+    order_type: str  # MKT, LMT, ...
+    limit_price: float | None
+    status: str  # IB's: PreSubmitted, Submitted, ...
+    order_ref: str
+    ours: bool  # placed by this engine (its clientId) with this app's orderRef
+    placed_at: datetime | None = None
+
+    def describe(self) -> str:
+        """'SELL 60 AAPL LMT 231.00 (20 filled, 40 left), order 12, ref wer-...'"""
+        price = f" {self.limit_price:,.2f}" if self.limit_price is not None else ""
+        ref = f", ref {self.order_ref}" if self.order_ref else ""
+        return (f"{self.action} {self.quantity:g} {self.symbol} {self.order_type}{price} "
+                f"({self.filled:g} filled, {self.remaining:g} left), order {self.order_id}{ref}")
+
+
+@dataclass(frozen=True, slots=True)
 class EngineState:
     """Everything the UI shows, as one immutable object the engine republishes on change."""
 
@@ -405,6 +432,7 @@ class EngineState:
     flatten_pending: bool = False
     flatten_in_progress: bool = False
     closing: CloseProgress = CloseProgress()  # the closer's latest close
+    orders: tuple[WorkingOrder, ...] = ()  # working at IB (as last known while the link is down)
     friday_close: FridayCloseState | None = None  # this week's close: times and progress
     strategy_note: str = ""  # why the strategy is idle (no calendar, disabled), "" otherwise
     strategy_error: str = ""

@@ -88,3 +88,18 @@ async def test_status_from_elsewhere_finds_the_only_engine_running(rig: Rig,
 
     assert socket_path(rig.data_dir) not in candidate_sockets(elsewhere)  # e.g. flatten's
     assert socket_path(rig.data_dir) in candidate_sockets(elsewhere, any_engine=True)
+
+
+async def test_the_socket_closes_one_position_and_cancels_one_order(rig: Rig) -> None:
+    """What the cockpit's x key sends reaches an attached engine too: a refusal comes back as
+    its sentence, and a close of one position closes that one."""
+    await rig.start_engine()
+    path = socket_path(rig.data_dir)
+    reply = await request(path, "close_position", symbol="NOPE")
+    assert reply["ok"] is False and reply["error"] == "no open position in NOPE: nothing sent"
+    reply = await request(path, "cancel_order", order_id=987654)
+    assert reply["ok"] is False and "order 987654 is not working at IB" in reply["error"]
+    reply = await request(path, "close_position", symbol="KO", reason="from attach")
+    assert reply["ok"] is True, reply
+    await rig.until(lambda: "KO" not in rig.gw.account.positions)
+    await rig.stop_engine()

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
+from textual.widgets import Static
 
 from tests.conftest import IbLogGuard
 from tests.fixtures_sim import wait_until
@@ -179,4 +180,64 @@ async def test_a_drop_keeps_the_last_known_positions_marked_stale_and_flatten_li
         assert "on reconnect" in text
         await pilot.press("escape")
         gateway.accept_connections()
+        await quit_app(pilot, app, engine)
+
+
+async def test_x_closes_the_one_position_under_the_cursor_through_the_closer(
+    engine: TradingEngine, gateway: SimulatedGateway, manual_clock: ManualClock
+) -> None:
+    from weekly_er_tui.ui.screens.confirm import ActOnOneScreen
+
+    app = make_app(engine, manual_clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot, app, engine)
+        table = app.query_one(PositionsTable)
+        table.focus()
+        await pilot.press("down")  # AAPL, JPM, XOM: JPM
+        assert table.selected_symbol == "JPM"
+        await pilot.press("x")
+        await pilot.pause()
+        assert isinstance(app.screen, ActOnOneScreen)
+        text = str(app.screen.query_one("#act-text", Static).render())
+        assert "Close JPM: SELL" in text and "Every other position stays" in text
+        await pilot.press("y")
+        await wait_until(lambda: "JPM" not in gateway.account.positions, timeout=15)
+        assert set(gateway.account.positions) == {"AAPL", "XOM"}
+        refs = gateway.order_refs_received
+        assert len(refs) == 1 and refs[0].startswith("wer-manual-JPM-")
+        assert engine.safety.trading_state is TradingState.ACTIVE
+        await quit_app(pilot, app, engine)
+
+
+async def test_x_on_the_working_orders_cancels_that_one_order(
+    engine: TradingEngine, gateway: SimulatedGateway, manual_clock: ManualClock,
+    ib_log_guard: IbLogGuard,
+) -> None:
+    ib_log_guard.expect("Error 202")  # IB's answer to a cancel: "Order Canceled"
+    from weekly_er_tui.broker.orders import make_intent
+    from weekly_er_tui.ui.screens.confirm import ActOnOneScreen
+    from weekly_er_tui.ui.widgets.orders import OrdersTable
+
+    app = make_app(engine, manual_clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot, app, engine)
+        _bid, ask, _last = engine.portfolio.quote("AAPL")
+        assert ask is not None
+        far = make_intent("AAPL", "SELL", 10, "LMT", round(ask * 1.03, 2),
+                          engine.executor.new_ref("MANUAL", "AAPL"), "MANUAL")
+        result = await engine.executor.submit(far)
+        assert result.sent, result
+        orders = app.query_one(OrdersTable)
+        await wait_until(lambda: orders.row_count == 1, timeout=5)
+        assert "Working orders (1)" in str(orders.border_title)
+        orders.focus()
+        await pilot.press("x")
+        await pilot.pause()
+        assert isinstance(app.screen, ActOnOneScreen)
+        text = str(app.screen.query_one("#act-text", Static).render())
+        assert "SELL 10 AAPL LMT" in text and "No other order is touched" in text
+        await pilot.press("y")
+        await wait_until(lambda: gateway.open_orders() == [], timeout=10)
+        await wait_until(lambda: orders.row_count == 0, timeout=5)
+        assert set(gateway.account.positions) == {"AAPL", "JPM", "XOM"}
         await quit_app(pilot, app, engine)

@@ -54,6 +54,22 @@ def test_sector_over_limit(snap_compare: SnapCompare, size: tuple[int, int]) -> 
 
 
 @SIZES
+def test_working_orders(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
+    """Ours and another client's, with filled/left, age and orderRef."""
+    assert snap_compare(build_app("working_orders"), terminal_size=size)
+
+
+def test_close_one_position_asks(snap_compare: SnapCompare) -> None:
+    assert snap_compare(build_app("working_orders"), terminal_size=SMALL,
+                        run_before=press("end", "x"))
+
+
+def test_cancel_one_order_asks(snap_compare: SnapCompare) -> None:
+    assert snap_compare(build_app("working_orders"), terminal_size=MIDDLE,
+                        run_before=press("tab", "x"))
+
+
+@SIZES
 def test_flatten_confirmation(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
     assert snap_compare(build_app("normal"), terminal_size=size, run_before=press("F"))
 

@@ -208,8 +208,8 @@ class RemoteEngine:
     async def stop(self) -> None:
         self._stopping.set()
 
-    async def _act(self, cmd: str, reason: str = "") -> None:
-        reply = await request(self.path, cmd, reason=reason)
+    async def _act(self, cmd: str, reason: str = "", **fields: Any) -> None:
+        reply = await request(self.path, cmd, reason=reason, **fields)
         if not reply.get("ok"):
             raise CommandRefused(str(reply.get("error", "refused")))
 
@@ -227,3 +227,9 @@ class RemoteEngine:
 
     async def check_now(self) -> None:
         await self._act("check")
+
+    async def cancel_order(self, order_id: int, reason: str = "manual") -> None:
+        await self._act("cancel_order", reason, order_id=order_id)
+
+    async def close_position(self, symbol: str, reason: str = "manual") -> None:
+        await self._act("close_position", reason, symbol=symbol)

@@ -17,7 +17,7 @@ from typing import Any
 
 SOCKET_NAME = "engine.sock"
 # The commands the socket takes; `check` and `reconnect` are the app's s and c keys.
-ACTING = ("pause", "resume", "flatten", "check", "reconnect")
+ACTING = ("pause", "resume", "flatten", "check", "reconnect", "cancel_order", "close_position")
 COMMANDS = ("status", "subscribe", *ACTING)
 # A state with hundreds of positions is a few hundred kB on one line.
 LINE_LIMIT = 64 * 1024 * 1024

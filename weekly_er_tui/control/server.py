@@ -172,6 +172,8 @@ class ControlServer:
             "flatten": lambda: e.flatten(reason),
             "check": e.check_now,
             "reconnect": e.reconnect,
+            "cancel_order": lambda: e.cancel_order(int(request.get("order_id", 0)), reason),
+            "close_position": lambda: e.close_position(str(request.get("symbol", "")), reason),
         }
         if cmd == "status":
             return self._reply(True, status=await e.get_system_status(),
@@ -188,6 +190,8 @@ class ControlServer:
             await asyncio.shield(task)
         except asyncio.CancelledError:
             raise
+        except ValueError as exc:  # refused with a reason (an order gone, no position)
+            return self._reply(False, error=str(exc))
         except Exception as exc:
             log.exception("control socket: %s failed", cmd)
             return self._reply(False, error=f"{cmd} failed in the engine: {exc!r}")

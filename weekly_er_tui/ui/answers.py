@@ -1,8 +1,16 @@
-"""What a key found, in a sentence: the safety check's report (`s`), the reconnect's (`c`)."""
+"""What a key found or will do, in a sentence: the safety check's report (`s`), the
+reconnect's (`c`), and what closing one position or cancelling one order sends (`x`)."""
 
 from __future__ import annotations
 
-from weekly_er_tui.model import ConnectionState, ConnectionStats, EngineState, Severity
+from weekly_er_tui.model import (
+    ConnectionState,
+    ConnectionStats,
+    EngineState,
+    Position,
+    Severity,
+    WorkingOrder,
+)
 from weekly_er_tui.ui import formatting as fmt
 
 _UP = frozenset({ConnectionState.CONNECTED, ConnectionState.DEGRADED})
@@ -36,3 +44,21 @@ def reconnect_report(before: ConnectionStats, after: ConnectionStats) -> str:
         return f"Reconnected: {after.state.value} to {after.host}:{after.port}."
     attempt = f" (attempt {after.reconnect_attempts})" if after.reconnect_attempts else ""
     return f"Reconnecting now{attempt}: the link was {before.state.value}."
+
+
+def close_text(p: Position, working: int) -> str:
+    """Exactly what closing one position sends."""
+    side = "SELL" if p.quantity > 0 else "BUY"
+    cancels = (f" {working} working order(s) of ours in {p.symbol} are cancelled first."
+               if working else "")
+    return (f"Close {p.symbol}: {side} {fmt.quantity(abs(p.quantity))} shares at market "
+            f"(about {fmt.money(abs(p.market_value))} at {fmt.price(p.market_price)}; a "
+            f"marketable limit outside regular hours), through the pre-trade gate and the "
+            f"closer.{cancels} Every other position stays as it is.")
+
+
+def cancel_text(order: WorkingOrder) -> str:
+    """Exactly what cancelling one order does."""
+    kept = f" The {fmt.quantity(order.filled)} filled stay filled." if order.filled else ""
+    return (f"Cancel order {order.describe()}: the {fmt.quantity(order.remaining)} shares left "
+            f"are cancelled at IB.{kept} No other order is touched.")

@@ -32,7 +32,7 @@ from weekly_er_tui.risk.rules import ORPHANED_POSITION
 from weekly_er_tui.strategy.calendars import MarketCalendar, market_calendar
 from weekly_er_tui.ui import figures
 from weekly_er_tui.ui import formatting as fmt
-from weekly_er_tui.ui.answers import check_report, reconnect_report
+from weekly_er_tui.ui.answers import cancel_text, check_report, close_text, reconnect_report
 from weekly_er_tui.ui.messages import CommandDone, StateRendered
 from weekly_er_tui.ui.screens import (
     FlattenConfirmScreen,
@@ -40,12 +40,14 @@ from weekly_er_tui.ui.screens import (
     QuitConfirmScreen,
     ResumeConfirmScreen,
 )
+from weekly_er_tui.ui.screens.confirm import ActOnOneScreen
 from weekly_er_tui.ui.screens.help import KeyHelp
 from weekly_er_tui.ui.widgets.alerts import AlertLog
 from weekly_er_tui.ui.widgets.banner import BannerLine, StatusBanner, banner_lines
 from weekly_er_tui.ui.widgets.bars import ConcentrationBars
 from weekly_er_tui.ui.widgets.header import CockpitHeader
 from weekly_er_tui.ui.widgets.heartbeat import HeartbeatPanel
+from weekly_er_tui.ui.widgets.orders import OrdersTable
 from weekly_er_tui.ui.widgets.plan import PlanTable
 from weekly_er_tui.ui.widgets.positions import PositionsTable, positions_title
 from weekly_er_tui.ui.widgets.risk import RiskSummary
@@ -66,6 +68,8 @@ KEY_DETAILS = {
     "check_now": "run the safety rules at once",
     "sort": "sort the positions by the next column (or click a header)",
     "reverse_sort": "the same sort the other way round (or click the header again)",
+    "close_position": "close the position under the cursor; on the working orders, cancel "
+    "that order (asks first)",
     "help": "this screen",
     "quit": "leave the app; warns when positions are open (monitoring stops)",
 }
@@ -102,6 +106,7 @@ class WeeklyERApp(App[None]):
         Binding("s", "check_now", "Check", id="check_now"),
         Binding("o", "cycle_sort", "Sort", id="sort"),
         Binding("O", "reverse_sort", "Reverse", id="reverse_sort", key_display="O", show=False),
+        Binding("x", "close_position", "Close one", id="close_position", show=False),
         Binding("question_mark", "help", "Help", id="help", key_display="?"),
         Binding("q", "quit", "Quit", id="quit"),
     ]
@@ -160,6 +165,7 @@ class WeeklyERApp(App[None]):
                 yield ConcentrationBars(id="concentration-side", classes="concentration")
             with VerticalScroll(id="detail"):
                 yield PositionsTable(id="positions")
+                yield OrdersTable(id="orders")
                 yield ConcentrationBars(id="concentration-detail", classes="concentration")
                 yield PlanTable(id="plan")
                 yield Static(id="plan-message")
@@ -179,6 +185,7 @@ class WeeklyERApp(App[None]):
         self.risk = screen.query_one(RiskSummary)
         self.concentration = list(screen.query(ConcentrationBars))
         self.positions = screen.query_one(PositionsTable)
+        self.orders = screen.query_one(OrdersTable)
         self.plan = screen.query_one(PlanTable)
         self.plan_message = screen.query_one("#plan-message", Static)
         self.alerts = screen.query_one(AlertLog)
@@ -341,6 +348,7 @@ class WeeklyERApp(App[None]):
                 f"unrealized {fmt.signed_money(p.unrealized_pnl)} · "
                 f"gross {fmt.money(p.gross_position_value)}"
             )
+        self.orders.show(state.orders, now)
         self.plan.show(state.plan)
         self.plan.display = bool(state.plan)
         self.plan_message.display = not state.plan
@@ -465,7 +473,8 @@ class WeeklyERApp(App[None]):
         if not self.read_only:
             return False
         key = {"pause": "p (pause)", "resume": "r (resume)", "flatten": "F (flatten)",
-               "reconnect": "c (reconnect)", "check_now": "s (check)"}[action]
+               "reconnect": "c (reconnect)", "check_now": "s (check)",
+               "close_position": "x (close)", "cancel_order": "x (cancel)"}[action]
         self.notify(f"Read-only: {key} refused, nothing sent. This cockpit was attached with "
                     f"--read-only; attach without it to act.", severity="warning", timeout=8)
         return True
@@ -473,6 +482,59 @@ class WeeklyERApp(App[None]):
     def action_cycle_sort(self) -> None:
         if not self._held_by_dialog("o"):
             self.positions.cycle_sort()
+
+    def action_close_position(self) -> None:
+        """x: close the position under the cursor (on the orders pane: cancel_order)."""
+        if self.focused is self.orders:
+            self.action_cancel_order()
+            return
+        if self._held_by_dialog("x") or self._refused_read_only("close_position"):
+            return
+        state = self.engine.state
+        symbol = self.positions.selected_symbol
+        portfolio = state.portfolio
+        p = portfolio.position(symbol) if portfolio and symbol else None
+        if p is None or not p.quantity:
+            self.notify("No position under the cursor: nothing to close.")
+            return
+        if state.connection.state not in _CONNECTED:
+            self.notify(f"Not connected: nothing sent for {p.symbol}. F queues a flatten of "
+                        "every position for the reconnect.", severity="warning")
+            return
+        working = sum(1 for o in state.orders if o.symbol == p.symbol and o.ours)
+        text = close_text(p, working)
+        def answered(confirmed: bool | None) -> None:
+            if confirmed:
+                self.send_command("close_position", lambda: self.engine.close_position(
+                    p.symbol, "closed by the trader (x key)"))
+            else:
+                self.notify(f"{p.symbol} not closed: nothing sent.")
+
+        self.push_screen(ActOnOneScreen(f"CLOSE {p.symbol}?", text, f"close {p.symbol}"),
+                         answered)
+
+    def action_cancel_order(self) -> None:
+        if self._held_by_dialog("x") or self._refused_read_only("cancel_order"):
+            return
+        order = self.orders.selected
+        if order is None:
+            self.notify("No working order under the cursor: nothing to cancel.")
+            return
+        if not order.ours:
+            self.notify(f"Order {order.order_id} ({order.symbol}) was placed by clientId "
+                        f"{order.client_id}, not this app: cancel it there (TWS: the Orders "
+                        "panel). Nothing sent.", severity="warning", timeout=10)
+            return
+        text = cancel_text(order)
+        def answered(confirmed: bool | None) -> None:
+            if confirmed:
+                self.send_command("cancel_order", lambda: self.engine.cancel_order(
+                    order.order_id, "cancelled by the trader (x key)"))
+            else:
+                self.notify(f"Order {order.order_id} left working: nothing sent.")
+
+        self.push_screen(ActOnOneScreen(f"CANCEL ORDER {order.order_id}?", text,
+                                        "cancel it"), answered)
 
     def action_reverse_sort(self) -> None:
         if not self._held_by_dialog("O"):
@@ -521,6 +583,8 @@ class WeeklyERApp(App[None]):
             "pause": "Pause sent: no new entries.",
             "resume": "Resume sent.",
             "flatten": "Flatten sent: closing every position.",
+            "close_position": "Close sent (see the alert log for its verdict).",
+            "cancel_order": "Cancel sent.",
         }
         if not message.ok:
             self.notify(f"{message.command} failed: {message.detail}", severity="error", timeout=15)

@@ -32,6 +32,7 @@ from weekly_er_tui.model import (
     Severity,
     TradingState,
     Violation,
+    WorkingOrder,
 )
 from weekly_er_tui.ui import figures
 
@@ -623,6 +624,18 @@ class StaticEngine:
     async def check_now(self) -> None:
         self.commands.append(("check_now", ""))
 
+    async def cancel_order(self, order_id: int, reason: str = "manual") -> None:
+        self.commands.append(("cancel_order", str(order_id)))
+        if self.apply_commands:
+            self.update(orders=tuple(o for o in self._state.orders if o.order_id != order_id))
+
+    async def close_position(self, symbol: str, reason: str = "manual") -> None:
+        self.commands.append(("close_position", symbol))
+        if self.apply_commands and self._state.portfolio is not None:
+            p = self._state.portfolio
+            kept = tuple(x for x in p.positions if x.symbol != symbol)
+            self.update(portfolio=replace(p, positions=kept))
+
     def connect(self) -> None:
         """The connection came back (as the engine would report it); a queued flatten runs."""
         self.update(connection=replace(self._state.connection, state=ConnectionState.CONNECTED))
@@ -630,7 +643,22 @@ class StaticEngine:
             self._flatten_now()
 
 
+def with_working_orders() -> EngineState:
+    """The normal session with two orders working: a trailing exit of ours half filled, and a
+    trader's own order from TWS (clientId 0), which this app may not cancel."""
+    state = normal_session()
+    orders = (
+        WorkingOrder(41, 1_804_220_311, 7, "NKE", "SELL", 130, 60, 70, "LMT", 76.40,
+                     "Submitted", "wer-manual-NKE-20261123T102712-3", True,
+                     DEMO_NOW - timedelta(minutes=3, seconds=18)),
+        WorkingOrder(0, 1_804_219_870, 0, "AAPL", "BUY", 20, 0, 20, "LMT", 225.00,
+                     "Submitted", "", False, DEMO_NOW - timedelta(minutes=41)),
+    )
+    return replace(state, orders=orders, version=8)
+
+
 STATES: dict[str, Callable[[], EngineState]] = {
+    "working_orders": with_working_orders,
     "normal": normal_session,
     "paused": paused_session,
     "halted": halted_after_emergency,

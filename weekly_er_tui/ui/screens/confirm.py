@@ -81,3 +81,19 @@ class QuitConfirmScreen(YesNoScreen):
                 classes="dialog-text",
             )
             yield Static(_keys("y", "quit anyway", "keeps watching"), classes="dialog-keys")
+
+
+class ActOnOneScreen(YesNoScreen):
+    """Closing one position or cancelling one order: says exactly what will be sent."""
+
+    def __init__(self, title: str, text: str, what: str) -> None:
+        super().__init__()
+        self.title_text = title
+        self.text = text
+        self.what = what
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="act-dialog", classes="dialog -warning"):
+            yield Static(f" {self.title_text} ", classes="dialog-title")
+            yield Static(self.text, classes="dialog-text", id="act-text")
+            yield Static(_keys("y", self.what, "sends nothing"), classes="dialog-keys")

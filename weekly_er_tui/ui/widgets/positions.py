@@ -434,6 +434,11 @@ class PositionsTable(DataTable[Text]):
             self.sort_by(key)
 
     @property
+    def selected_symbol(self) -> str | None:
+        """The symbol under the cursor."""
+        return self._cursor_symbol()
+
+    @property
     def symbols(self) -> list[str]:
         """Symbols in the order the table shows them."""
         return [str(row.key.value) for row in self.ordered_rows]
