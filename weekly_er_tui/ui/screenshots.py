@@ -45,6 +45,7 @@ SCENES: tuple[Scene, ...] = (
     Scene("flatten-confirm-160x48", "normal", LARGE, ("F",), caption="The flatten confirmation"),
     Scene("help-160x48", "normal", LARGE, ("question_mark",), caption="The help screen"),
     Scene("live-160x48", "live", LARGE, caption="A LIVE account"),
+    Scene("working-orders-160x48", "working_orders", LARGE, caption="Working orders"),
 )
 
 
