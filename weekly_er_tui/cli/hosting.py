@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from weekly_er_tui.cli.common import EXIT_FAILURE, EXIT_OK
-from weekly_er_tui.clock import Clock
+from weekly_er_tui.clock import ET, Clock
 from weekly_er_tui.config import AppConfig
 from weekly_er_tui.journal import setup_logging
-from weekly_er_tui.model import Alert, EventType, Severity
+from weekly_er_tui.model import Alert, EngineState, EventType, Severity
 
 log = logging.getLogger("weekly_er_tui.runner")
 
@@ -214,4 +214,31 @@ async def host(engine: Any, config: AppConfig, clock: Clock, *, headless: bool,
         if engine.state.is_running:
             await engine.stop()
         engine.close()
+    if task.done() and not engine.refused:
+        # The screen is the terminal's again: say what stays at IB and where to look.
+        import sys
+
+        with contextlib.suppress(OSError, ValueError):
+            print(farewell(engine.state, engine.data_dir), file=sys.stdout, flush=True)
     return refused(engine)
+
+
+def farewell(state: EngineState, data_dir: Path) -> str:
+    """What the terminal says after the cockpit quits: the trading state, the positions left
+    at IB unwatched, and where the logs and the state are."""
+    when = f" at {state.timestamp.astimezone(ET):%Y-%m-%d %H:%M} ET" if state.timestamp else ""
+    lines = [f"weekly-er-tui stopped{when}; trading state {state.trading_state.value}."]
+    held = [p for p in (state.portfolio.positions if state.portfolio else ()) if p.quantity]
+    if held:
+        names = ", ".join(f"{p.symbol} {p.quantity:+g}" for p in held[:8])
+        more = f" and {len(held) - 8} more" if len(held) > 8 else ""
+        lines.append(f"{len(held)} position{'s' * (len(held) != 1)} left at IB as "
+                     f"{'they are' if len(held) != 1 else 'it is'} ({names}{more}): nothing "
+                     f"watches {'them' if len(held) != 1 else 'it'} until the next start "
+                     f"(`weekly-er-tui run --headless` keeps watching without a screen).")
+    elif state.portfolio is not None:
+        lines.append("No position left at IB.")
+    where = data_dir.absolute()
+    lines.append(f"Logs: {where / 'logs'} (enhanced_trading.log, events_log.csv, "
+                 f"trade_journal.csv); state: {where / 'state'}.")
+    return "\n".join(lines)
