@@ -166,6 +166,15 @@ async def flatten_yes_direct(rig: Rig) -> None:
         assert code == 0 and "flattening directly" in out and "NOTHING was sent" in out, out
 
 
+async def close_one_position(rig: Rig) -> None:
+    engine = await rig.start_engine()
+    await rig.until(lambda: engine.safety.last_report is not None)
+    await engine.close_position("AAPL")  # what x on the positions table calls after its dialog
+    await written(rig, "MANUAL", {"AAPL"})
+    if not UNGUARDED:
+        assert {r["symbol"] for r in rows_for(rig, "MANUAL")} == {"AAPL"}  # that one only
+
+
 PATHS: dict[str, tuple[Callable[[Rig], Awaitable[None]], dict[str, float]]] = {
     "entry": (entry, {}),
     "emergency": (emergency, {"emergency_stop_loss": 0.05, "max_daily_loss": 100_000}),
@@ -175,6 +184,7 @@ PATHS: dict[str, tuple[Callable[[Rig], Awaitable[None]], dict[str, float]]] = {
     "flatten_key": (flatten_key, {}),
     "flatten_yes_through_the_engine": (flatten_yes_through_the_engine, {}),
     "flatten_yes_direct": (flatten_yes_direct, {}),
+    "close_one_position": (close_one_position, {}),
 }
 
 
