@@ -1,4 +1,4 @@
-"""Every value in config.json checked once, in config.py: non-finite numbers, booleans where
+"""Every value in config.json checked once, in config/: non-finite numbers, booleans where
 numbers belong, integers out of range, control characters and NUL, empty hosts, absurd nesting
 or size, other encodings, offsets beyond the session; a type error never echoes a secret."""
 
