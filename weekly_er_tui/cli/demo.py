@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shutil
 from dataclasses import replace
 from datetime import datetime, time, timedelta
 from pathlib import Path
@@ -25,6 +26,8 @@ from weekly_er_tui.journal import remove_handlers
 
 # The demo's own data directories carry this file: the only state databases it may delete.
 DEMO_MARKER = ".weekly-er-tui-demo"
+# The last run's journals and logs, moved here when the next run starts.
+PREVIOUS_RUN = "previous-run"
 
 
 def add_commands(sub: Subcommands) -> None:
@@ -66,7 +69,7 @@ def demo_start(now: datetime) -> datetime:
 
 
 def cmd_demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from weekly_er_tui.sim import SimulatedGateway
+    from weekly_er_tui.sim import SimulatedGateway, fresh_run_id
     from weekly_er_tui.sim.scenario import ScenarioError, load_scenario
 
     loaded = load_or_report(args.config, err)
@@ -83,13 +86,17 @@ def cmd_demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return EXIT_BAD_INPUT
     data_dir = Path(args.data_dir if args.data_dir != "." else "demo-data")
     clock = AcceleratedClock(start, args.clock_speed)
-    gateway = SimulatedGateway(scenario, clock, port=0, seed=scenario.seed or 1)
+    gateway = SimulatedGateway(scenario, clock, port=0, seed=scenario.seed or 1,
+                               run_id=fresh_run_id())
     try:
         config = prepare_demo(loaded.config, scenario, data_dir, clock,
                               send_alerts=args.send_alerts)
     except NotADemoDir as exc:
         print(f"weekly-er-tui demo: {exc}", file=err)
         return EXIT_BAD_INPUT
+    if (data_dir / PREVIOUS_RUN).is_dir():
+        print(f"Demo: a fresh simulated account; the last run's journals and logs are in "
+              f"{data_dir / PREVIOUS_RUN}", file=err)
     args.data_dir = str(data_dir)
     wired = loaded.config.alerts.email_enabled or bool(loaded.config.alerts.notify)
     if wired and not args.send_alerts:
@@ -149,9 +156,25 @@ def claim_demo_dir(data_dir: Path) -> None:
     marker.write_text("Made by `weekly-er-tui demo`: its state database may be replaced.\n")
 
 
+def set_aside_last_run(data_dir: Path) -> None:
+    """Move the last run's journals and logs to `previous-run/` (replacing the run before it).
+    Each run starts a fresh simulated account and a fresh state database: journals kept in
+    place would describe another account, and the engine would take their entries for this
+    week's (the lost-state rebuild records them as filled and never sends them)."""
+    logs = data_dir / "logs"
+    if not logs.is_dir() or not any(logs.iterdir()):
+        return
+    previous = data_dir / PREVIOUS_RUN
+    if previous.is_dir():
+        shutil.rmtree(previous)
+    previous.mkdir()
+    logs.rename(previous / "logs")
+
+
 def prepare_demo(config: AppConfig, scenario: Any, data_dir: Path, clock: Clock, *,
                  send_alerts: bool = False) -> AppConfig:
-    """The demo's data directory: a fresh state database, and the scenario's earnings calendar.
+    """The demo's data directory: a fresh state database and journals (the last run's are set
+    aside), and the scenario's earnings calendar.
     Its alerts reach the config's channels only when asked (`send_alerts`): a simulation must
     not page the trader.
     The scenario's opening positions are the trader's own holdings (on the orphan ignore list):
@@ -160,6 +183,7 @@ def prepare_demo(config: AppConfig, scenario: Any, data_dir: Path, clock: Clock,
     from weekly_er_tui.strategy.calendars import market_calendar
 
     claim_demo_dir(data_dir)
+    set_aside_last_run(data_dir)
     for f in (data_dir / "state").glob("weekly_er.sqlite*"):
         f.unlink()
     Store.in_data_dir(data_dir).close()

@@ -5,7 +5,7 @@ The engine never imports this package; the CLI (`demo`, `sim`) and the tests do.
 
 from weekly_er_tui.sim.account import SimAccount
 from weekly_er_tui.sim.market import Instrument, Market, Quote
-from weekly_er_tui.sim.orders import SimExecution, SimOrder
+from weekly_er_tui.sim.orders import SimExecution, SimOrder, fresh_run_id
 from weekly_er_tui.sim.scenario import (
     EarningsEvent,
     Scenario,
@@ -29,6 +29,7 @@ __all__ = [
     "SimOrder",
     "SimulatedGateway",
     "demo_scenario",
+    "fresh_run_id",
     "load_scenario",
     "parse_scenario",
 ]

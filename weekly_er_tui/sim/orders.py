@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -54,6 +55,26 @@ log = logging.getLogger("weekly_er_tui.sim")
 _EXPIRE, _ACTIVATE, _PART, _FILL = 3, 0, 1, 2
 _KIND = Realism.kind()
 
+FIRST_PERM_ID = 1_100_000_001
+PERM_IDS_PER_RUN = 100_000  # far more orders than a run of weeks places
+
+
+_last_run_id = 0
+
+
+def fresh_run_id() -> int:
+    """A run id no earlier run had: the wall-clock second the gateway was made, and never one
+    this process gave before (two processes sharing a journal do not start in one second)."""
+    global _last_run_id
+    _last_run_id = max(int(time.time()), _last_run_id + 1)
+    return _last_run_id
+
+
+def first_perm_id(run_id: int) -> int:
+    """The first permId of run `run_id`: each run's permIds (and the execIds made from them)
+    are its own, as IB's are unique across sessions. Run 0 is the reproducible one."""
+    return FIRST_PERM_ID + run_id * PERM_IDS_PER_RUN
+
 
 class OrderBook:
     """Every order of the account, all clients together, and the fills they made."""
@@ -64,7 +85,7 @@ class OrderBook:
         account: SimAccount,
         now: Callable[[], float],
         listener: OrderListener,
-        first_perm_id: int = 1_100_000_001,
+        first_perm_id: int = FIRST_PERM_ID,
         realism: Callable[[], Realism] | None = None,
     ) -> None:
         self.market = market

@@ -36,7 +36,14 @@ from weekly_er_tui.sim.handlers.orders import OrderEvents, OrderHandlers
 from weekly_er_tui.sim.market import Market, Quote
 from weekly_er_tui.sim.nyse import nyse_sessions
 from weekly_er_tui.sim.order_reports import OrderReports
-from weekly_er_tui.sim.orders import OrderBook, OrderRequest, RejectRule, SimExecution, SimOrder
+from weekly_er_tui.sim.orders import (
+    OrderBook,
+    OrderRequest,
+    RejectRule,
+    SimExecution,
+    SimOrder,
+    first_perm_id,
+)
 from weekly_er_tui.sim.protocol import SERVER_VERSION
 from weekly_er_tui.sim.realism import Realism
 from weekly_er_tui.sim.scenario import Scenario
@@ -66,6 +73,11 @@ class SimulatedGateway:
 
     Use `await gw.start()` / `await gw.stop()`, or `async with SimulatedGateway(...) as gw:`.
     A scenario's own `seed` is used when `seed` is left at its default.
+
+    `run_id` sets this run's permIds (and so its execIds, which carry the permId): IB never
+    reuses either, across sessions too, and a journal kept from an earlier run drops a fill whose
+    execId it already holds. The default 0 gives the same ids on every run (what a test compares);
+    a gateway that a person starts (`demo`, `sim`) takes `fresh_run_id()`.
     """
 
     def __init__(
@@ -82,8 +94,10 @@ class SimulatedGateway:
         server_version: int = SERVER_VERSION,
         run_timeline: bool = True,
         realism: Realism | None = None,
+        run_id: int = 0,
     ) -> None:
         self.scenario = scenario
+        self.run_id = run_id
         self.clock = clock
         self.host = host
         self.port = port
@@ -103,6 +117,7 @@ class SimulatedGateway:
             self.account.seed_position(p.symbol, p.quantity, p.avg_cost)
         self.reports = OrderReports(self)
         self.book = OrderBook(self.market, self.account, self._t, OrderEvents(self),
+                              first_perm_id=first_perm_id(run_id),
                               realism=lambda: self.realism)
         self.stream = AccountStream(self)
         self.delay = 0.0

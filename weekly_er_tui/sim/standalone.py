@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import TextIO
 
 from weekly_er_tui.clock import ET, AcceleratedClock, Clock, WallClock
+from weekly_er_tui.sim.orders import fresh_run_id
 from weekly_er_tui.sim.scenario import ScenarioError, load_scenario
 from weekly_er_tui.sim.server import GatewayEvent, SimulatedGateway
 
@@ -89,7 +90,7 @@ async def run_standalone(
         say(f"error: {exc}")
         return 2
 
-    gw = SimulatedGateway(sc, clock, host=host, port=port, seed=seed)
+    gw = SimulatedGateway(sc, clock, host=host, port=port, seed=seed, run_id=fresh_run_id())
 
     def stamp() -> str:
         return clock.now().astimezone(ET).strftime("%Y-%m-%d %H:%M:%S ET")
