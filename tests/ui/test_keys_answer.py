@@ -7,6 +7,7 @@ from dataclasses import replace
 
 import pytest
 
+from tests.fixtures_sim import wait_until
 from tests.ui.test_pilot import make_app, sent, settle
 from weekly_er_tui.model import ConnectionState, TradingState
 from weekly_er_tui.ui.app import WeeklyERApp
@@ -20,13 +21,27 @@ def said(app: WeeklyERApp) -> list[str]:
     return [n.message for n in app._notifications]
 
 
+async def told(app: WeeklyERApp, *words: str) -> str:
+    """The notification that says all of `words`: a notification is a message the app handles
+    after the key's handler returns, so under load it can come after the pilot's pause."""
+    def found() -> str | None:
+        return next((m for m in said(app) if all(w in m for w in words)), None)
+    try:
+        await wait_until(found, timeout=10.0)
+    except AssertionError:
+        raise AssertionError(f"no notification says {words}: {said(app)}") from None
+    message = found()
+    assert message is not None
+    return message
+
+
 async def test_r_while_active_says_there_is_nothing_to_resume() -> None:
     app, engine, _ = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("r")
         await settle(pilot, app)
         assert sent(engine) == []
-        assert any("already ACTIVE" in m and "nothing sent" in m for m in said(app)), said(app)
+        await told(app, "already ACTIVE", "nothing sent")
 
 
 async def test_p_while_paused_says_it_is_paused_already() -> None:
@@ -36,7 +51,7 @@ async def test_p_while_paused_says_it_is_paused_already() -> None:
         await pilot.press("p")
         await settle(pilot, app)
         assert sent(engine) == []
-        assert any("already PAUSED" in m and "r resumes" in m for m in said(app)), said(app)
+        await told(app, "already PAUSED", "r resumes")
 
 
 async def test_p_while_halted_says_halted_is_stricter() -> None:
@@ -45,7 +60,7 @@ async def test_p_while_halted_says_halted_is_stricter() -> None:
         await pilot.press("p")
         await settle(pilot, app)
         assert sent(engine) == []
-        assert any("HALTED" in m and "nothing sent" in m for m in said(app)), said(app)
+        await told(app, "HALTED", "nothing sent")
 
 
 @pytest.mark.parametrize("key", ["p", "r", "c", "s", "o", "q"])
@@ -62,7 +77,7 @@ async def test_the_flatten_confirmation_holds_every_other_key(key: str) -> None:
         assert isinstance(app.screen, FlattenConfirmScreen)
         assert app.positions.sort_column == sort_before
         assert engine.state.trading_state is TradingState.ACTIVE
-        assert any("Y flattens" in m and "Esc cancels" in m for m in said(app)), said(app)
+        await told(app, "Y flattens", "Esc cancels")
 
 
 async def test_s_shows_the_checks_report() -> None:
@@ -73,8 +88,7 @@ async def test_s_shows_the_checks_report() -> None:
         assert sent(engine) == ["check_now"]
         report = engine.state.safety
         assert report is not None
-        text = " ".join(said(app))
-        assert f"risk score {report.overall_risk_score:.0f}/100" in text, said(app)
+        text = await told(app, f"risk score {report.overall_risk_score:.0f}/100")
         assert "no limit breached" in text or "breached" in text
 
 
@@ -84,8 +98,7 @@ async def test_c_says_the_link_answered_and_was_left_alone() -> None:
         await pilot.press("c")
         await settle(pilot, app)
         assert sent(engine) == ["reconnect"]
-        assert any("answers its heartbeat" in m and "left as it is" in m
-                   for m in said(app)), said(app)
+        await told(app, "answers its heartbeat", "left as it is")
 
 
 async def test_c_while_down_says_it_is_reconnecting() -> None:
@@ -96,4 +109,4 @@ async def test_c_while_down_says_it_is_reconnecting() -> None:
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("c")
         await settle(pilot, app)
-        assert any("Reconnecting now" in m for m in said(app)), said(app)
+        await told(app, "Reconnecting now")

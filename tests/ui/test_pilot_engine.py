@@ -33,10 +33,12 @@ async def engine(gateway: SimulatedGateway, manual_clock: ManualClock, tmp_path:
     ib_log_guard.expect_link_faults()
     # The scenario's holdings are the trader's own: no orphan noise in these tests.
     config = AppConfig.model_validate({"safety_limits": {"orphan_ignore": ["AAPL", "JPM", "XOM"]}})
+    # A drop here is a closed socket, seen at once; the heartbeat's timeout is generous so that a
+    # loaded machine (4 test processes on 2 cores) does not drop a healthy link mid-test.
     eng = TradingEngine(
         config, data_dir=tmp_path, clock=manual_clock,
-        connection=ConnectionConfig(port=gateway.port, heartbeat_interval=0.5,
-                                    heartbeat_timeout=0.5, reconnect_delay=0.2,
+        connection=ConnectionConfig(port=gateway.port, heartbeat_interval=1.0,
+                                    heartbeat_timeout=3.0, reconnect_delay=0.2,
                                     connect_timeout=2.0),
     )
     yield eng
