@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest bench screenshots soak install clean
+.PHONY: demo test lint typecheck pytest bench screenshots scenes soak install clean
 
 install: $(STAMP)
 
@@ -45,6 +45,11 @@ bench: $(STAMP)
 
 screenshots: $(STAMP)
 	$(BIN)/python -m weekly_er_tui.ui.screenshots screenshots
+
+# The states the snapshot tests and the screenshots show, recorded from the real engine on the
+# simulator (about a minute). After it: pytest tests/ui --snapshot-update, LOOK, make screenshots.
+scenes: $(STAMP)
+	$(BIN)/python -m weekly_er_tui.scenes.record
 
 # 20 seeded weeks under fire, the invariants per seed (make test runs one). Replay one seed
 # exactly: .venv/bin/pytest tests/soak --soak-seed N

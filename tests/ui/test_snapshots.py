@@ -11,7 +11,7 @@ from collections.abc import Callable
 import pytest
 from textual.pilot import Pilot
 
-from weekly_er_tui.ui.screenshots import LARGE, MIDDLE, SMALL, build_app
+from weekly_er_tui.ui.screenshots import LARGE, MIDDLE, SMALL, build_app, scene_app
 
 SnapCompare = Callable[..., bool]
 SIZES = pytest.mark.parametrize(
@@ -31,6 +31,12 @@ def press(*keys: str) -> Callable[[Pilot[None]], object]:
 @SIZES
 def test_normal_session(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
     assert snap_compare(build_app("normal"), terminal_size=size)
+
+
+@SIZES
+def test_recorded_normal_session(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
+    """Tuesday of the demo account's week, as the real engine published it on the simulator."""
+    assert snap_compare(scene_app("normal"), terminal_size=size)
 
 
 @SIZES

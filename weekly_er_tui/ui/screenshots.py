@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from weekly_er_tui.clock import ManualClock
+from weekly_er_tui.scenes.fixtures import load_scene
 from weekly_er_tui.ui.app import WeeklyERApp
 from weekly_er_tui.ui.demo_states import DEMO_LIMITS, DEMO_NOW, STATES, StaticEngine
 
@@ -47,6 +48,16 @@ SCENES: tuple[Scene, ...] = (
     Scene("live-160x48", "live", LARGE, caption="A LIVE account"),
     Scene("working-orders-160x48", "working_orders", LARGE, caption="Working orders"),
 )
+
+
+def scene_app(name: str) -> WeeklyERApp:
+    """The cockpit on a scene recorded from the real engine (weekly_er_tui/scenes/), its clock
+    stopped at the scene's instant, no animation."""
+    scene = load_scene(name)
+    app = WeeklyERApp(StaticEngine(scene.state, apply_commands=False),
+                      clock=ManualClock(scene.now), limits=scene.limits)
+    app.animation_level = "none"
+    return app
 
 
 def build_app(state: str, *, apply_commands: bool = True) -> WeeklyERApp:
