@@ -42,52 +42,38 @@ from weekly_er_tui.model import (
 )
 from weekly_er_tui.risk.correlation import correlated_groups, daily_returns
 from weekly_er_tui.risk.rules import (
+    EMERGENCY_STOP_LOSS,
+    MAX_DAILY_LOSS,
+    ORPHANED_POSITION,
     daily_loss_halt_line,
     daily_loss_losers,
     evaluate,
     position_day_pnl,
 )
+from weekly_er_tui.safety import guide_api
 from weekly_er_tui.safety.check_log import CheckLog
 from weekly_er_tui.safety.closer import Closer
 from weekly_er_tui.safety.confirming import BreachConfirmer
+from weekly_er_tui.safety.notices import (
+    PORTFOLIO_RULES,
+    STATE_EVENTS,
+    STATE_PRIORITY,
+    state_alert,
+    state_message,
+    violation_alert,
+)
 from weekly_er_tui.store import Store
 
 log = logging.getLogger("weekly_er_tui.safety")
 
-EMERGENCY_STOP = "emergency_stop_loss"
-DAILY_LOSS = "max_daily_loss"
-ORPHAN = "orphaned_position"
-# Rules about the whole account: one breach however the positions involved change (closing the
-# losers one by one must not raise a new CRITICAL alert at each step).
-PORTFOLIO_RULES = frozenset({EMERGENCY_STOP, DAILY_LOSS, "max_portfolio_value", "max_positions",
-                             "min_cash_reserve"})
 COALESCE_SECONDS = 0.05  # real seconds: how long a burst of updates is gathered into one check
 DAILY_BREACH = "daily_loss_breach"  # baseline kind: the day's P&L at the session's breach
 
 AlertSink = Callable[[Alert], None]
 
-_STATE_EVENTS = {
-    TradingState.ACTIVE: EventType.TRADING_RESUMED,
-    TradingState.PAUSED: EventType.TRADING_PAUSED,
-    TradingState.REDUCING: EventType.TRADING_REDUCING,
-    TradingState.HALTED: EventType.TRADING_HALTED,
-}
-_STATE_ALERT_KEYS = {
-    TradingState.ACTIVE: "trading_resumed",
-    TradingState.PAUSED: "trading_paused",
-    TradingState.REDUCING: "trading_paused:reducing",
-    TradingState.HALTED: "trading_halted",
-}
-_STATE_PRIORITY = {
-    TradingState.ACTIVE: Severity.LOW,
-    TradingState.PAUSED: Severity.MEDIUM,
-    TradingState.REDUCING: Severity.HIGH,
-    TradingState.HALTED: Severity.CRITICAL,
-}
-
 
 class PositionSafetyManager:
-    """The documented API:
+    """The documented API (safety/guide_api.py):
 
         safety = PositionSafetyManager(limits)
         report = await safety.perform_safety_check(ib)   # {'overall_risk_score', 'violations', ...}
@@ -142,7 +128,7 @@ class PositionSafetyManager:
         # correlated_exposure rule and the gate.
         self.correlated_groups: list[tuple[str, ...]] = []
         self.correlation_symbols: tuple[str, ...] = ()  # the symbols the last grouping saw
-        self._standalone: Any = None  # the standalone API's own PortfolioTracker
+        self.standalone_tracker: Any = None  # the standalone API's own PortfolioTracker (guide_api)
         self.checks_run = 0
         self._check_log = CheckLog()
         self._confirmer: BreachConfirmer | None = None
@@ -168,21 +154,10 @@ class PositionSafetyManager:
         self._state, self._state_reason = state, reason
         if self.store is not None:
             self.store.set_trading_state(state, reason, self.clock.now())
-        words = {
-            TradingState.ACTIVE: "Trading resumed",
-            TradingState.PAUSED: "Trading paused",
-            TradingState.REDUCING: "Trading REDUCING (only orders that reduce positions)",
-            TradingState.HALTED: "Trading HALTED (only closing orders until a person resumes)",
-        }[state]
-        message = f"{words}: {reason}"
-        self._event(_STATE_EVENTS[state], _STATE_PRIORITY[state], message,
+        self._event(STATE_EVENTS[state], STATE_PRIORITY[state], state_message(state, reason),
                     {"from": old.value, "to": state.value, "reason": reason})
         if alert:
-            self._send(Alert(
-                key=_STATE_ALERT_KEYS[state], priority=_STATE_PRIORITY[state], kind="safety",
-                title=message, body=f"Trading state changed from {old.value} to {state.value}.",
-                facts={"reason": reason},
-            ))
+            self._send(state_alert(old, state, reason))
         notify(self._listeners, what="safety", logger=log)
         return True
 
@@ -370,52 +345,22 @@ class PositionSafetyManager:
         for v in report.violations:
             if self._identity(v) in self._active_violations:
                 continue
+            kind = (EventType.ORPHANED_POSITION if v.rule == ORPHANED_POSITION
+                    else EventType.SAFETY_VIOLATION)
             self._event(
-                EventType.ORPHANED_POSITION if v.rule == ORPHAN else EventType.SAFETY_VIOLATION,
-                v.severity, f"{v.rule}: {v.message}",
+                kind, v.severity, f"{v.rule}: {v.message}",
                 {"rule": v.rule, "value": v.value, "limit": v.limit, "symbols": list(v.symbols)},
             )
-            self._send(self._violation_alert(v, report))
+            self._send(violation_alert(v, report, self.limits.daily_loss_halt_margin))
         self._active_violations = current
-
-    def _violation_alert(self, v: Violation, report: SafetyReport) -> Alert:
-        if v.rule == EMERGENCY_STOP:
-            title = (f"Emergency stop: portfolio -{v.value:.1%} (limit "
-                     f"-{v.limit:.0%})")
-            kind_key = "emergency_stop"
-        elif v.rule == DAILY_LOSS:
-            title = f"Daily loss limit breached: -${v.value:,.0f} (limit ${v.limit:,.0f})"
-            kind_key = "limit_breach"
-        elif v.rule == ORPHAN:
-            title = f"Orphaned position(s): {', '.join(v.symbols) or v.message}"
-            kind_key = "orphaned_position"
-        else:
-            title = f"{v.rule}: {v.message}"
-            kind_key = "limit_breach"
-        action = {
-            EMERGENCY_STOP: "Trading HALTED; closing ALL positions with market orders.",
-            DAILY_LOSS: "Trading REDUCING for the rest of the session (no new entries); closing "
-                        "the positions losing today, the largest day loss first; the rest are "
-                        "kept unless the day's loss grows past the breach by "
-                        f"{self.limits.daily_loss_halt_margin:g} x the limit (then everything "
-                        "is closed and trading HALTED).",
-        }.get(v.rule, "No automatic action: review and reduce the exposure.")
-        what = v.rule if v.rule in PORTFOLIO_RULES else f"{v.rule}:{','.join(v.symbols)}"
-        return Alert(
-            key=f"{kind_key}:{what}", priority=v.severity, kind="safety",
-            title=title, body=f"{v.message}\n\nWhat the system did: {action}",
-            facts={"rule": v.rule, "value": v.value, "limit": v.limit,
-                   "symbols": list(v.symbols), "risk_score": report.overall_risk_score,
-                   "kind": kind_key},
-        )
 
     async def _act(self, report: SafetyReport) -> None:
         if self.executor is None or self._action_lock.locked():
             return
         async with self._action_lock:
             rules = {v.rule for v in report.critical}
-            if EMERGENCY_STOP in rules:
-                v = next(v for v in report.critical if v.rule == EMERGENCY_STOP)
+            if EMERGENCY_STOP_LOSS in rules:
+                v = next(v for v in report.critical if v.rule == EMERGENCY_STOP_LOSS)
                 # Shadow mode: the account is never closed, so every later check would find it
                 # open again; the would-be close is journaled once per HALT.
                 repeat = self.shadow and self._state is TradingState.HALTED
@@ -429,7 +374,7 @@ class PositionSafetyManager:
                     )
                 if self.portfolio.snapshot().open_positions and not repeat:
                     await self.emergency_close("EMERGENCY", f"emergency stop: {v.message}")
-            elif DAILY_LOSS in rules and self.portfolio.snapshot().open_positions:
+            elif MAX_DAILY_LOSS in rules and self.portfolio.snapshot().open_positions:
                 # With nothing open there is nothing to reduce: the day's loss stands.
                 await self._reduce_daily_loss()
 
@@ -562,59 +507,14 @@ class PositionSafetyManager:
                 log.exception("timed safety check failed")
             await self.clock.sleep(self.check_interval)
 
-    # -- the documented standalone API -----------------------------------------------------
-    async def _tracker_for(self, ib: Any) -> Any:
-        """The engine's tracker, or (standalone) one of our own on `ib`, made and resynced once
-        and kept: it follows ib's events from then on (a new one per call would subscribe
-        everything again and leak handlers; ib_async refuses a second reqPnL)."""
-        from weekly_er_tui.broker.portfolio import PortfolioTracker
-
-        if self.portfolio is not None:
-            return self.portfolio
-        tracker = self._standalone
-        if tracker is None or tracker.ib is not ib:
-            if tracker is not None:
-                tracker.detach()
-            tracker = self._standalone = PortfolioTracker(ib, self.clock)
-            await tracker.resync(ib)
-        elif (tracker.account, "") not in ib.wrapper.pnlKey2ReqId:
-            await tracker.resync(ib)  # ib reconnected since: its subscriptions are gone
-        return tracker
-
+    # -- the enhancement guide's standalone API (safety/guide_api.py) ----------------------
     async def perform_safety_check(self, ib: Any) -> dict[str, Any]:
         """One check over an ib_async.IB's current state; the documented dict form."""
-        tracker = await self._tracker_for(ib)
-        snap = tracker.snapshot()
-        report = self.evaluate(snap)
-        self.last_report, self.last_check = report, self.clock.now()
-        return report.to_dict()
+        return await guide_api.perform_safety_check(self, ib)
 
     async def emergency_close_all_positions(self, ib: Any) -> dict[str, Any]:
         """Cancel every order and close every position on `ib`; {closed, failed, remaining}."""
-        from weekly_er_tui.broker.orders import FillRecorder, OrderExecutor
-
-        if self.executor is not None:
-            return dict((await self.executor.flatten("EMERGENCY")).to_dict())
-        # Standalone: order intents in our store, or in memory for the length of this call
-        # (the documented PositionSafetyManager(limits) has none); fills journaled as always.
-        tracker = await self._tracker_for(ib)
-        store = self.store if self.store is not None else Store(":memory:")
-        journal = self.journal if self.journal is not None else Journal(".", self.clock)
-        fills = FillRecorder(ib, journal, store, self.clock)
-        try:
-            executor = OrderExecutor(
-                ib, tracker, store, journal, self.clock, self.limits,
-                trading_state=lambda: TradingState.HALTED, market_open=lambda: True,
-            )
-            result = await executor.flatten("EMERGENCY")
-            await fills.resync(ib)  # every closing fill, whether its commission came or not
-        finally:
-            fills.close()
-            if store is not self.store:
-                store.close()
-            if journal is not self.journal:
-                journal.close()
-        return dict(result.to_dict())
+        return await guide_api.emergency_close_all_positions(self, ib)
 
     # -- plumbing --------------------------------------------------------------------------
     def _event(self, kind: EventType, severity: Severity, message: str,
