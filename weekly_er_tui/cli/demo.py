@@ -23,6 +23,7 @@ from weekly_er_tui.cli.hosting import build_engine, host, setup_logs
 from weekly_er_tui.clock import ET, AcceleratedClock, Clock, WallClock
 from weekly_er_tui.config import AppConfig
 from weekly_er_tui.journal import remove_handlers
+from weekly_er_tui.model import Alert, Severity
 
 # The demo's own data directories carry this file: the only state databases it may delete.
 DEMO_MARKER = ".weekly-er-tui-demo"
@@ -94,6 +95,9 @@ def cmd_demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except NotADemoDir as exc:
         print(f"weekly-er-tui demo: {exc}", file=err)
         return EXIT_BAD_INPUT
+    calendar_note = replaced_calendar_note(loaded.config, args.scenario)
+    if calendar_note:
+        print(f"Demo: {calendar_note}", file=err)
     if (data_dir / PREVIOUS_RUN).is_dir():
         print(f"Demo: a fresh simulated account; the last run's journals and logs are in "
               f"{data_dir / PREVIOUS_RUN}", file=err)
@@ -112,6 +116,9 @@ def cmd_demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 if engine is None:
                     return EXIT_BAD_INPUT
                 engine.alerts.set_context(tag="DEMO")
+                if calendar_note:
+                    engine.alert(Alert(key="demo_calendar", priority=Severity.LOW,
+                                       kind="system", title=calendar_note))
                 if args.headless:
                     print(f"Demo: simulated gateway on 127.0.0.1:{gateway.port}, clock starts "
                           f"{start.astimezone(ET):%a %Y-%m-%d %H:%M} ET at "
@@ -125,6 +132,19 @@ def cmd_demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return asyncio.run(demo())
     finally:
         remove_handlers(handlers)
+
+
+def replaced_calendar_note(config: AppConfig, scenario: str) -> str:
+    """What the trader must be told when the config names an earnings calendar: the demo does
+    not use it. The simulated gateway knows only the scenario's symbols (a real calendar's
+    would have no contract and no price), so the scenario's week of reports is traded."""
+    mine = config.strategy.calendar_file
+    if not mine:
+        return ""
+    return (f"strategy.calendar_file {mine} is not used: the demo trades scenario {scenario!r}'s "
+            f"earnings calendar (the simulated gateway knows only its symbols). To rehearse "
+            f"your own calendar, put its symbols and reports in a scenario file "
+            f"(--scenario PATH; see weekly_er_tui/sim/SCENARIOS.md)")
 
 
 def _demo_connection(config: AppConfig, port: int) -> Any:
