@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest bench screenshots scenes soak install clean
+.PHONY: demo test lint typecheck pytest browser bench screenshots scenes soak install clean
 
 install: $(STAMP)
 
@@ -36,7 +36,19 @@ typecheck: $(STAMP)
 # the CPU with three other workers. PYTEST_JOBS=0 runs everything in one process.
 PYTEST_JOBS ?= 4
 
-pytest: $(STAMP)
+# The web cockpit's browser test (tests/web/test_browser.py) drives Debian's chromium (~350 MB,
+# about 1.5 min to install). Installed here when missing and we are root or under CI; otherwise
+# the test skips and says why (under CI=true a missing browser fails it, never a silent skip).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] || [ "$${CI:-}" = true ]; then \
+	    echo "installing Debian's chromium for the web cockpit's browser test"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else \
+	    echo "chromium missing: the web cockpit's browser test will skip (apt-get install chromium)"; \
+	  fi; }
+
+pytest: $(STAMP) browser
 	$(BIN)/pytest -q -n $(PYTEST_JOBS) --dist loadgroup --ignore=tests/crashsoak $(PYTEST_ARGS)
 	$(BIN)/pytest -q tests/crashsoak $(PYTEST_ARGS)
 

@@ -186,6 +186,8 @@ class TradingEngine:
             self, socket_path(self.data_dir), self.data_dir,
             about=lambda: {"limits": limits.model_dump(mode="json"),
                            "clock_speed": self.clock.speed, "title": "Weekly ER"},
+            journal=lambda message, details: self.journal.event(
+                EventType.SYSTEM, Severity.INFO, message, details),
         )
 
     # -- state -----------------------------------------------------------------------------

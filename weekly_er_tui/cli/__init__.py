@@ -5,7 +5,8 @@ scenario or calendar (nothing was started); 3 `check safety` found a CRITICAL vi
 
 The groups, in the order `--help` lists them: `run.py` (run), `demo.py` (demo), `sim.py` (sim),
 `checks.py` (check-config, check, test-alert), `trading.py` (flatten, pause, resume, status),
-`shadow.py` (shadow-report), `attach.py` (attach). What they share is in `common.py` (exit
+`shadow.py` (shadow-report), `attach.py` (attach), `web.py` (web: the server is in
+weekly_er_tui/web/). What they share is in `common.py` (exit
 statuses, common flags, loading the config), `values.py` (checked flag values) and `hosting.py`
 (the engine headless or in the app).
 
@@ -31,10 +32,10 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from weekly_er_tui import __version__
-from weekly_er_tui.cli import attach, checks, demo, run, shadow, sim, trading, values
+from weekly_er_tui.cli import attach, checks, demo, run, shadow, sim, trading, values, web
 from weekly_er_tui.cli.common import EXIT_BAD_INPUT, EXIT_BROKEN_PIPE, Handler
 
-GROUPS = (run, demo, sim, checks, trading, shadow, attach)
+GROUPS = (run, demo, sim, checks, trading, shadow, attach, web)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -39,6 +39,9 @@ def add_commands(sub: Subcommands) -> None:
     add_common(p)
     p.add_argument("--read-only", action="store_true",
                    help="show everything, refuse every key that acts")
+    # Set by `weekly-er-tui web` for the cockpit it serves a browser: the refusals say how to
+    # act from the web page, not from a terminal.
+    p.add_argument("--web", action="store_true", help=argparse.SUPPRESS)
 
 
 async def find_engine(data_dir: Path, account: str = "") -> RemoteEngine | None:
@@ -50,8 +53,13 @@ async def find_engine(data_dir: Path, account: str = "") -> RemoteEngine | None:
     return None
 
 
+WEB_READ_ONLY = ("This web page is read-only: start `weekly-er-tui web --allow-control` (it "
+                 "needs the token) to act from a browser, or act from a terminal with "
+                 "`weekly-er-tui attach`.")
+
+
 def attached_app(remote: RemoteEngine, limits: SafetyLimits,
-                 read_only: bool = False) -> WeeklyERApp:
+                 read_only: bool = False, web: bool = False) -> WeeklyERApp:
     """The cockpit over `remote` (the engine's own limits when it sent them)."""
     from weekly_er_tui.ui.app import WeeklyERApp
 
@@ -59,9 +67,9 @@ def attached_app(remote: RemoteEngine, limits: SafetyLimits,
         limits = SafetyLimits.model_validate(remote.about["limits"])
     who = remote.identity
     title = (f"Weekly ER — attached to pid {who.get('pid')}"
-             + (" — READ-ONLY" if read_only else ""))
+             + (" — READ-ONLY" if read_only else "") + (" — web page" if web else ""))
     return WeeklyERApp(remote, clock=remote.clock, limits=limits, title=title, attached=True,
-                       read_only=read_only)
+                       read_only=read_only, read_only_why=WEB_READ_ONLY if web else "")
 
 
 def cmd_attach(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -79,7 +87,7 @@ def cmd_attach(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                       f"Start one with `weekly-er-tui run --headless --data-dir {data_dir}` "
                       f"(or under systemd, see the README).", file=err)
                 return EXIT_FAILURE
-            app = attached_app(remote, loaded.config.safety_limits, args.read_only)
+            app = attached_app(remote, loaded.config.safety_limits, args.read_only, args.web)
             await app.run_async()
             return EXIT_OK
 

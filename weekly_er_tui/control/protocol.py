@@ -18,7 +18,8 @@ from typing import Any
 SOCKET_NAME = "engine.sock"
 # The commands the socket takes; `check` and `reconnect` are the app's s and c keys.
 ACTING = ("pause", "resume", "flatten", "check", "reconnect", "cancel_order", "close_position")
-COMMANDS = ("status", "subscribe", *ACTING)
+# `web_session`: the web server's word that a browser session started or ended (journaled).
+COMMANDS = ("status", "subscribe", "web_session", *ACTING)
 # A state with hundreds of positions is a few hundred kB on one line.
 LINE_LIMIT = 64 * 1024 * 1024
 # sun_path holds 108 bytes on Linux; longer paths are reached through the directory's fd.

@@ -29,6 +29,7 @@ from weekly_er_tui.control.protocol import (
     encode,
     short_address,
 )
+from weekly_er_tui.control.web_sessions import web_session_event
 from weekly_er_tui.engine_api import EngineHandle
 from weekly_er_tui.model import EngineState
 
@@ -65,8 +66,11 @@ def _answers(path: Path) -> bool:
 
 class ControlServer:
     def __init__(self, engine: ControlledEngine, path: Path, data_dir: Path,
-                  about: Callable[[], dict[str, Any]] = dict) -> None:
+                  about: Callable[[], dict[str, Any]] = dict,
+                  journal: Callable[[str, dict[str, Any]], object] | None = None) -> None:
         self.engine = engine
+        # Where the web server's session starts and ends go (the engine's events log).
+        self._journal = journal
         self.path = path
         # What an attached cockpit needs besides the state: the limits, the clock's speed.
         self._about = about
@@ -178,6 +182,8 @@ class ControlServer:
         if cmd == "status":
             return self._reply(True, status=await e.get_system_status(),
                                state=to_plain(e.state), about=self._about())
+        if cmd == "web_session":
+            return self._web_session(request)
         if cmd not in actions:
             return self._reply(False, error=f"unknown command {cmd!r}; the socket takes "
                                             f"{', '.join(COMMANDS)}")
@@ -196,6 +202,17 @@ class ControlServer:
             log.exception("control socket: %s failed", cmd)
             return self._reply(False, error=f"{cmd} failed in the engine: {exc!r}")
         return self._reply(True, status=await e.get_system_status())
+
+    def _web_session(self, request: dict[str, Any]) -> bytes:
+        if self._journal is None:
+            return self._reply(False, error="this engine keeps no events log: web_session "
+                                            "not journaled")
+        try:
+            message, details = web_session_event(request)
+        except ValueError as exc:
+            return self._reply(False, error=str(exc))
+        self._journal(message, details)
+        return self._reply(True)
 
     # -- the state stream ------------------------------------------------------------------
     async def _stream(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

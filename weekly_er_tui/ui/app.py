@@ -124,6 +124,7 @@ class WeeklyERApp(App[None]):
         on_screen_lost: Callable[[str], None] | None = None,
         attached: bool = False,
         read_only: bool = False,
+        read_only_why: str = "",
         calendar: MarketCalendar | None = None,
     ) -> None:
         super().__init__()
@@ -142,6 +143,9 @@ class WeeklyERApp(App[None]):
         # Attached over the control socket to an engine in another process: quitting detaches.
         self.attached = attached
         self.read_only = read_only
+        # What a refused key says after "nothing sent" (the web page has its own way to act).
+        self.read_only_why = read_only_why or (
+            "This cockpit was attached with --read-only; attach without it to act.")
         # NYSE sessions (exchange_calendars XNYS), for the session line.
         self.calendar = calendar or market_calendar()
         self.rendered: EngineState | None = None
@@ -475,8 +479,8 @@ class WeeklyERApp(App[None]):
         key = {"pause": "p (pause)", "resume": "r (resume)", "flatten": "F (flatten)",
                "reconnect": "c (reconnect)", "check_now": "s (check)",
                "close_position": "x (close)", "cancel_order": "x (cancel)"}[action]
-        self.notify(f"Read-only: {key} refused, nothing sent. This cockpit was attached with "
-                    f"--read-only; attach without it to act.", severity="warning", timeout=8)
+        self.notify(f"Read-only: {key} refused, nothing sent. {self.read_only_why}",
+                    severity="warning", timeout=8)
         return True
 
     def action_cycle_sort(self) -> None:
