@@ -166,7 +166,7 @@ def launch(playwright: Any, executable: str) -> Any:
                                       args=["--no-sandbox", "--disable-gpu"])
 
 
-def open_cockpit(browser: Any, url: str, timeout_s: float = 30.0) -> tuple[Any, float]:
+def open_cockpit(browser: Any, url: str, timeout_s: float = 60.0) -> tuple[Any, float]:
     """A new page on `url`, waited on until the full cockpit is drawn; (page, seconds from
     opening the page to the full cockpit)."""
     page = browser.new_page(viewport={"width": 1500, "height": 950})
