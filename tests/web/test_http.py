@@ -163,3 +163,26 @@ async def test_each_session_is_journaled_and_read_only_refuses_a_key_that_acts(
         await wait_until(ended, timeout=20)
     assert engine.safety.trading_state is TradingState.ACTIVE
     assert engine.store.trading_state()[0] is TradingState.ACTIVE
+
+
+async def test_with_allow_control_the_page_acts_and_flatten_still_asks_first(rig: Rig) -> None:
+    engine = await rig.start_engine()
+    async with web_server(rig.data_dir, token=TOKEN, allow_control=True) as server, \
+            client() as http:
+        url = f"{base(server.port)}/ws?width=160&height=48&token={TOKEN}"
+        async with http.ws_connect(url) as ws:
+            await screen_until(ws, "Positions (1)", "KO")
+            started = [e for e in rig.events(EventType.SYSTEM)
+                       if e["message"].startswith("Web session")]
+            assert started[-1]["details"]["control"] is True
+            assert "with control (--allow-control)" in started[-1]["message"]
+
+            await ws.send_json(["stdin", "p"])
+            await wait_until(lambda: engine.safety.trading_state is TradingState.PAUSED,
+                             timeout=20)
+
+            await ws.send_json(["stdin", "F"])
+            await screen_until(ws, "EMERGENCY FLATTEN", "Cancel every open order")
+            await ws.send_json(["stdin", "\x1b"])  # Esc: cancelled
+            await screen_until(ws, "Flatten cancelled: nothing sent")
+            assert rig.sim_position("KO") == 100
