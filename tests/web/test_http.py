@@ -186,3 +186,24 @@ async def test_with_allow_control_the_page_acts_and_flatten_still_asks_first(rig
             await ws.send_json(["stdin", "\x1b"])  # Esc: cancelled
             await screen_until(ws, "Flatten cancelled: nothing sent")
             assert rig.sim_position("KO") == 100
+
+
+async def test_stopping_the_server_ends_its_sessions_journaled_and_leaves_the_engine(
+    rig: Rig,
+) -> None:
+    engine = await rig.start_engine()
+    async with client() as http:
+        async with web_server(rig.data_dir) as server:
+            ws = await http.ws_connect(f"{base(server.port)}/ws?width=120&height=40")
+            await screen_until(ws, "Positions (1)")
+        # The server stopped: the page is told the session went away, the end is journaled.
+        closing = await asyncio.wait_for(ws.receive(), 20)
+        while closing.type not in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED):
+            closing = await asyncio.wait_for(ws.receive(), 20)
+        # (1001 "going away" when the page is reading; this client was not, during stop().)
+        assert ws.closed
+        await ws.close()
+    messages = [e["message"] for e in rig.events(EventType.SYSTEM)
+                if e["message"].startswith("Web session")]
+    assert len(messages) == 2 and "started" in messages[0] and "ended" in messages[1]
+    assert engine.state.is_running
