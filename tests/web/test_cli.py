@@ -14,6 +14,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from weekly_er_tui import cli
 from weekly_er_tui.control.web_sessions import web_session_event
 
@@ -80,13 +82,15 @@ def test_a_port_out_of_range_is_refused_by_the_flag() -> None:
     one_line_error(result.returncode, result.stderr, "--port", "70000", "0 to 65535")
 
 
-def test_a_public_bind_makes_the_token_warns_and_refuses_a_request_without_it(
-    tmp_path: Path,
+@pytest.mark.parametrize("flags", [["--host", "0.0.0.0"], ["--allow-control"]],
+                         ids=["public-bind", "allow-control-on-loopback"])
+def test_a_public_bind_or_control_makes_the_token_warns_and_refuses_a_request_without_it(
+    tmp_path: Path, flags: list[str],
 ) -> None:
     data = tmp_path / "data"
     server = subprocess.Popen(
-        [sys.executable, "-m", "weekly_er_tui.cli", "web", "--data-dir", str(data), "--host",
-         "0.0.0.0", "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        [sys.executable, "-m", "weekly_er_tui.cli", "web", "--data-dir", str(data), *flags,
+         "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert server.stdout is not None
         first = [server.stdout.readline() for _ in range(3)]
@@ -96,8 +100,10 @@ def test_a_public_bind_makes_the_token_warns_and_refuses_a_request_without_it(
         assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
         token = token_file.read_text().strip()
         assert len(token) >= 40 and token not in "".join(first)
-        port = int(first[0].split(f"http://{socket.gethostname()}:", 1)[1].split("/", 1)[0])
-        # Bound to every interface, the loopback is no exception.
+        port = int(first[0].split(" on http://", 1)[1].split("/", 1)[0].rsplit(":", 1)[1])
+        if "--allow-control" in flags:
+            assert "WITH CONTROL" in first[0] and "flatten asks its confirmation" in first[0]
+        # Bound to every interface, the loopback is no exception; with control, neither.
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/static/css/xterm.css", timeout=10)
             raise AssertionError("served without the token")
