@@ -7,24 +7,30 @@ from dataclasses import dataclass
 
 from weekly_er_tui.config import AppConfig
 
+# The defaults are the config file's, declared once in config/: a ConnectionConfig() built by
+# hand (tests, bench) reaches the gateway the way an empty config.json does.
+_FILE = AppConfig()
+_MONITORING = _FILE.connection_monitoring
+
 
 @dataclass(frozen=True, slots=True)
 class ConnectionConfig:
     """The config file's `ib_*` and `connection_monitoring` keys, as one object."""
 
-    host: str = "127.0.0.1"
-    port: int = 7497
-    client_id: int = 7
-    account: str = ""
-    heartbeat_interval: float = 30.0
-    heartbeat_timeout: float = 10.0
-    connect_timeout: float = 10.0
-    max_reconnect_attempts: int = 5
-    reconnect_delay: float = 10.0
-    slow_retry_interval: float = 60.0
-    client_id_fallback: int = 0
-    allow_live: bool = False
-    gateway_restart_time: str | None = None  # "HH:MM" ET: the gateway's daily auto-restart
+    host: str = _FILE.ib_host
+    port: int = _FILE.ib_port
+    client_id: int = _FILE.ib_client_id
+    account: str = _FILE.account or ""
+    heartbeat_interval: float = _MONITORING.heartbeat_interval
+    heartbeat_timeout: float = _MONITORING.heartbeat_timeout
+    connect_timeout: float = _MONITORING.connect_timeout
+    max_reconnect_attempts: int = _MONITORING.max_reconnect_attempts
+    reconnect_delay: float = _MONITORING.reconnect_delay
+    slow_retry_interval: float = _MONITORING.slow_retry_interval
+    client_id_fallback: int = _MONITORING.client_id_fallback
+    allow_live: bool = _FILE.allow_live
+    # "HH:MM" ET: the gateway's daily auto-restart
+    gateway_restart_time: str | None = _MONITORING.gateway_restart_time
     # `run --clock-start/--clock-speed`: a simulated clock, never for a live account.
     simulated_clock: bool = False
 
