@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from weekly_er_tui.clock import ET, Clock, WallClock
+from weekly_er_tui.listeners import notify
 from weekly_er_tui.model import EventType, Severity
 from weekly_er_tui.records import TroubleListener
 
@@ -344,11 +345,7 @@ class Journal:
         self._trouble.append(fn)
 
     def _tell_trouble(self, where: str, error: str | None) -> None:
-        for fn in list(self._trouble):
-            try:
-                fn(where, error)
-            except Exception:
-                log.exception("records trouble listener failed")
+        notify(self._trouble, where, error, what="records trouble", logger=log)
 
     def _note_reopen(self, path: Path, what: str) -> None:
         # Journaled after the row that found it is written (event() checks), never from inside

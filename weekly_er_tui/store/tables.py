@@ -13,6 +13,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from weekly_er_tui.listeners import notify
 from weekly_er_tui.model import TradingState
 from weekly_er_tui.order_life import (
     OPEN_STATUSES,
@@ -64,11 +65,7 @@ class Store:
         self._trouble.append(fn)
 
     def _tell_trouble(self, where: str, error: str | None) -> None:
-        for fn in list(self._trouble):
-            try:
-                fn(where, error)
-            except Exception:
-                log.exception("records trouble listener failed")
+        notify(self._trouble, where, error, what="records trouble", logger=log)
 
     @property
     def durable(self) -> bool:
