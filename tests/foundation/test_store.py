@@ -56,12 +56,6 @@ def test_tracked_position_closes_at_zero(tmp_path: Path) -> None:
     assert s.tracked_positions() == {}
 
 
-def test_first_baseline_of_a_period_wins(tmp_path: Path) -> None:
-    s = Store.in_data_dir(tmp_path)
-    assert s.set_baseline_if_absent("week_nlv", "2026-W48", 100.0, T0) == 100.0
-    assert s.set_baseline_if_absent("week_nlv", "2026-W48", 90.0, T0) == 100.0
-
-
 def test_wal_mode(tmp_path: Path) -> None:
     s = Store.in_data_dir(tmp_path)
     assert s._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

@@ -269,7 +269,7 @@ def test_default_on_time_proposes_due_entries_only(cal: MarketCalendar) -> None:
     assert s.on_time(ctx, et(date(2026, 11, 23), 9, 59)) == []
     [aapl] = s.on_time(ctx, et(date(2026, 11, 23), 10, 0))
     assert (aapl.symbol, aapl.side, aapl.quantity, aapl.reason) == ("AAPL", "BUY", 66, "entry")
-    assert aapl.order_ref == "WER-20261124-AAPL-ENTRY" and aapl.reference_price == 150.0
+    assert aapl.order_ref == "WER-20261124-AAPL-ENTRY"
     # Still due later that session (the runner refuses a ref it already recorded) ...
     assert [p.symbol for p in s.on_time(ctx, et(date(2026, 11, 23), 15, 0))] == ["AAPL"]
     # ... but not once the session has closed, nor when already held.

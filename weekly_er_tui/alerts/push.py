@@ -237,12 +237,6 @@ def _instantiate(url: str) -> tuple[Any, str | None]:
     return instance, None
 
 
-def url_problem(url: str) -> str | None:
-    """What is wrong with an apprise URL, naming the fix; None when apprise understands it.
-    Never quotes the URL's secrets; nothing is sent."""
-    return _instantiate(url)[1]
-
-
 # --- one channel ----------------------------------------------------------------------------
 
 

@@ -338,16 +338,6 @@ class Store:
         ).fetchone()
         return float(row[0]) if row else None
 
-    def set_baseline_if_absent(self, kind: str, period: str, value: float, when: datetime) -> float:
-        """Record a baseline once per period (the first value wins) and return the kept one."""
-        self._db.execute(
-            "INSERT OR IGNORE INTO baselines(kind, period, value, recorded_at) VALUES (?, ?, ?, ?)",
-            (kind, period, value, when.isoformat()),
-        )
-        kept = self.baseline(kind, period)
-        assert kept is not None
-        return kept
-
     # -- contract details: each symbol's conId and sector, with the day IB gave them ----------
     _DETAILS_TABLE = (
         "CREATE TABLE IF NOT EXISTS contract_details (symbol TEXT PRIMARY KEY, "

@@ -87,7 +87,6 @@ class OrderIntentProposal:
     reason: str  # in the trader's words: "entry", ...
     order_type: Literal["MKT", "LMT"] = "MKT"
     limit_price: float | None = None
-    reference_price: float | None = None  # the price it was sized at, for the gate's checks
     note: str = ""
 
 

@@ -304,7 +304,6 @@ class HoldThroughReport:
                     quantity=sized.quantity,
                     order_ref=e.order_ref or entry_order_ref(row),
                     reason="entry",
-                    reference_price=price,
                     note=sized.note,
                 )
             )
