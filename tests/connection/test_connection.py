@@ -339,8 +339,9 @@ async def test_check_connection_command(gateway: SimulatedGateway, unused_tcp_po
     cfg = AppConfig(ib_port=gateway.port)
     assert await check_connection(cfg, out) == 0
     text = out.getvalue()
-    assert text.count("heartbeat ") == 3 and "FAILED" not in text
-    assert "total_connections: 1" in text
+    assert [line[:11] for line in text.splitlines() if line.startswith("heartbeat ")] == [
+        "heartbeat 1", "heartbeat 2", "heartbeat 3"] and "FAILED" not in text
+    assert "connections: 1, disconnects: 0" in text
 
     ib_log_guard.expect("API connection failed")
     ib_log_guard.expect("Make sure API port")

@@ -10,6 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
+from weekly_er_tui.cli.check_reports import connection_lines, safety_lines
 from weekly_er_tui.cli.common import (
     DEFAULT_CONFIG,
     EXIT_BAD_INPUT,
@@ -107,10 +108,8 @@ async def check_connection(config: AppConfig, out: TextIO) -> int:
             print(f"heartbeat {i + 1}: " + (f"ok, {lat:.1f} ms" if ok else "FAILED"), file=out)
             if not ok:
                 return EXIT_FAILURE
-        stats = monitor.get_connection_stats()
-        print("Connection statistics:", file=out)
-        for key, value in stats.items():
-            print(f"  {key}: {value}", file=out)
+        for line in connection_lines(monitor.stats()):
+            print(line, file=out)
         return EXIT_OK
     finally:
         await monitor.stop()
@@ -143,9 +142,7 @@ async def check_safety(config: AppConfig, out: TextIO, data_dir: Path | None = N
     finally:
         if store is not None:
             store.close()
-    print(f"Risk score: {report['overall_risk_score']}/100", file=out)
-    print(f"Violations: {len(report['violations'])}", file=out)
-    for v in report["violations"]:
-        print(f"  [{v['severity']}] {v['rule']}: {v['message']}", file=out)
+    for line in safety_lines(report):
+        print(line, file=out)
     critical = any(v["severity"] == "CRITICAL" for v in report["violations"])
     return EXIT_CRITICAL if critical else EXIT_OK
