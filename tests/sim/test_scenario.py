@@ -111,8 +111,8 @@ def test_every_problem_is_listed_with_its_place() -> None:
         {"at": "+1m", "action": "connectivity", "code": 1234},
     ]
     found = problems(data)
-    assert "account.cash: Input should be greater than or equal to 0" in found
-    assert "symbols.AAPL.price: Input should be greater than 0" in found
+    assert "account.cash must be at least 0 (got -5)" in found
+    assert "symbols.AAPL.price must be greater than 0 (got 0)" in found
     assert "symbols.MSFT.volatilty: unknown field (did you mean 'volatility'?)" in found
     assert "timeline[0].pct: required for action 'price_shock'" in found
     assert any(p.startswith("timeline[1].at: 'soon' is not an ISO 8601 instant") for p in found)
@@ -139,7 +139,7 @@ def test_cross_references_are_checked() -> None:
 def test_missing_sections_and_bad_json(tmp_path: Path) -> None:
     assert problems({"symbols": {}}) == [
         "account: required",
-        "symbols: Dictionary should have at least 1 item after validation, not 0",
+        "symbols must have at least 1 entry (got {})",
     ]
     path = tmp_path / "broken.json"
     path.write_text('{"account": {"cash": 1},\n "symbols": }')

@@ -9,7 +9,6 @@ problem by entry and field, e.g. `timeline[3].action: unknown action 'stal' (did
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import json
 import math
 import re
@@ -25,6 +24,7 @@ from weekly_er_tui.clock import ET, parse_instant
 from weekly_er_tui.config import ConfigError, json_depth_problem, read_text_bounded
 from weekly_er_tui.sim.market import Instrument
 from weekly_er_tui.sim.realism import Realism
+from weekly_er_tui.sim.scenario_problems import describe, reference_problems, suggest
 
 BUILTIN = ("demo",)
 
@@ -93,11 +93,6 @@ def parse_span(value: str | float | int) -> float:
     if not math.isfinite(total):
         raise ValueError(f"{value!r} is not a finite duration")
     return total
-
-
-def _suggest(word: str, options: list[str] | tuple[str, ...]) -> str:
-    match = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
-    return f" (did you mean {match[0]!r}?)" if match else ""
 
 
 class _Model(BaseModel):
@@ -191,7 +186,7 @@ class TimelineEntry(_Model):
     @classmethod
     def _action(cls, v: str) -> str:
         if v not in ACTIONS:
-            raise ValueError(f"unknown action {v!r}{_suggest(v, tuple(ACTIONS))}")
+            raise ValueError(f"unknown action {v!r}{suggest(v, tuple(ACTIONS))}")
         return v
 
     @field_validator("duration", "interval")
@@ -294,46 +289,7 @@ class Scenario(_Model):
 
     @model_validator(mode="after")
     def _references(self) -> Scenario:
-        problems: list[str] = []
-        known = list(self.symbols)
-        sectors = sorted({s.sector for s in self.symbols.values()})
-        seen: set[str] = set()
-        for i, p in enumerate(self.positions):
-            if p.symbol not in self.symbols:
-                problems.append(
-                    f"positions[{i}].symbol: unknown symbol {p.symbol!r} (not in symbols)"
-                    + _suggest(p.symbol, known)
-                )
-            if p.symbol in seen:
-                problems.append(f"positions[{i}].symbol: {p.symbol!r} is listed twice")
-            seen.add(p.symbol)
-        for i, e in enumerate(self.earnings):
-            if e.symbol not in self.symbols:
-                problems.append(
-                    f"earnings[{i}].symbol: unknown symbol {e.symbol!r} (not in symbols)"
-                    + _suggest(e.symbol, known)
-                )
-        for i, t in enumerate(self.timeline):
-            if t.symbol is not None and t.symbol not in self.symbols:
-                problems.append(
-                    f"timeline[{i}].symbol: unknown symbol {t.symbol!r} (not in symbols)"
-                    + _suggest(t.symbol, known)
-                )
-            if t.sector is not None and t.sector.casefold() not in {s.casefold() for s in sectors}:
-                problems.append(
-                    f"timeline[{i}].sector: unknown sector {t.sector!r} (the scenario has "
-                    + ", ".join(sectors)
-                    + ")"
-                )
-        con_ids: dict[int, str] = {}
-        for sym, spec in self.symbols.items():
-            if spec.con_id is not None:
-                if spec.con_id in con_ids:
-                    problems.append(
-                        f"symbols.{sym}.con_id: {spec.con_id} is also the con_id of "
-                        f"{con_ids[spec.con_id]}"
-                    )
-                con_ids[spec.con_id] = sym
+        problems = reference_problems(self.model_dump())
         if problems:
             raise ValueError("\n".join(problems))
         return self
@@ -394,16 +350,6 @@ class Scenario(_Model):
         return "\n".join(lines) + "\n"
 
 
-def _loc(loc: tuple[int | str, ...]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + str(part)
-    return out
-
-
 _KNOWN_FIELDS = sorted(
     set(Scenario.model_fields)
     | set(AccountSpec.model_fields)
@@ -414,40 +360,18 @@ _KNOWN_FIELDS = sorted(
 )
 
 
-def _problems(exc: ValidationError) -> list[str]:
-    out: list[str] = []
-    for err in exc.errors():
-        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-        where = _loc(loc)
-        msg = str(err["msg"])
-        if err["type"] == "extra_forbidden":
-            name = str(loc[-1]) if loc else "?"
-            out.append(f"{where}: unknown field{_suggest(name, _KNOWN_FIELDS)}")
-            continue
-        if err["type"] == "missing":
-            out.append(f"{where}: required")
-            continue
-        msg = msg.removeprefix("Value error, ")
-        for line in msg.split("\n"):
-            head, sep, rest = line.partition(": ")
-            if sep and re.fullmatch(r"[a-z_]+", head):
-                out.append(f"{where}.{head}: {rest}" if where else f"{head}: {rest}")
-            elif sep and re.fullmatch(r"[a-z_]+(\[\d+\]|\.[A-Za-z0-9_.\-]+)+", head):
-                out.append(line)
-            else:
-                out.append(f"{where}: {line}" if where else line)
-    return out
-
-
 def parse_scenario(data: Any, source: str = "scenario") -> Scenario:
     """Validate already-parsed JSON; raises ScenarioError listing every problem."""
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
-        problems = _problems(exc)
-        raise ScenarioError(
-            f"{source} is not a valid scenario:\n  " + "\n  ".join(problems), problems
-        ) from None
+        problems = describe(exc, _KNOWN_FIELDS)
+    # The cross-references wait for every field to be right in pydantic: said now all the same.
+    problems += [p for p in reference_problems(data) if p not in problems]
+    count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
+    raise ScenarioError(
+        f"{source} is not a valid scenario ({count}):\n  " + "\n  ".join(problems), problems
+    )
 
 
 def load_scenario(name_or_path: str | Path) -> Scenario:
