@@ -60,6 +60,24 @@ def _et(iso: str | None) -> str:
     return f"{datetime.fromisoformat(iso).astimezone(ET):%a %Y-%m-%d %H:%M:%S} ET"
 
 
+def _age(seconds: float) -> str:
+    s = max(0, round(seconds))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m {s % 60:02d}s"
+    return f"{s // 3600}h {s % 3600 // 60:02d}m"
+
+
+def _last_known(at: datetime | None, now: datetime) -> str:
+    """While the link is down the positions are the last ones IB reported, not the account now."""
+    if at is None:
+        return ""
+    return (f", as last known at {at.astimezone(ET):%a %Y-%m-%d %H:%M:%S} ET "
+            f"({_age((now - at).total_seconds())} ago; the link is down: the account may have "
+            f"changed since)")
+
+
 def _ms(value: float | None) -> str:
     return f"{value:.1f} ms" if value is not None else "-"
 
@@ -103,7 +121,8 @@ def status_text(reply: dict[str, Any], out: TextIO) -> None:
         open_positions = snap.open_positions
         lines.append(f"Net liquidation: ${snap.net_liquidation:,.2f}; day P&L: "
                      + (f"${snap.daily_pnl:+,.2f}" if snap.daily_pnl is not None else "unknown"))
-        lines.append(f"Positions: {len(open_positions)}")
+        lines.append(f"Positions: {len(open_positions)}" + _last_known(snap.last_known_at,
+                                                                       state.timestamp))
         for p in open_positions:
             lines.append(f"  {p.symbol:<8} {p.quantity:>10g} sh @ ${p.market_price:,.2f}  "
                          f"value ${p.market_value:,.2f}  unrealized ${p.unrealized_pnl:+,.2f}")
