@@ -73,7 +73,7 @@ def attached_app(remote: RemoteEngine, limits: SafetyLimits,
 
 
 def cmd_attach(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    loaded = load_or_report(args.config, err)
+    loaded = load_or_report(args.config, err, say_defaults=False)
     if loaded is None:
         return EXIT_BAD_INPUT
     data_dir = Path(args.data_dir).absolute()

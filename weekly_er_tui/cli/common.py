@@ -34,7 +34,7 @@ def add_command(sub: Subcommands, name: str, handler: Handler, help: str,
     return p
 
 
-def add_common(p: argparse.ArgumentParser, config: bool = True) -> None:
+def add_common(p: argparse.ArgumentParser, config: bool = True, data_dir: str = ".") -> None:
     if config:
         p.add_argument(
             "--config",
@@ -43,9 +43,10 @@ def add_common(p: argparse.ArgumentParser, config: bool = True) -> None:
             help=f"configuration file (default: {DEFAULT_CONFIG} if it exists, else built-in "
             "defaults)",
         )
+    where = "the current directory" if data_dir == "." else f"{data_dir}/"
     p.add_argument(
-        "--data-dir", default=".", metavar="DIR",
-        help="where logs/ and state/ live (default: the current directory)",
+        "--data-dir", default=data_dir, metavar="DIR",
+        help=f"where logs/ and state/ live (default: {where})",
     )
     p.add_argument(
         "--log-level", default="INFO", choices=LOG_LEVELS,
@@ -72,10 +73,29 @@ def config_of(loaded: LoadedConfig, args: argparse.Namespace) -> AppConfig:
     return loaded.config
 
 
-def load_or_report(path: str | None, err: TextIO) -> LoadedConfig | None:
-    """Load the config (None: config.json if present, else defaults); print problems to `err`."""
+def config_template() -> Path:
+    """The config template: shipped inside the package, or at the root of a source checkout."""
+    package = Path(__file__).resolve().parent.parent
+    shipped = package / "config_template.json"
+    return shipped if shipped.is_file() else package.parent / "config_template.json"
+
+
+def copy_template_hint(target: str | Path) -> str:
+    return f"cp {config_template()} {target}"
+
+
+def load_or_report(path: str | None, err: TextIO, *, say_defaults: bool = True
+                   ) -> LoadedConfig | None:
+    """Load the config (None: config.json if present, else defaults); print problems to `err`,
+    and, unless `say_defaults` is off (the demo's own gateway, commands that only watch), that
+    no config file was found."""
     if path is None and Path(DEFAULT_CONFIG).exists():
         path = DEFAULT_CONFIG
+    if path is not None and not Path(path).exists():
+        # The hint must work from wherever the command runs: the template's absolute path.
+        print(f"Configuration error in {path}; nothing was started:\n  - no such file. Create "
+              f"it with: {copy_template_hint(path)}", file=err)
+        return None
     try:
         loaded = load_config(path)
     except ConfigError as exc:
@@ -83,6 +103,18 @@ def load_or_report(path: str | None, err: TextIO) -> LoadedConfig | None:
         for problem in exc.problems:
             print(f"  - {problem}", file=err)
         return None
+    if loaded.path is None and say_defaults:
+        print(f"warning: {no_config_note(loaded.config)}", file=err)
     for warning in loaded.warnings:
         print(f"warning: {warning}", file=err)
     return loaded
+
+
+def no_config_note(config: AppConfig) -> str:
+    """Said when no config file was found: the built-in defaults are nobody's settings."""
+    alerts = config.alerts.email_enabled or bool(config.alerts.notify)
+    return (f"no config.json in {Path.cwd()} and no --config: running on built-in defaults "
+            f"(IBKR {config.ib_host}:{config.ib_port}, clientId {config.ib_client_id}, "
+            f"{'account ' + config.account if config.account else 'any account'}, "
+            f"{'alerts on' if alerts else 'alerts in the log only'}). "
+            f"Create one with: {copy_template_hint(DEFAULT_CONFIG)}")

@@ -34,7 +34,7 @@ PREVIOUS_RUN = "previous-run"
 def add_commands(sub: Subcommands) -> None:
     p = add_command(sub, "demo", cmd_demo,
                     "run on the embedded simulated gateway (no IB account)")
-    add_common(p)
+    add_common(p, data_dir="demo-data")
     add_demo_flags(p)
     p.add_argument("--headless", action="store_true", help="no screen: log to console and files")
     p.add_argument("--send-alerts", action="store_true",
@@ -73,7 +73,7 @@ def cmd_demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from weekly_er_tui.sim import SimulatedGateway, fresh_run_id
     from weekly_er_tui.sim.scenario import ScenarioError, load_scenario
 
-    loaded = load_or_report(args.config, err)
+    loaded = load_or_report(args.config, err, say_defaults=False)
     if loaded is None:
         return EXIT_BAD_INPUT
     try:
@@ -85,7 +85,7 @@ def cmd_demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except (ScenarioError, ValueError) as exc:
         print(f"weekly-er-tui demo: {exc}", file=err)
         return EXIT_BAD_INPUT
-    data_dir = Path(args.data_dir if args.data_dir != "." else "demo-data")
+    data_dir = Path(args.data_dir)
     clock = AcceleratedClock(start, args.clock_speed)
     gateway = SimulatedGateway(scenario, clock, port=0, seed=scenario.seed or 1,
                                run_id=fresh_run_id())

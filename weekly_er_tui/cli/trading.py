@@ -221,7 +221,7 @@ def cmd_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     from weekly_er_tui.control.commands import send, status_text
 
-    loaded = load_or_report(args.config, err)
+    loaded = load_or_report(args.config, err, say_defaults=False)
     if loaded is None:
         return EXIT_BAD_INPUT
     reply = send(Path(args.data_dir), "status", loaded.config.account or "")
