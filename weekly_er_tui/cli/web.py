@@ -108,7 +108,7 @@ def cmd_web(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         needs_token,
     )
 
-    loaded = load_or_report(args.config, err)
+    loaded = load_or_report(args.config, err, say_defaults=False)
     if loaded is None:
         return EXIT_BAD_INPUT
     data_dir = Path(args.data_dir).absolute()
