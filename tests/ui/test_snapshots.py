@@ -1,4 +1,6 @@
-"""Snapshots of the cockpit: fixed states, a stopped clock, no animation, fixed sizes.
+"""Snapshots of the cockpit on the scenes recorded from the real engine on the simulated gateway
+(weekly_er_tui/scenes/, `make scenes`): a stopped clock, no animation, fixed sizes; the screens
+a key opens are opened by pressing it.
 
 A changed snapshot is looked at before it is accepted (`pytest tests/ui --snapshot-update` only
 after reading snapshot_report.html).
@@ -11,7 +13,7 @@ from collections.abc import Callable
 import pytest
 from textual.pilot import Pilot
 
-from weekly_er_tui.ui.screenshots import LARGE, MIDDLE, SMALL, build_app, scene_app
+from weekly_er_tui.ui.screenshots import LARGE, MIDDLE, SMALL, build_app
 
 SnapCompare = Callable[..., bool]
 SIZES = pytest.mark.parametrize(
@@ -29,14 +31,15 @@ def press(*keys: str) -> Callable[[Pilot[None]], object]:
 
 
 @SIZES
-def test_normal_session(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
-    assert snap_compare(build_app("normal"), terminal_size=size)
+def test_before_the_first_connect(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
+    """The gateway is not up yet: no figure is shown as if it were known."""
+    assert snap_compare(build_app("first-connect"), terminal_size=size)
 
 
 @SIZES
-def test_recorded_normal_session(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
-    """Tuesday of the demo account's week, as the real engine published it on the simulator."""
-    assert snap_compare(scene_app("normal"), terminal_size=size)
+def test_normal_session(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
+    """Tuesday of the demo account's week: twelve positions, two of this week's entries."""
+    assert snap_compare(build_app("normal"), terminal_size=size)
 
 
 @SIZES
@@ -45,34 +48,42 @@ def test_paused(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
 
 
 @SIZES
-def test_halted_after_emergency(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
-    assert snap_compare(build_app("halted"), terminal_size=size)
+def test_degraded(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
+    """A market data farm is down (2103): connected, but DEGRADED."""
+    assert snap_compare(build_app("degraded"), terminal_size=size)
 
 
 @SIZES
 def test_reconnecting(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
+    """The link dropped 47 s ago: the positions as last known, STALE with their age."""
     assert snap_compare(build_app("reconnecting"), terminal_size=size)
 
 
 @SIZES
-def test_sector_over_limit(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
-    assert snap_compare(build_app("sector_over_limit"), terminal_size=size)
+def test_working_orders(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
+    """An entry of ours filling in parts, and the trader's own order from TWS."""
+    assert snap_compare(build_app("working-orders"), terminal_size=size)
 
 
 @SIZES
-def test_working_orders(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
-    """Ours and another client's, with filled/left, age and orderRef."""
-    assert snap_compare(build_app("working_orders"), terminal_size=size)
+def test_sector_over_limit(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
+    assert snap_compare(build_app("sector-over"), terminal_size=size)
 
 
-def test_close_one_position_asks(snap_compare: SnapCompare) -> None:
-    assert snap_compare(build_app("working_orders"), terminal_size=SMALL,
-                        run_before=press("end", "x"))
+@SIZES
+def test_halted_after_emergency(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
+    """The market fell through the emergency stop: HALTED, the close working in parts."""
+    assert snap_compare(build_app("halted"), terminal_size=size)
 
 
-def test_cancel_one_order_asks(snap_compare: SnapCompare) -> None:
-    assert snap_compare(build_app("working_orders"), terminal_size=MIDDLE,
-                        run_before=press("tab", "x"))
+@SIZES
+def test_friday_close_in_progress(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
+    assert snap_compare(build_app("friday-closing"), terminal_size=size)
+
+
+@SIZES
+def test_friday_close_done_flat(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
+    assert snap_compare(build_app("friday-flat"), terminal_size=size)
 
 
 @SIZES
@@ -85,9 +96,21 @@ def test_help_screen(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
     assert snap_compare(build_app("normal"), terminal_size=size, run_before=press("question_mark"))
 
 
+def test_close_one_position_asks(snap_compare: SnapCompare) -> None:
+    assert snap_compare(build_app("working-orders"), terminal_size=SMALL,
+                        run_before=press("end", "x"))
+
+
+def test_cancel_one_order_asks(snap_compare: SnapCompare) -> None:
+    """x on our own order (the entry filling in parts, under the TWS order) asks what it will
+    cancel."""
+    assert snap_compare(build_app("working-orders"), terminal_size=MIDDLE,
+                        run_before=press("tab", "down", "x"))
+
+
 def test_flatten_queued_while_reconnecting(snap_compare: SnapCompare) -> None:
     """The flatten was confirmed while the connection was down: queued, and it says so."""
-    assert snap_compare(build_app("flatten_queued"), terminal_size=SMALL)
+    assert snap_compare(build_app("flatten-queued"), terminal_size=SMALL)
 
 
 def test_flatten_confirmation_while_disconnected(snap_compare: SnapCompare) -> None:
@@ -110,3 +133,9 @@ def test_no_color(snap_compare: SnapCompare, monkeypatch: pytest.MonkeyPatch) ->
     """NO_COLOR: every state still reads in words and glyphs."""
     monkeypatch.setenv("NO_COLOR", "1")
     assert snap_compare(build_app("halted"), terminal_size=SMALL)
+
+
+def test_no_color_link_down(snap_compare: SnapCompare, monkeypatch: pytest.MonkeyPatch) -> None:
+    """NO_COLOR: STALE positions say so in words."""
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert snap_compare(build_app("reconnecting"), terminal_size=SMALL)

@@ -23,16 +23,14 @@ SCENES_DIR = Path(__file__).with_name("states")
 
 @dataclass(frozen=True, slots=True)
 class Scene:
-    """One recorded scene: what the engine published, and when (the clock's instant)."""
+    """One recorded scene: what the engine last published, and the clock's instant then (the
+    screen's clock: a state is published when something changes, so it may be older)."""
 
     name: str
     caption: str
+    now: datetime
     state: EngineState
     limits: SafetyLimits
-
-    @property
-    def now(self) -> datetime:
-        return self.state.timestamp
 
 
 def scene_names(directory: Path = SCENES_DIR) -> tuple[str, ...]:
@@ -48,6 +46,7 @@ def load_scene(name: str, directory: Path = SCENES_DIR) -> Scene:
                                 f"record it with `make scenes`")
     data = json.loads(path.read_text(encoding="utf-8"))
     return Scene(name=data["scene"], caption=data["caption"],
+                 now=datetime.fromisoformat(data["now"]),
                  state=from_plain(EngineState, data["state"]),
                  limits=SafetyLimits.model_validate(data["limits"]))
 

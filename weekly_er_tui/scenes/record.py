@@ -16,15 +16,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import os
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+import tempfile
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
 from weekly_er_tui.clock import ET, ManualClock
+from weekly_er_tui.control.lock import RUNTIME_ENV
 from weekly_er_tui.model import ConnectionState, FridayPhase, PlanStatus, TradingState
 from weekly_er_tui.scenes.fixtures import SCENES_DIR, write_scene
 from weekly_er_tui.scenes.rig import Enough, SceneRig
@@ -105,16 +109,19 @@ async def the_week(rig: SceneRig) -> None:
     await rig.until(lambda: _entries_done(engine, rig.clock.now()),
                     "Wednesday's entries done")
 
-    # Friday 2026-11-27, the early close (13:00): the close at 12:45 fills in parts.
+    # Friday 2026-11-27, the early close (13:00): the close at 12:45 fills in three parts, a
+    # minute apart.
     await rig.at(et(27, 12, 44))
+    held = {e.symbol for e in engine.strategy.plan if e.status is PlanStatus.ENTERED}
     await rig.at(et(27, 12, 45))
-    await rig.until(lambda: _friday(engine) is FridayPhase.CLOSING, "the Friday close runs")
+    await rig.until(lambda: _first_parts_filled(engine, held), "the Friday close working")
     rig.clock.set(et(27, 12, 45, 30))
     await rig.capture("friday-closing", "The Friday close in progress")
-    gw.partial_fills(1)
-    for minute in (46, 47, 48, 55):
-        rig.clock.set(et(27, 12, minute))
-        await asyncio.sleep(0.3)
+    for minute in (46, 47, 55):  # the second and third parts, the backup
+        await rig.at(et(27, 12, minute))
+    await rig.until(lambda: not gw.open_orders() or all(o.client_id == 0
+                                                        for o in gw.open_orders()),
+                    "the close filled")
     await rig.at(et(27, 13))
     await rig.until(lambda: _friday(engine) in (FridayPhase.FLAT, FridayPhase.NOT_FLAT),
                     "the bell's verdict")
@@ -135,8 +142,9 @@ async def the_crash(rig: SceneRig) -> None:
     await rig.at(et(24, 10, 28))
     await rig.settled()
     gw.price_shock(-16.0)
+    held = {p.symbol for p in engine.portfolio.snapshot().open_positions}
     await rig.until(lambda: engine.safety.trading_state is TradingState.HALTED
-                    and engine.state.orders, "the emergency close working")
+                    and _first_parts_filled(engine, held), "the emergency close working")
     rig.clock.set(et(24, 10, 28, 20))
     # The trader looks (s) once the account has caught up: the report is of the fallen market,
     # whichever of the account's updates the stop's own check came between.
@@ -174,6 +182,12 @@ def _entries_done(engine: Any, now: datetime) -> bool:
     return not any(e.planned_entry <= now and e.status in busy for e in engine.strategy.plan)
 
 
+def _first_parts_filled(engine: Any, symbols: set[str]) -> bool:
+    """Every one of `symbols` has a working order of ours, its first part filled."""
+    started = {o.symbol for o in engine.state.orders if o.ours and o.filled > 0}
+    return bool(symbols) and symbols <= started
+
+
 def _friday(engine: Any) -> FridayPhase | None:
     fc = engine.strategy.friday_close_state
     return fc.phase if fc is not None else None
@@ -204,28 +218,47 @@ async def record(names: Sequence[str] = ()) -> dict[str, dict[str, Any]]:
     """Scene name -> its fixture (every scene, or those named), in the order of SCENE_NAMES."""
     wanted = set(names) or set(SCENE_NAMES)
     out: dict[str, dict[str, Any]] = {}
-    for run in RUNS:
-        mine = wanted & set(run.scenes)
-        if not mine:
-            continue
-        scenario = load_scenario("demo")
-        if run.account:
-            scenario = scenario.model_copy(update={"account": scenario.account.model_copy(
-                update={"id": run.account})})
-        rig = SceneRig(scenario, ManualClock(run.start), {}, wanted=frozenset(mine))
-        rig.config_data = {**demo_config(scenario, rig.data_dir), **(run.config or {})}
-        try:
-            await rig.gw.start()
-            await run.script(rig)
-        except Enough:
-            pass
-        finally:
-            await rig.stop()
-        missing = mine - set(rig.captured)
-        if missing:
-            raise RuntimeError(f"{run.script.__name__} did not reach {sorted(missing)}")
-        out.update(rig.captured)
+    # The account locks of its own: a recording must neither refuse nor block a demo that runs
+    # the same demo account on this machine.
+    with tempfile.TemporaryDirectory(prefix="weekly-er-scenes-locks-") as locks, \
+            _environ(RUNTIME_ENV, locks):
+        for run in RUNS:
+            if wanted & set(run.scenes):
+                out.update(await _record_run(run, wanted & set(run.scenes)))
     return {n: out[n] for n in SCENE_NAMES if n in out}
+
+
+@contextlib.contextmanager
+def _environ(name: str, value: str) -> Iterator[None]:
+    before = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
+
+
+async def _record_run(run: Run, mine: set[str]) -> dict[str, dict[str, Any]]:
+    scenario = load_scenario("demo")
+    if run.account:
+        scenario = scenario.model_copy(update={"account": scenario.account.model_copy(
+            update={"id": run.account})})
+    rig = SceneRig(scenario, ManualClock(run.start), {}, wanted=frozenset(mine))
+    rig.config_data = {**demo_config(scenario, rig.data_dir), **(run.config or {})}
+    try:
+        await rig.gw.start()
+        await run.script(rig)
+    except Enough:
+        pass
+    finally:
+        await rig.stop()
+    missing = mine - set(rig.captured)
+    if missing:
+        raise RuntimeError(f"{run.script.__name__} did not reach {sorted(missing)}")
+    return rig.captured
 
 
 def differences(recorded: dict[str, Any], committed: dict[str, Any], path: str = "") -> list[str]:

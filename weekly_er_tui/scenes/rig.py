@@ -25,7 +25,7 @@ from weekly_er_tui.clock import ManualClock
 from weekly_er_tui.config import AppConfig
 from weekly_er_tui.control.codec import to_plain
 from weekly_er_tui.engine import TradingEngine
-from weekly_er_tui.model import ConnectionState, EngineState, LatencyStats
+from weekly_er_tui.model import ConnectionState, EngineState, LatencyStats, WorkingOrder
 from weekly_er_tui.sim import Scenario, SimulatedGateway
 from weekly_er_tui.sim.realism import Realism
 
@@ -78,11 +78,17 @@ class Uptime:
         return round(100.0 * up / total, 1) if total > 0 else 100.0
 
 
-def pin_real_time(state: EngineState, uptime: Uptime,
-                  seen: dict[int, datetime] | None = None) -> EngineState:
-    """`state` with its real-second measurements as a real clock would have them (see above);
-    `seen` is when (on the clock) each working order, by permId, was first published."""
-    now = state.timestamp
+def order_key(order: WorkingOrder) -> str:
+    """An order's name for the recorder: its orderRef (ours; the permId comes later, 0 until
+    IB's openOrder), else its permId (another client's)."""
+    return order.order_ref or f"perm {order.perm_id}"
+
+
+def pin_real_time(state: EngineState, now: datetime, uptime: Uptime,
+                  seen: dict[str, datetime] | None = None) -> EngineState:
+    """`state` with its real-second measurements as a real clock would have them at `now` (see
+    above); `seen` is when (on the clock) each working order (`order_key`) was first
+    published."""
     conn = state.connection
     up = conn.state in (ConnectionState.CONNECTED, ConnectionState.DEGRADED)
     age: float | None = None
@@ -97,10 +103,10 @@ def pin_real_time(state: EngineState, uptime: Uptime,
     # Its id comes from ib_async's one counter of request and order ids, which the real-time
     # heartbeats advance: ours are numbered in the order they were first published.
     seen = seen or {}
-    ranks = {perm: i for i, perm in enumerate(seen)}
-    orders = tuple(replace(o, placed_at=seen.get(o.perm_id, o.placed_at),
-                           order_id=PINNED_FIRST_ORDER_ID + ranks[o.perm_id]
-                           if o.ours and o.perm_id in ranks else o.order_id)
+    ranks = {key: i for i, key in enumerate(seen)}
+    orders = tuple(replace(o, placed_at=seen.get(order_key(o), o.placed_at),
+                           order_id=PINNED_FIRST_ORDER_ID + ranks[order_key(o)]
+                           if o.ours and order_key(o) in ranks else o.order_id)
                    for o in state.orders)
     return replace(state, connection=connection, safety=safety, orders=orders, version=1)
 
@@ -133,7 +139,7 @@ class SceneRig:
                                    account_interval=0.1, run_timeline=False,
                                    realism=self.realism)
         self.uptime = Uptime()
-        self.seen: dict[int, datetime] = {}
+        self.seen: dict[str, datetime] = {}
         self._engine: TradingEngine | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -169,7 +175,7 @@ class SceneRig:
 
     def _note_orders(self, state: EngineState) -> None:
         for order in state.orders:
-            self.seen.setdefault(order.perm_id, self.clock.now())
+            self.seen.setdefault(order_key(order), self.clock.now())
 
     async def stop(self) -> None:
         try:
@@ -187,6 +193,8 @@ class SceneRig:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while not predicate():
+            if self._engine is not None:
+                self._note_orders(self._engine.state)
             if self._task is not None and self._task.done():
                 self._task.result()
                 raise SceneError(f"the engine stopped while waiting for: {what}")
@@ -195,9 +203,12 @@ class SceneRig:
             await asyncio.sleep(0.02)
 
     async def at(self, when: datetime) -> None:
-        """Move the clock to `when` the way a market at speed 1 gets there: one second before
-        it, settled (that second's quotes streamed, the account caught up, the checks run),
-        then the instant. Whatever was due in between happens at one instant on every run."""
+        """Move the clock to `when` the way a market at speed 1 gets there: from a settled
+        now (what the last step moved has arrived: fills' portfolio rows come 0.5 s late), to
+        one second before it, settled (that second's quotes streamed, the account caught up,
+        the checks run), then the instant. So every check runs on a whole account, and what
+        was due in between happens at one instant on every run."""
+        await self.settled()
         self.clock.set(when - timedelta(seconds=1))
         await self.settled()
         self.clock.set(when)
@@ -225,7 +236,7 @@ class SceneRig:
         deadline = loop.time() + SETTLE_TIMEOUT_S
         last, since = None, loop.time()
         while True:
-            state = pin_real_time(self.engine.state, self.uptime, self.seen)
+            state = pin_real_time(self.engine.state, self.clock.now(), self.uptime, self.seen)
             plain = to_plain(state)
             if plain != last:
                 last, since = plain, loop.time()
@@ -244,6 +255,8 @@ class SceneRig:
         self.captured[name] = {
             "scene": name,
             "caption": caption,
+            # The screen's clock: the state is as the engine last published it, maybe earlier.
+            "now": self.clock.now().isoformat(),
             "limits": limits,
             "state": _shown(to_plain(state), self.gw.port),
         }

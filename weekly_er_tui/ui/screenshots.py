@@ -1,10 +1,11 @@
-"""SVG screenshots of the cockpit's main states, from the fixed states the snapshot tests use.
+"""SVG screenshots of the cockpit's main scenes, from the states the snapshot tests use.
 
     python -m weekly_er_tui.ui.screenshots screenshots/
 
-Each scene is a demo state on a `StaticEngine` under a stopped clock (Monday 2026-11-23 10:30 ET),
-at a fixed terminal size, with the keys pressed that open a screen. The same scenes are the
-snapshot tests' (tests/ui/test_snapshots.py), so the README shows what the tests check.
+Each scene is an EngineState recorded from the real engine on the simulated gateway
+(weekly_er_tui/scenes/, `make scenes`) on a `StaticEngine`, under a clock stopped at the scene's
+instant, at a fixed terminal size, with the keys pressed that open a screen. The same scenes are
+the snapshot tests' (tests/ui/test_snapshots.py), so the README shows what the tests check.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 from weekly_er_tui.clock import ManualClock
 from weekly_er_tui.scenes.fixtures import load_scene
 from weekly_er_tui.ui.app import WeeklyERApp
-from weekly_er_tui.ui.demo_states import DEMO_LIMITS, DEMO_NOW, STATES, StaticEngine
+from weekly_er_tui.ui.static_engine import StaticEngine
 
 SMALL = (80, 24)
 MIDDLE = (132, 40)
@@ -29,48 +30,43 @@ LARGE = (160, 48)
 @dataclass(frozen=True, slots=True)
 class Scene:
     name: str
-    state: str
+    scene: str  # the recorded scene (weekly_er_tui/scenes/states/<scene>.json)
     size: tuple[int, int]
     keys: tuple[str, ...] = ()
-    caption: str = ""
+    caption: str = ""  # the recorded scene's own when empty
 
 
 SCENES: tuple[Scene, ...] = (
-    Scene("normal-160x48", "normal", LARGE, caption="A normal session"),
+    Scene("normal-160x48", "normal", LARGE),
     Scene("normal-80x24", "normal", SMALL, caption="The same at 80x24 over SSH"),
-    Scene("paused-160x48", "paused", LARGE, caption="PAUSED by the trader"),
-    Scene("halted-160x48", "halted", LARGE, caption="HALTED after an emergency close"),
-    Scene("reconnecting-160x48", "reconnecting", LARGE, caption="RECONNECTING: prices stale"),
-    Scene("flatten-queued-80x24", "flatten_queued", SMALL, caption="A flatten queued offline"),
-    Scene("sector-over-160x48", "sector_over_limit", LARGE, caption="A sector over its limit"),
+    Scene("first-connect-160x48", "first-connect", LARGE),
+    Scene("paused-160x48", "paused", LARGE),
+    Scene("degraded-160x48", "degraded", LARGE),
+    Scene("reconnecting-160x48", "reconnecting", LARGE),
+    Scene("flatten-queued-80x24", "flatten-queued", SMALL),
+    Scene("working-orders-160x48", "working-orders", LARGE),
+    Scene("sector-over-160x48", "sector-over", LARGE),
+    Scene("halted-160x48", "halted", LARGE),
+    Scene("friday-closing-160x48", "friday-closing", LARGE),
+    Scene("friday-flat-160x48", "friday-flat", LARGE),
     Scene("flatten-confirm-160x48", "normal", LARGE, ("F",), caption="The flatten confirmation"),
     Scene("help-160x48", "normal", LARGE, ("question_mark",), caption="The help screen"),
-    Scene("live-160x48", "live", LARGE, caption="A LIVE account"),
-    Scene("working-orders-160x48", "working_orders", LARGE, caption="Working orders"),
+    Scene("live-160x48", "live", LARGE),
 )
 
 
-def scene_app(name: str) -> WeeklyERApp:
-    """The cockpit on a scene recorded from the real engine (weekly_er_tui/scenes/), its clock
-    stopped at the scene's instant, no animation."""
-    scene = load_scene(name)
-    app = WeeklyERApp(StaticEngine(scene.state, apply_commands=False),
-                      clock=ManualClock(scene.now), limits=scene.limits)
-    app.animation_level = "none"
-    return app
-
-
-def build_app(state: str, *, apply_commands: bool = True) -> WeeklyERApp:
-    """The cockpit on a fixed demo state, a stopped clock and no animation."""
-    engine = StaticEngine(STATES[state](), apply_commands=apply_commands)
-    app = WeeklyERApp(engine, clock=ManualClock(DEMO_NOW), limits=DEMO_LIMITS)
+def build_app(scene: str, *, apply_commands: bool = False) -> WeeklyERApp:
+    """The cockpit on a recorded scene, its clock stopped at the scene's instant, no animation."""
+    recorded = load_scene(scene)
+    engine = StaticEngine(recorded.state, apply_commands=apply_commands)
+    app = WeeklyERApp(engine, clock=ManualClock(recorded.now), limits=recorded.limits)
     app.animation_level = "none"
     return app
 
 
 async def render_scene(scene: Scene) -> str:
     """The scene as an SVG document."""
-    app = build_app(scene.state)
+    app = build_app(scene.scene)
     async with app.run_test(size=scene.size) as pilot:
         await pilot.pause()
         if scene.keys:
@@ -78,7 +74,8 @@ async def render_scene(scene: Scene) -> str:
         await pilot.wait_for_scheduled_animations()
         await pilot.pause()
         return app.export_screenshot(
-            title=f"Weekly ER: {scene.caption or scene.name}", simplify=True
+            title=f"Weekly ER: {scene.caption or load_scene(scene.scene).caption}",
+            simplify=True,
         )
 
 
