@@ -37,6 +37,12 @@ class RiskSummary(Widget):
 
     figures: reactive[RiskFigures | None] = reactive(None)
 
+    def watch_figures(self, old: RiskFigures | None, new: RiskFigures | None) -> None:
+        # The height follows the lines: one while waiting for the account, five once it has
+        # come (a new layout only then, not on every repaint).
+        if (old is None) != (new is None):
+            self.refresh(layout=True)
+
     def _row(self, label: str, value: str, limit: str, gauge: Gauge) -> Content:
         width = self.size.width or 52
         level = gauge.level
