@@ -22,15 +22,14 @@ from typing import Any
 from weekly_er_tui.broker.connectivity import FARM_BROKEN, FARM_OK
 from weekly_er_tui.journal import Event
 from weekly_er_tui.model import Alert, EventType, Severity
+from weekly_er_tui.risk.gate import FLATTENING_REASONS
 from weekly_er_tui.store import Store
 
 log = logging.getLogger("weekly_er_tui.event_alerts")
 
 AlertSink = Callable[[Alert], None]
 
-# Reasons of the closes whose verdict lists their fills (risk/gate.py's FLATTENING_REASONS).
-WHOLE_CLOSES = ("FRIDAY_CLOSE", "EMERGENCY", "DAILY_LOSS")
-_WHY = {
+_WHY: dict[str, str] = {
     "FRIDAY_CLOSE": "Friday close", "EMERGENCY": "emergency close",
     "DAILY_LOSS": "daily-loss reduction", "EXIT": "strategy exit", "MANUAL": "closed by hand",
 }
@@ -44,7 +43,8 @@ class EventAlerts:
         self.store = store
         self._alert = alert
         self._told: set[str] = set()  # orderRefs whose fill was alerted
-        self._closing: dict[str, list[str]] = {r: [] for r in WHOLE_CLOSES}
+        # The closes whose verdict lists their fills: the flattening ones.
+        self._closing: dict[str, list[str]] = {r: [] for r in FLATTENING_REASONS}
 
     def on_event(self, ev: Event) -> None:
         try:

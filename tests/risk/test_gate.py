@@ -10,7 +10,7 @@ import pytest
 
 from weekly_er_tui.config import SafetyLimits
 from weekly_er_tui.model import PortfolioSnapshot, TradingState
-from weekly_er_tui.risk import gate
+from weekly_er_tui.risk import gate, rules
 from weekly_er_tui.risk.gate import GateDecision, MarketQuote, OrderIntent, check_order, fill_price
 
 from .helpers import NOW, limits, pos, snap
@@ -91,12 +91,12 @@ def test_a_plain_entry_is_accepted_after_every_check() -> None:
         gate.CHECK_DUPLICATE,
         gate.CHECK_RATE,
         gate.CHECK_PRICE,
-        gate.CHECK_POSITION_VALUE,
-        gate.CHECK_POSITIONS,
-        gate.CHECK_PORTFOLIO_VALUE,
-        gate.CHECK_CASH,
-        gate.CHECK_STOCK_CONCENTRATION,
-        gate.CHECK_SECTOR_CONCENTRATION,
+        rules.MAX_POSITION_VALUE,
+        rules.MAX_POSITIONS,
+        rules.MAX_PORTFOLIO_VALUE,
+        rules.MIN_CASH_RESERVE,
+        rules.MAX_POSITION_CONCENTRATION,
+        rules.MAX_SECTOR_CONCENTRATION,
     )
 
 
@@ -447,7 +447,7 @@ def test_a_reduction_bypasses_the_exposure_checks() -> None:
     decision = check(order("AAPL", "SELL", 100, reason="EXIT"), snapshot, lim)
     assert decision.accepted, decision.reasons
     assert gate.CHECK_PRICE not in decision.checks
-    assert gate.CHECK_POSITION_VALUE not in decision.checks
+    assert rules.MAX_POSITION_VALUE not in decision.checks
     # Buying to cover a short lowers cash under the reserve: still a reduction.
     short = pos("TSLA", -50_000, quantity=-500)
     snapshot = account(positions=[short], cash=12_000)

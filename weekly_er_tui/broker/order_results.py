@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 from ib_async import Trade
 
@@ -14,9 +14,6 @@ from weekly_er_tui.risk.gate import (
     SIDES,
     GateDecision,
     OrderIntent,
-    OrderReason,
-    OrderType,
-    Side,
 )
 
 
@@ -62,5 +59,4 @@ def make_intent(symbol: str, side: str, quantity: float, order_type: str,
     vocabularies."""
     if side not in SIDES or order_type not in ORDER_TYPES or reason not in REASONS:
         raise ValueError(f"bad order intent: side={side!r} type={order_type!r} reason={reason!r}")
-    return OrderIntent(symbol, cast(Side, side), quantity, cast(OrderType, order_type),
-                       limit_price, order_ref, cast(OrderReason, reason))
+    return OrderIntent(symbol, side, quantity, order_type, limit_price, order_ref, reason)

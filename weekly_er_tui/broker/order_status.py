@@ -33,7 +33,9 @@ from weekly_er_tui.store import Store
 
 log = logging.getLogger("weekly_er_tui.orders")
 
-DONE_STATES = frozenset({"Filled", "Cancelled", "ApiCancelled", "Inactive"})
+# IB's end states: ib_async's own set, under the one name the rest of the app uses.
+DONE_STATES = OrderStatus.DoneStates
+CANCELLED_STATES = frozenset({OrderStatus.Cancelled, OrderStatus.ApiCancelled})
 
 # Real seconds to wait for IB's reason when an order's end arrives without it (an Inactive
 # before its 201, a Cancelled before its 202): both come within milliseconds of each other.
@@ -117,7 +119,7 @@ class OrderWatcher:
                 self._finish(w, IntentStatus.REJECTED, *w.error)
             else:
                 self._wait_for_reason(w, "Inactive: IB did not accept the order")
-        elif status in ("Cancelled", "ApiCancelled"):
+        elif status in CANCELLED_STATES:
             if code == NOT_CANCELLABLE:
                 self._not_cancellable(w, text)
             elif code == 202:
@@ -177,7 +179,7 @@ class OrderWatcher:
         done (a close would send again), and its real end follows."""
         t = w.trade
         before = next((e.status for e in reversed(t.log[:-1])
-                       if e.status not in ("Cancelled", "ApiCancelled")), "PendingCancel")
+                       if e.status not in CANCELLED_STATES), "PendingCancel")
         t.orderStatus.status = before
         t.log.append(TradeLogEntry(self.clock.now(), before, "cancel refused by IB (161)", 0))
         i = w.intent

@@ -44,7 +44,7 @@ from .shadow_close import would_be_flatten
 
 log = logging.getLogger("weekly_er_tui.orders")
 
-__all__ = ["DONE_STATES", "FillRecorder", "FlattenResult", "OrderExecutor", "SubmitResult",
+__all__ = ["FillRecorder", "FlattenResult", "OrderExecutor", "SubmitResult",
            "make_intent"]
 
 OPEN_ORDERS_TIMEOUT = 5.0  # real seconds for reqAllOpenOrders at a resync

@@ -50,11 +50,17 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Literal, get_args
 
 from weekly_er_tui.config import SafetyLimits
 from weekly_er_tui.model import PortfolioSnapshot, TradingState
 from weekly_er_tui.risk.rules import (
+    MAX_PORTFOLIO_VALUE,
+    MAX_POSITION_CONCENTRATION,
+    MAX_POSITION_VALUE,
+    MAX_POSITIONS,
+    MAX_SECTOR_CONCENTRATION,
+    MIN_CASH_RESERVE,
     UNKNOWN_SECTOR,
     format_money,
     format_pct,
@@ -68,21 +74,21 @@ Side = Literal["BUY", "SELL"]
 OrderType = Literal["MKT", "LMT", "MOC"]
 OrderReason = Literal["ENTRY", "EXIT", "EMERGENCY", "FRIDAY_CLOSE", "DAILY_LOSS", "MANUAL"]
 
-SIDES: frozenset[str] = frozenset({"BUY", "SELL"})
-ORDER_TYPES: frozenset[str] = frozenset({"MKT", "LMT", "MOC"})
-REASONS: frozenset[str] = frozenset(
-    {"ENTRY", "EXIT", "EMERGENCY", "FRIDAY_CLOSE", "DAILY_LOSS", "MANUAL"}
-)
-# Reasons allowed to reduce a position while trading is HALTED.
-CLOSING_REASONS: frozenset[str] = frozenset(
-    {"EXIT", "EMERGENCY", "FRIDAY_CLOSE", "DAILY_LOSS", "MANUAL"}
-)
+# Each vocabulary once: the Literal, and its values read from it.
+SIDES: tuple[Side, ...] = get_args(Side)
+ORDER_TYPES: tuple[OrderType, ...] = get_args(OrderType)
+REASONS: tuple[OrderReason, ...] = get_args(OrderReason)
+# Reasons allowed to reduce a position while trading is HALTED: every one but ENTRY.
+CLOSING_REASONS: frozenset[OrderReason] = frozenset(REASONS) - {"ENTRY"}
 # Reductions with these reasons are never held back by the duplicate or rate checks.
-FLATTENING_REASONS: frozenset[str] = frozenset({"EMERGENCY", "DAILY_LOSS", "FRIDAY_CLOSE"})
+FLATTENING_REASONS: frozenset[OrderReason] = frozenset(
+    {"EMERGENCY", "DAILY_LOSS", "FRIDAY_CLOSE"}
+)
 
 RATE_WINDOW_SECONDS = 60.0
 
-# Check names, as GateDecision.checks lists them.
+# Check names, as GateDecision.checks lists them; a check of a limit the rules also watch is
+# named by the rule (risk/rules.py: MAX_POSITION_VALUE, ...).
 CHECK_TRADING_STATE = "trading_state"
 CHECK_RESTRICTED = "restricted_symbols"
 CHECK_COLLAR = "limit_price_collar"
@@ -90,12 +96,6 @@ CHECK_DUPLICATE = "duplicate_order_window"
 CHECK_RATE = "max_orders_per_minute"
 CHECK_PRICE = "order_price"
 CHECK_NOTIONAL = "max_order_notional"
-CHECK_POSITION_VALUE = "max_position_value"
-CHECK_POSITIONS = "max_positions"
-CHECK_PORTFOLIO_VALUE = "max_portfolio_value"
-CHECK_CASH = "min_cash_reserve"
-CHECK_STOCK_CONCENTRATION = "max_position_concentration"
-CHECK_SECTOR_CONCENTRATION = "max_sector_concentration"
 CHECK_CORRELATED = "max_correlated_weight"
 
 
@@ -406,7 +406,7 @@ def _exposure_reasons(
                 f"{format_money(lim)}"
             )
 
-    checks.append(CHECK_POSITION_VALUE)
+    checks.append(MAX_POSITION_VALUE)
     lim = limits.max_position_value
     if new_value > lim:
         reasons.append(
@@ -414,12 +414,12 @@ def _exposure_reasons(
             f"{format_money(lim)}"
         )
 
-    checks.append(CHECK_POSITIONS)
+    checks.append(MAX_POSITIONS)
     count = len(values) + (1 if held_qty == 0 and new_qty != 0 else 0)
     if count > limits.max_positions:
         reasons.append(f"{count} positions after fill over max_positions {limits.max_positions}")
 
-    checks.append(CHECK_PORTFOLIO_VALUE)
+    checks.append(MAX_PORTFOLIO_VALUE)
     gross_after = gross - held_value + new_value
     lim = limits.max_portfolio_value
     if gross_after > lim:
@@ -428,7 +428,7 @@ def _exposure_reasons(
             f"max_portfolio_value {format_money(lim)}"
         )
 
-    checks.append(CHECK_CASH)
+    checks.append(MIN_CASH_RESERVE)
     cash_after = snapshot.total_cash - intent.signed_quantity * price
     lim = limits.min_cash_reserve
     if cash_after < lim:
@@ -442,7 +442,7 @@ def _exposure_reasons(
     after = dict(values)
     after[sym] = new_value
 
-    checks.append(CHECK_STOCK_CONCENTRATION)
+    checks.append(MAX_POSITION_CONCENTRATION)
     lim = limits.max_position_concentration
     weight = new_value / base if base > 0 else 0.0
     if weight > lim:
@@ -451,7 +451,7 @@ def _exposure_reasons(
             f"max_position_concentration {format_pct(lim)}"
         )
 
-    checks.append(CHECK_SECTOR_CONCENTRATION)
+    checks.append(MAX_SECTOR_CONCENTRATION)
     lim = limits.max_sector_concentration
     # A held position stays in the sector the rules count it in; a new one takes the intent's.
     sector = sector_of(sym, held_sector if sym in values else intent.sector, limits)

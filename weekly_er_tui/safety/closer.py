@@ -31,11 +31,12 @@ from weekly_er_tui.clock import Clock
 from weekly_er_tui.journal import Journal
 from weekly_er_tui.listeners import notify
 from weekly_er_tui.model import Alert, CloseProgress, EventType, Severity
+from weekly_er_tui.risk.gate import OrderReason
 
 log = logging.getLogger("weekly_er_tui.safety")
 
 # The reason the merged close's orders carry: the most urgent of the requests.
-_URGENCY = ("EMERGENCY", "DAILY_LOSS", "FRIDAY_CLOSE", "MANUAL", "EXIT")
+_URGENCY: tuple[OrderReason, ...] = ("EMERGENCY", "DAILY_LOSS", "FRIDAY_CLOSE", "MANUAL", "EXIT")
 
 
 @dataclass(slots=True)

@@ -21,11 +21,12 @@ from typing import Any, Protocol
 
 from weekly_er_tui.model import Alert, EventType, PortfolioSnapshot, SafetyReport, Severity
 from weekly_er_tui.risk.confirm import AccountEvidence, account_agreement
+from weekly_er_tui.risk.rules import EMERGENCY_STOP_LOSS, MAX_DAILY_LOSS
 
 log = logging.getLogger("weekly_er_tui.safety")
 
-# Rules whose breach closes positions at market (their names in risk/rules.py).
-ACTING_RULES = frozenset({"emergency_stop_loss", "max_daily_loss"})
+# Rules whose breach closes positions at market.
+ACTING_RULES = frozenset({EMERGENCY_STOP_LOSS, MAX_DAILY_LOSS})
 MAX_WAIT_SECONDS = 1.5  # real seconds: a genuine breach must still be acted on within 2 s
 RECHECK_SECONDS = 0.1  # re-read at least this often while waiting (standing time advances)
 # A breach left unconfirmed is picked up by the next check with the time it stood; after this
