@@ -21,11 +21,8 @@ from weekly_er_tui.alerts import AlertManager
 from weekly_er_tui.broker.closing import CloseRequest
 from weekly_er_tui.broker.connection import ConnectionConfig, ConnectionMonitor
 from weekly_er_tui.broker.market_data import MarketDataFeed
-from weekly_er_tui.broker.orders import FillRecorder, OrderExecutor
-from weekly_er_tui.broker.other_fills import OtherSystemFills
-from weekly_er_tui.broker.portfolio import PortfolioTracker
 from weekly_er_tui.broker.rebuild import LostStateRebuild
-from weekly_er_tui.broker.sender import ShadowSender
+from weekly_er_tui.broker.stack import build_broker_stack
 from weekly_er_tui.broker.working_orders import find_cancellable, working_orders
 from weekly_er_tui.clock import ET, Clock, WallClock
 from weekly_er_tui.config import AppConfig
@@ -91,32 +88,27 @@ class TradingEngine:
             journal=self.journal, alert=self.alert, clock=self.clock,
         )
         self.ib = self.monitor.ib
-        self.portfolio = PortfolioTracker(
-            self.ib, self.clock, account=config.account or "",
-            sector_overrides=limits.sector_overrides, stale_after=limits.stale_price_seconds,
+        self.broker = build_broker_stack(
+            self.ib, self.clock, self.store, self.journal, limits,
+            trading_state=lambda: self.safety.trading_state,
+            market_open=lambda: self.calendar.is_open(self.clock.now()),
+            closed_until=lambda: self.calendar.closed_until(self.clock.now()),
+            account=config.account or "",
             feed=MarketDataFeed(config.market_data_type, journal=self.journal,
                                 alert=self.alert, clock=self.clock),
-            store=self.store,
+            shadow_dir=self.data_dir if self.shadow else None,
+            alert=self.alert, wait_connected=self.monitor.wait_connected,
+            correlated_groups=lambda: self.safety.correlated_groups,
         )
-        self.fills: FillRecorder | OtherSystemFills = (
-            OtherSystemFills(self.ib, self.journal, self.clock) if self.shadow
-            else FillRecorder(self.ib, self.journal, self.store, self.clock))
+        self.portfolio = self.broker.portfolio
+        self.fills = self.broker.fills
+        self.shadow_sender = self.broker.shadow_sender
+        self.executor = self.broker.executor
         self.safety = PositionSafetyManager(
             limits, store=self.store, journal=self.journal, alert=self.alert, clock=self.clock,
             portfolio=self.portfolio,
             check_interval=config.connection_monitoring.safety_check_interval,
             is_connected=lambda: self.monitor.is_connected, shadow=self.shadow,
-        )
-        self.shadow_sender = ShadowSender.in_data_dir(
-            self.data_dir, self.store, self.clock, self.portfolio) if self.shadow else None
-        self.executor = OrderExecutor(
-            self.ib, self.portfolio, self.store, self.journal, self.clock, limits,
-            trading_state=lambda: self.safety.trading_state,
-            market_open=lambda: self.calendar.is_open(self.clock.now()),
-            closed_until=lambda: self.calendar.closed_until(self.clock.now()),
-            alert=self.alert, wait_connected=self.monitor.wait_connected,
-            correlated_groups=lambda: self.safety.correlated_groups,
-            sender=self.shadow_sender,
         )
         self.safety.executor = self.executor
         # Every closing action (the trader's flatten, the emergency stop, the daily-loss

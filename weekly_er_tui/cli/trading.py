@@ -82,9 +82,7 @@ async def flatten_account(config: AppConfig, data_dir: Path, clock: Clock, out: 
         ConnectionFailed,
         RobustIBConnection,
     )
-    from weekly_er_tui.broker.orders import FillRecorder, OrderExecutor
-    from weekly_er_tui.broker.portfolio import PortfolioTracker
-    from weekly_er_tui.broker.sender import ShadowSender
+    from weekly_er_tui.broker.stack import BrokerStack, build_broker_stack
     from weekly_er_tui.journal import Journal
     from weekly_er_tui.model import EventType, Severity, TradingState
     from weekly_er_tui.safety import PositionSafetyManager
@@ -96,32 +94,30 @@ async def flatten_account(config: AppConfig, data_dir: Path, clock: Clock, out: 
     journal = Journal(data_dir, clock)
     store = Store.in_data_dir(data_dir, shadow=config.shadow)
     cal = market_calendar()
-    sender: ShadowSender | None = None
+    stack: BrokerStack | None = None
     try:
         async with RobustIBConnection(
             replace(cfg, client_id=cid, max_reconnect_attempts=1),
             journal=journal, clock=clock,
         ) as ib:
-            portfolio = PortfolioTracker(ib, clock, account=config.account or "")
-            await portfolio.resync(ib)
-            fills = FillRecorder(ib, journal, store, clock)
+            # Shadow mode: what it would close is journaled (logs/shadow_orders.csv), not sent.
+            stack = build_broker_stack(
+                ib, clock, store, journal, config.safety_limits,
+                trading_state=lambda: TradingState.HALTED,
+                market_open=lambda: cal.is_open(clock.now()),
+                closed_until=lambda: cal.closed_until(clock.now()),
+                account=config.account or "",
+                shadow_dir=data_dir if config.shadow else None, other_system_fills=False,
+            )
+            await stack.portfolio.resync(ib)
             # Through the safety manager, so the HALT is an event like any other.
             PositionSafetyManager(config.safety_limits, store=store, journal=journal,
                                   clock=clock).set_trading_state(
                 TradingState.HALTED, "flattened from the command line")
-            # Shadow mode: what it would close is journaled (logs/shadow_orders.csv), not sent.
-            sender = ShadowSender.in_data_dir(data_dir, store, clock, portfolio) \
-                if config.shadow else None
-            executor = OrderExecutor(
-                ib, portfolio, store, journal, clock, config.safety_limits,
-                trading_state=lambda: TradingState.HALTED,
-                market_open=lambda: cal.is_open(clock.now()),
-                closed_until=lambda: cal.closed_until(clock.now()), sender=sender,
-            )
             journal.event(EventType.EMERGENCY_CLOSE, Severity.CRITICAL,
                           "Emergency close of ALL positions started from the command line", {})
-            result = await executor.flatten("EMERGENCY")
-            fills.close()
+            result = await stack.executor.flatten("EMERGENCY")
+            stack.fills.close()
             journal.event(EventType.EMERGENCY_CLOSE, Severity.CRITICAL,
                           f"Emergency close finished: {'FLAT' if result.flat else 'NOT flat'}",
                           result.to_dict())
@@ -131,8 +127,8 @@ async def flatten_account(config: AppConfig, data_dir: Path, clock: Clock, out: 
     finally:
         journal.close()
         store.close()
-        if sender is not None:
-            sender.close()
+        if stack is not None and stack.shadow_sender is not None:
+            stack.shadow_sender.close()
     if config.shadow:
         print("SHADOW mode: NOTHING was sent to IB. Would have closed: "
               f"{', '.join(result.closed) or 'nothing'} (each order in "

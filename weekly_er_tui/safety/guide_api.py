@@ -48,7 +48,7 @@ async def perform_safety_check(safety: PositionSafetyManager, ib: Any) -> dict[s
 async def emergency_close_all_positions(safety: PositionSafetyManager, ib: Any
                                         ) -> dict[str, Any]:
     """Cancel every order and close every position on `ib`; {closed, failed, remaining}."""
-    from weekly_er_tui.broker.orders import FillRecorder, OrderExecutor
+    from weekly_er_tui.broker.stack import build_broker_stack
 
     if safety.executor is not None:
         return dict((await safety.executor.flatten("EMERGENCY")).to_dict())
@@ -57,16 +57,15 @@ async def emergency_close_all_positions(safety: PositionSafetyManager, ib: Any
     tracker = await tracker_for(safety, ib)
     store = safety.store if safety.store is not None else Store(":memory:")
     journal = safety.journal if safety.journal is not None else Journal(".", safety.clock)
-    fills = FillRecorder(ib, journal, store, safety.clock)
+    stack = build_broker_stack(
+        ib, safety.clock, store, journal, safety.limits, portfolio=tracker,
+        trading_state=lambda: TradingState.HALTED, market_open=lambda: True,
+    )
     try:
-        executor = OrderExecutor(
-            ib, tracker, store, journal, safety.clock, safety.limits,
-            trading_state=lambda: TradingState.HALTED, market_open=lambda: True,
-        )
-        result = await executor.flatten("EMERGENCY")
-        await fills.resync(ib)  # every closing fill, whether its commission came or not
+        result = await stack.executor.flatten("EMERGENCY")
+        await stack.fills.resync(ib)  # every closing fill, whether its commission came or not
     finally:
-        fills.close()
+        stack.close()
         if store is not safety.store:
             store.close()
         if journal is not safety.journal:
