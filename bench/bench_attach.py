@@ -61,9 +61,10 @@ class Engine:
     def __init__(self, data_dir: Path) -> None:
         from weekly_er_tui.control.protocol import socket_path
         from weekly_er_tui.control.server import ControlServer
-        from weekly_er_tui.ui.demo_states import StaticEngine, large_book
+        from weekly_er_tui.scenes.fixtures import load_scene
+        from weekly_er_tui.ui.static_engine import StaticEngine, large_book
 
-        self.static = StaticEngine(large_book(POSITIONS))
+        self.static = StaticEngine(large_book(load_scene("normal").state, POSITIONS))
         self.server = ControlServer(self, socket_path(data_dir), data_dir)  # type: ignore[arg-type]
         self.probes: list[tuple[int, float]] = []
         self.producing = False

@@ -74,10 +74,12 @@ def _child(out: Path, mode: str, launched_at: float) -> None:
 
     from weekly_er_tui.clock import ManualClock
     from weekly_er_tui.model import EngineState
+    from weekly_er_tui.scenes.fixtures import load_scene
     from weekly_er_tui.ui.app import WeeklyERApp
-    from weekly_er_tui.ui.demo_states import DEMO_LIMITS, DEMO_NOW, StaticEngine, large_book
+    from weekly_er_tui.ui.static_engine import StaticEngine, large_book
 
-    engine = StaticEngine(large_book(POSITIONS))
+    scene = load_scene("normal")
+    engine = StaticEngine(large_book(scene.state, POSITIONS))
     result: dict[str, Any] = {}
 
     class BenchApp(WeeklyERApp):
@@ -85,7 +87,8 @@ def _child(out: Path, mode: str, launched_at: float) -> None:
 
         def __init__(self) -> None:
             hz = float(os.environ.get("BENCH_UI_HZ", "5"))
-            super().__init__(engine, clock=ManualClock(DEMO_NOW), limits=DEMO_LIMITS, refresh_hz=hz)
+            super().__init__(engine, clock=ManualClock(scene.now), limits=scene.limits,
+                             refresh_hz=hz)
             self.probes: list[tuple[int, float]] = []  # (version, published at)
             self.latencies: list[float] = []
             self.first_frame: float | None = None
@@ -218,9 +221,10 @@ def _child_bare(out: Path, launched_at: float) -> None:
 
 def _producer_only_cpu() -> float:
     """CPU % of the producer loop alone (no app): what the stand-in engine itself costs."""
-    from weekly_er_tui.ui.demo_states import StaticEngine, large_book
+    from weekly_er_tui.scenes.fixtures import load_scene
+    from weekly_er_tui.ui.static_engine import StaticEngine, large_book
 
-    engine = StaticEngine(large_book(POSITIONS))
+    engine = StaticEngine(large_book(load_scene("normal").state, POSITIONS))
 
     async def produce() -> float:
         rng = random.Random(11)

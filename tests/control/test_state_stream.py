@@ -14,12 +14,13 @@ from typing import Any
 
 import pytest
 
+from tests.ui.hand_states import normal_session
 from weekly_er_tui.control.client import RemoteEngine
 from weekly_er_tui.control.delta import apply, diff
 from weekly_er_tui.control.protocol import LINE_LIMIT, encode, short_address, socket_path
 from weekly_er_tui.control.server import ControlServer
 from weekly_er_tui.model import EngineState, TradingState
-from weekly_er_tui.ui.demo_states import StaticEngine, large_book, normal_session, with_price
+from weekly_er_tui.ui.static_engine import StaticEngine, large_book, with_price
 
 
 class Engine(StaticEngine):
@@ -29,7 +30,7 @@ class Engine(StaticEngine):
 
 @pytest.fixture
 async def served(tmp_path: Path) -> AsyncIterator[tuple[Engine, ControlServer]]:
-    engine = Engine(large_book(500))
+    engine = Engine(large_book(normal_session(), 500))
     server = ControlServer(engine, socket_path(tmp_path), tmp_path)
     await server.start()
     try:
@@ -90,7 +91,7 @@ async def test_the_attached_state_is_the_engines_through_every_kind_of_change(
                                                                             symbol="NEW")))),
             replace(state, portfolio=None),  # the account not yet known
             normal_session(),  # everything else at once
-            large_book(500, seed=3),
+            large_book(normal_session(), 500, seed=3),
         ]
         for step in steps:
             engine.publish(step)
@@ -120,7 +121,7 @@ async def test_a_subscriber_that_stops_reading_holds_nobody_back(
         base = apply(engine.state, {})  # the same state back: nothing to apply
         assert base is engine.state
         for i in range(200):  # far more than the stalled socket takes unread
-            engine.publish(replace(large_book(500, seed=i), version=0))
+            engine.publish(replace(large_book(normal_session(), 500, seed=i), version=0))
             await asyncio.sleep(0.005)
         async with asyncio.timeout(10):
             while remote.state != engine.state:
@@ -143,6 +144,6 @@ async def test_a_subscriber_that_stops_reading_holds_nobody_back(
 
 
 def test_a_change_from_a_state_to_itself_is_empty() -> None:
-    state = large_book(50)
+    state = large_book(normal_session(), 50)
     assert diff(state, state) == {}
     assert diff(state, replace(state)) == {}

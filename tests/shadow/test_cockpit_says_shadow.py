@@ -9,10 +9,10 @@ from dataclasses import replace
 from textual.content import Content
 from textual.widgets import Static
 
+from tests.ui.hand_states import normal_session
 from tests.ui.test_pilot import SIZE, make_app
 from weekly_er_tui.control.codec import to_plain
 from weekly_er_tui.control.commands import status_text
-from weekly_er_tui.ui.demo_states import normal_session
 from weekly_er_tui.ui.screens import FlattenConfirmScreen
 from weekly_er_tui.ui.widgets.header import ModeBadge
 

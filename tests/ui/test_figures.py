@@ -7,16 +7,16 @@ from datetime import UTC, datetime
 
 import pytest
 
-from weekly_er_tui.model import ConnectionState, Severity, TradingState, Violation
-from weekly_er_tui.ui import figures
-from weekly_er_tui.ui import formatting as fmt
-from weekly_er_tui.ui.demo_states import (
+from tests.ui.hand_states import (
     DEMO_LIMITS,
     halted_after_emergency,
     normal_session,
     reconnecting_session,
     sector_over_limit,
 )
+from weekly_er_tui.model import ConnectionState, Severity, TradingState, Violation
+from weekly_er_tui.ui import figures
+from weekly_er_tui.ui import formatting as fmt
 from weekly_er_tui.ui.figures import Level
 from weekly_er_tui.ui.widgets.banner import banner_lines
 from weekly_er_tui.ui.widgets.bars import limit_bar

@@ -8,10 +8,10 @@ from dataclasses import replace
 import pytest
 
 from tests.fixtures_sim import wait_until
+from tests.ui.hand_states import halted_after_emergency, normal_session
 from tests.ui.test_pilot import make_app, sent, settle
 from weekly_er_tui.model import ConnectionState, TradingState
 from weekly_er_tui.ui.app import WeeklyERApp
-from weekly_er_tui.ui.demo_states import halted_after_emergency, normal_session
 from weekly_er_tui.ui.screens import FlattenConfirmScreen
 
 SIZE = (120, 40)

@@ -13,18 +13,17 @@ import pytest
 from textual.message import Message
 from textual.pilot import Pilot
 
-from weekly_er_tui.clock import ManualClock
-from weekly_er_tui.model import EngineState, Position, TradingState
-from weekly_er_tui.ui.app import WeeklyERApp
-from weekly_er_tui.ui.demo_states import (
+from tests.ui.hand_states import (
     DEMO_LIMITS,
     DEMO_NOW,
     STATES,
-    StaticEngine,
     halted_after_emergency,
     normal_session,
     reconnecting_session,
 )
+from weekly_er_tui.clock import ManualClock
+from weekly_er_tui.model import EngineState, Position, TradingState
+from weekly_er_tui.ui.app import WeeklyERApp
 from weekly_er_tui.ui.messages import CommandDone, StateRendered
 from weekly_er_tui.ui.screens import (
     FlattenConfirmScreen,
@@ -32,6 +31,7 @@ from weekly_er_tui.ui.screens import (
     QuitConfirmScreen,
     ResumeConfirmScreen,
 )
+from weekly_er_tui.ui.static_engine import StaticEngine
 from weekly_er_tui.ui.widgets.banner import StatusBanner
 from weekly_er_tui.ui.widgets.header import EtClock, TradingBadge
 from weekly_er_tui.ui.widgets.heartbeat import HeartbeatPanel
@@ -456,9 +456,9 @@ async def test_positions_are_sortable_and_the_cursor_follows() -> None:
 
 
 async def test_rows_off_screen_catch_up_when_scrolled_to() -> None:
-    from weekly_er_tui.ui.demo_states import large_book, with_price
+    from weekly_er_tui.ui.static_engine import large_book, with_price
 
-    app, engine, _ = make_app(large_book(100))
+    app, engine, _ = make_app(large_book(normal_session(), 100))
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         table = app.query_one(PositionsTable)
@@ -498,9 +498,9 @@ async def test_no_color_is_honoured(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 async def test_a_large_book_renders_quickly() -> None:
-    from weekly_er_tui.ui.demo_states import large_book
+    from weekly_er_tui.ui.static_engine import large_book
 
-    app, _, _ = make_app(large_book(500))
+    app, _, _ = make_app(large_book(normal_session(), 500))
     async with app.run_test(size=(160, 48)) as pilot:
         loop = asyncio.get_running_loop()
         started = loop.time()

@@ -6,8 +6,8 @@ from dataclasses import replace
 
 import pytest
 
+from tests.ui.hand_states import normal_session
 from tests.ui.test_pilot import make_app, settle
-from weekly_er_tui.ui.demo_states import normal_session
 from weekly_er_tui.ui.widgets.plan import PlanTable
 
 LONG = ("Technology would be 33.5% of net liquidation, over the 30% sector limit: skipped, "

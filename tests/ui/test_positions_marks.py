@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from tests.ui.hand_states import normal_session
 from tests.ui.test_pilot import banner_text, make_app, settle
 from weekly_er_tui.model import Severity, Violation
 from weekly_er_tui.risk.rules import ORPHANED_POSITION
-from weekly_er_tui.ui.demo_states import normal_session
 from weekly_er_tui.ui.widgets.positions import PositionsTable
 
 SIZE = (160, 48)

@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from tests.fixtures_sim import wait_until
+from tests.ui.hand_states import normal_session
 from tests.ui.test_pilot import make_app, settle
 from weekly_er_tui.clock import ET
 from weekly_er_tui.strategy.calendars import market_calendar
-from weekly_er_tui.ui.demo_states import normal_session
 from weekly_er_tui.ui.widgets.session import SessionLine, session_parts
 
 

@@ -1,9 +1,9 @@
 """An engine handle over a fixed state, for the snapshot tests, the screenshots, the pilot tests
-and the UI benchmark; and a large synthetic book for the benchmark.
+and the UI benchmark; and a large synthetic book (a load) for the benchmark.
 
-The states shown are recorded from the real engine (weekly_er_tui/scenes/); `StaticEngine`
-holds one, records the commands it is sent and applies their obvious effect, so the app can be
-driven without a broker.
+The states the screenshots and snapshots show are recorded from the real engine
+(weekly_er_tui/scenes/); `StaticEngine` holds one, records the commands it is sent and applies
+their obvious effect, so the app can be driven without a broker.
 """
 
 from __future__ import annotations
