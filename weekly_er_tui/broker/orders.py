@@ -33,12 +33,12 @@ from weekly_er_tui.risk.gate import (
 )
 from weekly_er_tui.store import Store
 
+from . import resync_orders
 from .closing import UnreportedFills, closing_direction, closing_quantity, working_to_close
 from .fills import FillRecorder
 from .order_results import FlattenResult, SubmitResult, make_intent
 from .order_status import DONE_STATES, OrderWatcher
 from .portfolio import PortfolioTracker
-from .rebuild import is_ours
 from .sender import LiveSender, OrderSender, ShadowSender
 from .shadow_close import would_be_flatten
 
@@ -47,7 +47,6 @@ log = logging.getLogger("weekly_er_tui.orders")
 __all__ = ["FillRecorder", "FlattenResult", "OrderExecutor", "SubmitResult",
            "make_intent"]
 
-OPEN_ORDERS_TIMEOUT = 5.0  # real seconds for reqAllOpenOrders at a resync
 MARKETABLE_LIMIT_SLIPPAGE = 0.02  # outside regular hours a close is a limit 2% through the market
 SHADOW_NOT_SENT = "SHADOW mode: journaled in logs/shadow_orders.csv, NOT sent"
 
@@ -223,74 +222,17 @@ class OrderExecutor:
     def _watch(self, trade: Trade, intent: OrderIntent) -> None:
         self._watcher.watch(trade, intent)
 
+    # -- the resync of open orders (broker/resync_orders.py) --------------------------------
     async def foreign_working_orders(self) -> list[str]:
-        """Working orders at IB that carry this app's orderRefs but that this data directory
-        never recorded, placed by another clientId: another engine trades the account (on
-        another machine: the account lock covers one), or this store lost its records. Asked
-        before anything is rebuilt or adopted, since both would take them for ours."""
-        try:
-            async with asyncio.timeout(OPEN_ORDERS_TIMEOUT):
-                await self.ib.reqAllOpenOrdersAsync()
-        except TimeoutError:
-            log.warning("no answer to reqAllOpenOrders in %gs: another engine's working orders "
-                        "cannot be told", OPEN_ORDERS_TIMEOUT)
-        own = self.ib.client.clientId
-        return sorted(
-            f"{t.order.orderRef} ({t.contract.symbol}, clientId {t.order.clientId})"
-            for t in self.ib.openTrades()
-            if is_ours(t.order.orderRef) and t.order.clientId != own
-            and self.store.intent(t.order.orderRef) is None
-        )
+        """Working orders with this app's orderRefs that this data directory never recorded,
+        placed by another clientId (another engine, or lost records)."""
+        return await resync_orders.foreign_working_orders(self.ib, self.store)
 
     async def reconcile(self, ib: IB) -> dict[str, Any]:
-        """After a (re)connect, before anything new is decided: match recorded intents with what
-        IB knows by orderRef, and adopt our orders still working (a restart in the middle of a
-        close: the new closer waits for them instead of selling the same shares again). The
-        connect's reqOpenOrders shows only this clientId's orders; reqAllOpenOrders also those
-        an earlier run placed under another clientId (after a clientId fallback)."""
-        try:
-            async with asyncio.timeout(OPEN_ORDERS_TIMEOUT):
-                await ib.reqAllOpenOrdersAsync()
-        except TimeoutError:
-            log.warning("no answer to reqAllOpenOrders in %gs: orders placed by another clientId "
-                        "are not known", OPEN_ORDERS_TIMEOUT)
-        known: dict[str, str] = {}
-        for t in ib.trades():
-            if t.order.orderRef:
-                known[t.order.orderRef] = t.orderStatus.status
-        for f in ib.fills():
-            known.setdefault(f.execution.orderRef, "Filled")
-        lost: list[str] = []
-        for rec in self.store.intents():
-            if not rec.is_open:
-                continue
-            status = known.get(rec.order_ref)
-            if status is None:
-                if rec.status in (IntentStatus.RECORDED, IntentStatus.SUBMITTED):
-                    lost.append(rec.order_ref)
-                    self.store.update_intent(rec.order_ref, IntentStatus.UNSENT, self.clock.now())
-            elif status == "Filled":
-                self.store.update_intent(rec.order_ref, IntentStatus.FILLED, self.clock.now())
-            elif status in DONE_STATES:
-                # Inactive is IB's refusal; the other done states are cancels.
-                self.store.update_intent(
-                    rec.order_ref, IntentStatus.REJECTED if status == "Inactive"
-                    else IntentStatus.CANCELLED, self.clock.now())
-        for t in ib.openTrades():
-            ref = t.order.orderRef
-            found = self.store.intent(ref) if ref else None
-            if found is not None:
-                self._watch(t, make_intent(found.symbol, found.side, found.quantity,
-                                           found.order_type, found.limit_price, ref, found.reason))
-        if lost:
-            self.journal.event(
-                EventType.ORDER_ERROR, Severity.HIGH,
-                f"{len(lost)} recorded order(s) never reached IB and will NOT be re-sent "
-                f"automatically: {', '.join(lost)}",
-                {"order_refs": lost},
-            )
-        return {"intents_lost": len(lost), "open_orders_ours": sum(
-            1 for t in ib.openTrades() if t.order.orderRef.startswith("wer-"))}
+        """The connection monitor's resync hook: match recorded intents with IB by orderRef
+        and adopt our orders still working, before anything new is decided."""
+        return await resync_orders.reconcile(ib, self.store, self.journal, self.clock,
+                                             self._watch)
 
     # -- waiting ---------------------------------------------------------------------------
     async def wait_done(self, trades: Iterable[Trade], timeout: float) -> bool:
