@@ -197,6 +197,14 @@ KINDS: dict[str, AlertKind] = {
             "Subscribe to market data in IBKR's Client Portal, or log out the competing session.",
         ),
         AlertKind(
+            "account_sync", "safety", HIGH,
+            "the account's values or portfolio rows from IB are still missing well after a "
+            "connect",
+            "Safety checks run on what has arrived; their figures may be wrong until IB sends "
+            "the rest.",
+            "Compare the cockpit with TWS; reconnect (c) to ask IB for the account again.",
+        ),
+        AlertKind(
             "test", "system", INFO,
             "`weekly-er-tui test-alert`",
             "Nothing: this is a test.",

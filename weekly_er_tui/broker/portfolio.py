@@ -40,6 +40,8 @@ log = logging.getLogger("weekly_er_tui.portfolio")
 __all__ = ["UNKNOWN_SECTOR", "PortfolioTracker"]
 
 FIRST_PNL_TIMEOUT = 2.0  # real seconds a resync waits for IB's answer to reqPnL
+# The account values without which cash plus positions is no figure of the account.
+SYNC_VALUES = ("TotalCashValue", "NetLiquidation")
 
 
 def _num(v: Any) -> float | None:
@@ -88,6 +90,10 @@ class PortfolioTracker:
         self.pnl_updates = 0
         self._pnl_mark = 0
         self._pnl_arrived = asyncio.Event()
+        # The account's first download after the latest (re)connect: counted per connect (the
+        # safety check's gate tells connects apart by it), latched once it has all arrived.
+        self.sync_epoch = 0
+        self._synced = False
 
     # -- wiring ----------------------------------------------------------------------------
     def attach(self) -> None:
@@ -239,6 +245,8 @@ class PortfolioTracker:
         """After every (re)connect: PnL subscriptions, sectors and market data for every
         position. ib_async cleared its subscriptions on the disconnect, so all are new."""
         self.attach()
+        self.sync_epoch += 1
+        self._synced = False
         self._tickers.clear()
         self._type_sent = 0  # TWS forgot the data type with the connection
         self._apply_type()
@@ -398,6 +406,23 @@ class PortfolioTracker:
             for sym in sorted(held.keys() | reported.keys())
             if held.get(sym, 0.0) != reported.get(sym, 0.0)
         )
+
+    def initial_sync_missing(self) -> tuple[str, ...]:
+        """What of the account's first download since the latest (re)connect has not arrived,
+        in words; empty once the positions, their portfolio rows and the account values are
+        all in. ib_async gives up waiting for a slow account download after its connect
+        timeout: the positions are there, the cash not. Once complete it stays so until the
+        next connect (a stream lagging a fill later is risk/confirm.py's)."""
+        if self._synced:
+            return ()
+        missing: list[str] = []
+        absent = [t for t in SYNC_VALUES if self.account_value(t) is None]
+        if absent:
+            missing.append(f"the account values ({', '.join(absent)})")
+        if unmatched := self.unmatched_positions():
+            missing.append(f"the portfolio rows of the positions ({'; '.join(unmatched)})")
+        self._synced = not missing
+        return tuple(missing)
 
     def account_evidence(self) -> AccountEvidence:
         """What each of the account's streams says now, for risk/confirm.py: the snapshot's net

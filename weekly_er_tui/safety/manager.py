@@ -54,6 +54,7 @@ from weekly_er_tui.safety import guide_api
 from weekly_er_tui.safety.check_log import CheckLog
 from weekly_er_tui.safety.closer import Closer
 from weekly_er_tui.safety.confirming import BreachConfirmer
+from weekly_er_tui.safety.initial_sync import InitialSyncGate
 from weekly_er_tui.safety.notices import (
     PORTFOLIO_RULES,
     STATE_EVENTS,
@@ -132,6 +133,7 @@ class PositionSafetyManager:
         self.checks_run = 0
         self._check_log = CheckLog()
         self._confirmer: BreachConfirmer | None = None
+        self._initial_sync = InitialSyncGate(self._event, self._send)
 
     # -- trading state ---------------------------------------------------------------------
     @property
@@ -299,6 +301,8 @@ class PositionSafetyManager:
             # Before the first resync (or while the link is down) ib_async's state is empty or
             # stale: a check would report "cash $0" and similar non-facts. The resync asks again.
             return None
+        if self._initial_sync.holds(self.portfolio, trigger):
+            return None  # a half-arrived account: it says so; the sync's last update asks again
         self._new_session()
         t0 = time.perf_counter()
         snap = self.portfolio.snapshot()

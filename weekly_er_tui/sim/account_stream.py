@@ -285,6 +285,13 @@ class AccountStream:
         if not subscribe:
             s.subs.account_updates = False
             return
+        self._after(self.gw.realism.account_download_lag_seconds,
+                    lambda: self._download_account(s))
+
+    def _download_account(self, s: ClientSession) -> None:
+        """The first answer to reqAccountUpdates: every value and portfolio row, then the end."""
+        if s.closed:
+            return
         s.subs.account_updates = True
         s.subs.values_sent.clear()
         s.subs.portfolio_sent.clear()
@@ -300,6 +307,12 @@ class AccountStream:
         req_id = c.next_int()
         c.next_str()  # account
         model = c.next_str()
+        self._after(self.gw.realism.account_download_lag_seconds,
+                    lambda: self._download_account_multi(s, req_id, model))
+
+    def _download_account_multi(self, s: ClientSession, req_id: int, model: str) -> None:
+        if s.closed:
+            return
         s.subs.account_multi.add(req_id)
         for key, val in self.value_strings().items():
             s.send(msg.account_update_multi(req_id, self._id, model, key, val, "USD"))

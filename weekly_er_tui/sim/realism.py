@@ -35,6 +35,13 @@ class Realism(BaseModel):
     # ... and otherwise every this many clock seconds (0: whenever a value changed, about once a
     # real second: the kind simulator).
     account_refresh_seconds: float = Field(0.0, ge=0, json_schema_extra={"real": 180.0})
+    # Row 1 at a (re)connect: the account's first download after reqAccountUpdates (account
+    # values, portfolio rows, accountDownloadEnd; reqAccountUpdatesMulti's values and end too)
+    # comes this many real seconds after it, while
+    # the positions (reqPositions) come at once. A gateway loading the account after its restart
+    # is slow; past the client's connect timeout ib_async gives up waiting and goes on without
+    # it. Unverified how long a real one takes: off in the real profile, a test sets it.
+    account_download_lag_seconds: float = Field(0.0, ge=0, json_schema_extra={"real": 0.0})
     # Row 8: a position update comes this many real seconds after its fill's execution report.
     position_lag_seconds: float = Field(0.0, ge=0, json_schema_extra={"real": 0.2})
     # Row 7: the farm codes of a real connect: one 2104 per market data farm, 2106, 2107 for an
