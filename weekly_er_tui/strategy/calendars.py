@@ -136,6 +136,11 @@ class MarketCalendar:
             }
         return cls(sessions, start, end, code)
 
+    @property
+    def sessions(self) -> Mapping[date, tuple[datetime, datetime]]:
+        """Every session the calendar knows: its date, and its open and close (UTC)."""
+        return self._sessions
+
     # -- days ------------------------------------------------------------------------------
     def _check(self, d: date) -> None:
         if not self.first <= d <= self.last:
@@ -242,8 +247,13 @@ class MarketCalendar:
 
 @cache
 def market_calendar() -> MarketCalendar:
-    """The app's NYSE calendar, built on first use and shared by every caller."""
-    return MarketCalendar.from_exchange()
+    """The app's NYSE calendar, built on first use and shared by every caller: read from the
+    on-disk copy of exchange_calendars' schedule when one was kept for the installed version
+    (a few milliseconds instead of about half a second), else built and kept."""
+    from weekly_er_tui.strategy.calendar_cache import cached_calendar
+
+    return cached_calendar(lambda: MarketCalendar.from_exchange(), "XNYS", CALENDAR_START,
+                           CALENDAR_END)
 
 
 def week_start(d: date) -> date:
