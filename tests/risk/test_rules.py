@@ -105,7 +105,7 @@ def test_emergency_stop_loss_without_a_baseline_gives_no_verdict(baseline: float
 def test_a_gain_uses_none_of_the_stop_loss() -> None:
     report = run(snap(nlv=120_000), baseline_nlv=100_000)
     use = use_of(report, rules.EMERGENCY_STOP_LOSS)
-    assert use.value == pytest.approx(-0.2)
+    assert use.value == 0.0  # up 20% is no drawdown, not -20% of one
     assert use.use == 0.0
 
 

@@ -301,14 +301,16 @@ def evaluate(
     if baseline_nlv is None or not baseline_nlv > 0:
         uses.append(LimitUse(EMERGENCY_STOP_LOSS, UNKNOWN, 0.0, lim, 0.0, crit))
     else:
-        drawdown = (baseline_nlv - nlv) / baseline_nlv
+        # A loss from the baseline: an account above it is 0.0% down, never "-0.5%" (every
+        # reader, the cockpit, `check safety`, the control socket, takes this figure as it is).
+        drawdown = max(0.0, (baseline_nlv - nlv) / baseline_nlv)
         uses.append(
             LimitUse(
                 EMERGENCY_STOP_LOSS,
                 limits.stop_loss_baseline,
                 drawdown,
                 lim,
-                max(0.0, drawdown / lim),
+                drawdown / lim,
                 crit,
             )
         )

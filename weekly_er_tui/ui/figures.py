@@ -117,8 +117,8 @@ def risk_figures(state: EngineState, limits: SafetyLimits) -> RiskFigures | None
         daily_loss = Gauge("day", loss, limits.max_daily_loss, _ratio(loss, limits.max_daily_loss))
 
     if found := _uses(state, EMERGENCY_STOP_LOSS):
-        # The rules measure (baseline - now) / baseline: negative when the account is up,
-        # which is no drawdown at all.
+        # risk/rules.py says 0.0 when the account is up; a state from an engine before that
+        # fix (an older engine attached over the control socket) may still say -0.5%.
         use = found[0]
         drawdown = Gauge(use.name, max(0.0, use.value), use.limit, max(0.0, use.use))
     else:
