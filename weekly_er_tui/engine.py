@@ -44,6 +44,7 @@ from weekly_er_tui.model import (
 from weekly_er_tui.records import RecordsWatch
 from weekly_er_tui.safety import PositionSafetyManager
 from weekly_er_tui.safety.closer import Closer
+from weekly_er_tui.stop_alert import REFUSED, stop_words
 from weekly_er_tui.store import Store
 from weekly_er_tui.strategy.base import Strategy
 from weekly_er_tui.strategy.calendars import MarketCalendar, market_calendar
@@ -162,6 +163,7 @@ class TradingEngine:
         self._notify_scheduled = False
         self._running = False
         self._stop = asyncio.Event()
+        self._stopped_by: str | None = None  # who asked for the stop; None: nobody did
         self._tasks: list[asyncio.Task[Any]] = []
         self._flatten_pending = False
         self._flatten_running = False
@@ -324,6 +326,7 @@ class TradingEngine:
         await self.monitor.start()
         if self.monitor.refusal:  # a live account without allow_live: said and alerted
             self.refused = self.monitor.refusal
+            self._stopped_by = REFUSED
             self._stop.set()
         if not error and not self.refused:
             self._tasks.append(
@@ -350,25 +353,20 @@ class TradingEngine:
                              kind="system", title=f"The {name} stopped: {exc!r}",
                              body="Restart weekly-er-tui; until then this part is not running."))
 
-    async def stop(self) -> None:
+    async def stop(self, by: str = "the trader") -> None:
+        """Stop (deliberately: `by` names who asked, for the "monitoring stopped" alert)."""
+        self._stopped_by = self._stopped_by or by
         self._stop.set()
 
     async def _shutdown(self) -> None:
         """Journal flushed, orders left as they are (never a surprise flatten), a 'monitoring
         stopped' alert sent, disconnect."""
-        positions = len(self.ib.positions()) if self.ib.isConnected() else 0
-        self.journal.event(
-            EventType.SYSTEM, Severity.HIGH,
-            f"Monitoring stopped: engine shut down; {positions} position(s) and open orders "
-            f"left as they are",
-            {"positions": positions},
-        )
-        self.alert(Alert(
-            key="monitoring_stopped", priority=Severity.HIGH, kind="system",
-            title="weekly-er-tui stopped: positions are no longer monitored",
-            body=f"The engine was shut down with {positions} open position(s); orders were left "
-                 f"as they are.",
-        ))
+        shown = self._shown_portfolio()  # while the link is down: the positions last known
+        positions = len(shown.open_positions) if shown is not None else 0
+        words = stop_words(positions, self._stopped_by)
+        self.journal.event(EventType.SYSTEM, words.severity, words.message,
+                           {"positions": positions, "stopped_by": self._stopped_by})
+        self.alert(words.alert)
         for task in self._tasks:
             if task.get_name() != "alerts":
                 task.cancel()
@@ -507,6 +505,7 @@ class TradingEngine:
     def _refuse(self, why: str) -> None:
         self.refused = why
         log.critical("%s", why)
+        self._stopped_by = self._stopped_by or REFUSED
         self.journal.event(EventType.SYSTEM, Severity.CRITICAL, f"Not trading: {why}", {})
         self.alert(Alert(key="engine_refused", priority=Severity.HIGH, kind="system",
                          title="A second weekly-er-tui engine refused to trade", body=why))

@@ -89,7 +89,7 @@ async def host_in_app(engine: Any, config: AppConfig, clock: Clock, *,
             return
         engine.journal.event(EventType.SYSTEM, Severity.INFO,
                              f"{name} received: stopping cleanly", {"signal": name})
-        stopping.append(asyncio.ensure_future(engine.stop()))
+        stopping.append(asyncio.ensure_future(engine.stop(by=name)))
         if not lost:
             app.exit()
 
@@ -107,7 +107,7 @@ async def host_in_app(engine: Any, config: AppConfig, clock: Clock, *,
     if run_for is not None:
         async def stop_later() -> None:
             await clock.sleep(run_for)
-            await engine.stop()
+            await engine.stop(by="--run-for (its time was up)")
             app.exit()
 
         stopper = asyncio.ensure_future(stop_later())
@@ -159,7 +159,7 @@ async def run_headless(engine: Any, run_for: float | None = None) -> int:
         if not stopping:
             engine.journal.event(EventType.SYSTEM, Severity.INFO,
                                  f"{name} received: stopping cleanly", {"signal": name})
-            stopping.append(asyncio.ensure_future(engine.stop()))
+            stopping.append(asyncio.ensure_future(engine.stop(by=name)))
 
     installed = []
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
@@ -170,7 +170,7 @@ async def run_headless(engine: Any, run_for: float | None = None) -> int:
     if run_for is not None:
         async def stop_later() -> None:
             await engine.clock.sleep(run_for)
-            await engine.stop()
+            await engine.stop(by="--run-for (its time was up)")
 
         timer = asyncio.ensure_future(stop_later())
     try:
