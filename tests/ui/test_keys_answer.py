@@ -77,7 +77,7 @@ async def test_the_flatten_confirmation_holds_every_other_key(key: str) -> None:
         assert isinstance(app.screen, FlattenConfirmScreen)
         assert app.positions.sort_column == sort_before
         assert engine.state.trading_state is TradingState.ACTIVE
-        await told(app, "Y flattens", "Esc cancels")
+        await told(app, "Y (capital) flattens", "Esc cancels")
 
 
 async def test_s_shows_the_checks_report() -> None:

@@ -16,6 +16,7 @@ from textual.app import App
 from textual.binding import Binding, BindingType
 
 from weekly_er_tui.clock import Clock
+from weekly_er_tui.config import SafetyLimits
 from weekly_er_tui.engine_api import EngineHandle
 from weekly_er_tui.model import ConnectionState, ConnectionStats, TradingState
 from weekly_er_tui.ui import formatting as fmt
@@ -78,6 +79,7 @@ class CockpitKeys(App[None]):
     positions: PositionsTable
     orders: OrdersTable
     _stopping: bool
+    limits: SafetyLimits
     _link_before: ConnectionStats
 
     def refresh_from_engine(self, force: bool = False) -> None:
@@ -139,7 +141,8 @@ class CockpitKeys(App[None]):
                 else:
                     self.notify("Still HALTED: nothing sent.")
 
-            self.push_screen(ResumeConfirmScreen(state.trading_state_reason), answered)
+            self.push_screen(ResumeConfirmScreen(state.trading_state_reason, state.portfolio,
+                                                 self.limits), answered)
         else:
             self.send_command("resume", lambda: self.engine.resume("manual: r key"))
 

@@ -9,15 +9,22 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from weekly_er_tui.config import SafetyLimits
+from weekly_er_tui.model import PortfolioSnapshot
 from weekly_er_tui.ui import formatting as fmt
 from weekly_er_tui.ui.screens.held import HeldKeys, held_keys
 
+_BASELINE_WORDS = {"session": "the session's start", "week": "the week's start",
+                   "high_water": "the high-water mark"}
 
-def _keys(confirm: str, what: str, cancel: str) -> Content:
+
+def _keys(what: str, cancel: str) -> Content:
+    # "lower case": the flatten confirms with a capital Y, and a trader who has seen both must
+    # not have to guess which this one wants.
     return Content.assemble(
         "Press ",
         (" y ", "bold reverse"),
-        f" to {what}.  ",
+        f" (lower case) to {what}.  ",
         (" Esc ", "bold reverse"),
         f" {cancel}.",
     )
@@ -26,7 +33,7 @@ def _keys(confirm: str, what: str, cancel: str) -> Content:
 class YesNoScreen(HeldKeys, ModalScreen[bool]):
     """y confirms; Esc or n cancels."""
 
-    HOLD_HINT = "A confirmation is open: y confirms, Esc cancels"
+    HOLD_HINT = "A confirmation is open: y (lower case) confirms, Esc cancels"
 
     BINDINGS = [
         Binding("y", "confirm", "Yes", id="confirm_yes"),
@@ -45,20 +52,39 @@ class YesNoScreen(HeldKeys, ModalScreen[bool]):
 class ResumeConfirmScreen(YesNoScreen):
     """Leaving a HALT is a decision: the engine halted for a reason."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, portfolio: PortfolioSnapshot | None = None,
+                 limits: SafetyLimits | None = None) -> None:
         super().__init__()
         self.reason = reason
+        self.portfolio = portfolio
+        self.limits = limits or SafetyLimits()
+
+    def rebased(self) -> str:
+        """What resuming re-bases (the safety manager's resume), and what it does not."""
+        lim, p = self.limits, self.portfolio
+        now = f" (now {fmt.money(p.net_liquidation)})" if p and p.net_liquidation > 0 else ""
+        stop = (f"Resuming re-bases the emergency stop-loss ({fmt.pct(lim.emergency_stop_loss, 0)}"
+                f" from {_BASELINE_WORDS[lim.stop_loss_baseline]}): the session's start, the "
+                f"week's start and the high-water mark become the net liquidation at the moment "
+                f"you resume{now}, and the drawdown counts from there.")
+        day = ("The daily-loss limit is NOT re-based: it counts IB's day P&L")
+        if p is not None and p.daily_pnl is not None:
+            loss = max(0.0, -p.daily_pnl)
+            over = (": over it, so it acts again at once" if loss > lim.max_daily_loss else "")
+            day += (f", a loss of {fmt.money(loss)} today against max_daily_loss "
+                    f"{fmt.money(lim.max_daily_loss)}{over}")
+        return f"{stop} {day}."
 
     def compose(self) -> ComposeResult:
         with Vertical(id="resume-dialog", classes="dialog -danger"):
             yield Static(" RESUME FROM HALT? ", classes="dialog-title")
             yield Static(
-                f"Trading is HALTED: {self.reason or 'emergency'}.\n\n"
+                f"Trading is HALTED: {self.reason or 'emergency'}.\n\n{self.rebased()}\n\n"
                 "Resuming allows new entries again. Check the alert log and the positions "
                 "first.",
                 classes="dialog-text",
             )
-            yield Static(_keys("y", "resume trading", "stays HALTED"), classes="dialog-keys")
+            yield Static(_keys("resume trading", "stays HALTED"), classes="dialog-keys")
 
 
 class QuitConfirmScreen(YesNoScreen):
@@ -80,7 +106,7 @@ class QuitConfirmScreen(YesNoScreen):
                 "IB as they are.",
                 classes="dialog-text",
             )
-            yield Static(_keys("y", "quit anyway", "keeps watching"), classes="dialog-keys")
+            yield Static(_keys("quit anyway", "keeps watching"), classes="dialog-keys")
 
 
 class ActOnOneScreen(YesNoScreen):
@@ -96,4 +122,4 @@ class ActOnOneScreen(YesNoScreen):
         with Vertical(id="act-dialog", classes="dialog -warning"):
             yield Static(f" {self.title_text} ", classes="dialog-title")
             yield Static(self.text, classes="dialog-text", id="act-text")
-            yield Static(_keys("y", self.what, "sends nothing"), classes="dialog-keys")
+            yield Static(_keys(self.what, "sends nothing"), classes="dialog-keys")

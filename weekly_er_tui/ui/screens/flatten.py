@@ -41,7 +41,7 @@ class FlattenConfirmScreen(HeldKeys, ModalScreen[bool]):
     """Lists every position to be closed; Y (shift+y) flattens, Esc cancels, Enter does nothing."""
 
     # What the app says when another key is pressed behind this dialog (none acts).
-    HOLD_HINT = "The flatten confirmation is open: Y flattens, Esc cancels"
+    HOLD_HINT = "The flatten confirmation is open: Y (capital) flattens, Esc cancels"
 
     BINDINGS = [
         Binding(CONFIRM_KEY, "confirm", "FLATTEN ALL", id="flatten_confirm", key_display="Y"),
@@ -100,9 +100,9 @@ class FlattenConfirmScreen(HeldKeys, ModalScreen[bool]):
                 Content.assemble(
                     "Press ",
                     (" Y ", "bold reverse"),
-                    " (shift+y) to flatten all.  ",
+                    " (capital Y: shift+y) to flatten all.  ",
                     (" Esc ", "bold reverse"),
-                    " cancels.  Enter does nothing.",
+                    " cancels.  A lower-case y does nothing, nor does Enter.",
                 ),
                 id="flatten-keys",
                 classes="dialog-keys",
