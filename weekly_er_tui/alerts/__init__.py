@@ -4,7 +4,8 @@ and events_log.csv)."""
 
 from weekly_er_tui.alerts.channels import AlertConfigError, DeliveryError, scrub
 from weekly_er_tui.alerts.kinds import KINDS, AlertKind
-from weekly_er_tui.alerts.manager import AlertManager, config_problems
+from weekly_er_tui.alerts.manager import AlertManager
+from weekly_er_tui.alerts.setup import config_problems
 
 __all__ = [
     "KINDS", "AlertConfigError", "AlertKind", "AlertManager", "DeliveryError", "config_problems",

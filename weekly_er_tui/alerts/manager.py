@@ -32,19 +32,12 @@ import logging
 import socket
 import threading
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from weekly_er_tui.alerts.channels import (
-    AlertConfigError,
-    Channel,
-    DeliveryError,
-    SmtpTransport,
-    channels_for,
-    scrub,
-)
+from weekly_er_tui.alerts.channels import Channel, DeliveryError, SmtpTransport, scrub
 from weekly_er_tui.alerts.kinds import (
     KINDS,
     UNKNOWN,
@@ -52,12 +45,12 @@ from weekly_er_tui.alerts.kinds import (
     kind_name,
     kind_of,
     priority_for,
-    unknown_overrides,
 )
+from weekly_er_tui.alerts.log_entry import LogEntry
 from weekly_er_tui.alerts.outbox import Delivery, MailText, Message, Outbox, Outcome
-from weekly_er_tui.alerts.push import NotifyTransport, PushMessage, notify_transports
-from weekly_er_tui.alerts.templates import TemplateError, Templates, build_context
-from weekly_er_tui.clock import ET, Clock
+from weekly_er_tui.alerts.setup import build_channels, recipient_count
+from weekly_er_tui.alerts.templates import build_context
+from weekly_er_tui.clock import Clock
 from weekly_er_tui.config import AlertsConfig
 from weekly_er_tui.journal import Journal
 from weekly_er_tui.model import Alert, AlertRecord, EventType, Severity
@@ -72,35 +65,12 @@ PositionsFn = Callable[[], str]
 
 
 @dataclass(eq=False)
-class _Entry:
-    """One alert in the UI's log, with each channel's delivery status. Repeats folded into it
-    move it to the top of the log, stamped with the latest one's time and title."""
-
-    alert: Alert  # the alert that was sent
-    priority: Severity
-    timestamp: datetime  # the latest occurrence
-    status: dict[str, str] = field(default_factory=dict)
-    folded: int = 0
-    latest: Alert | None = None  # the latest repeat folded into it
-    first: datetime | None = None  # when the first occurrence came
-
-    def record(self) -> AlertRecord:
-        delivered = ", ".join(f"{ch} {st}" for ch, st in self.status.items()) or "log only"
-        if self.folded:
-            since = (self.first or self.timestamp).astimezone(ET).strftime("%H:%M:%S")
-            delivered += (f"; +{self.folded} repeat{'s' if self.folded != 1 else ''} folded "
-                          f"since {since}")
-        title = (self.latest or self.alert).title
-        return AlertRecord(self.timestamp, self.priority, title, delivered)
-
-
-@dataclass(eq=False)
 class _Window:
     """The de-duplication window opened by a sent alert (or by the summary of its repeats)."""
 
     opened: datetime
     priority: Severity
-    entry: _Entry
+    entry: LogEntry
     folded: int = 0
     last: Alert | None = None
     folded_priority: Severity = Severity.INFO
@@ -136,32 +106,26 @@ class AlertManager:
         transport: SmtpTransport | None = None,
     ) -> None:
         self.host = host or socket.gethostname()
-        templates, smtp, notify, problems = _build(config, self.host)
-        transport = transport or smtp
-        if problems or transport is None:
-            raise AlertConfigError(problems)
-        self._templates = templates
-        self._transport = transport
-        self._notify = {t.name: t for t in notify}
-        self._secrets = (*transport.secrets, *(s for t in notify for s in t.secrets))
+        setup = build_channels(config, self.host, transport)
+        self._templates = setup.templates
+        self._notify = setup.notify
+        self._secrets = setup.secrets
         self.config = config
         self.account = account
         self.tag = ""  # set_context(tag="SHADOW"): in front of every alert's title
         self._journal = journal
         self._clock = clock
         self._positions_fn: PositionsFn | None = None
-        self.channels: tuple[Channel, ...] = (
-            *channels_for(config), *(t.channel for t in notify)
-        )
+        self.channels: tuple[Channel, ...] = setup.channels
         self._limits = {ch.name: _RateLimit(ch.rate_limit_per_hour) for ch in self.channels}
-        self._senders = {ch.name: self._sender(ch) for ch in self.channels}
-        self._outbox: Outbox[_Entry] = Outbox(
+        self._senders = {ch.name: setup.sender(ch) for ch in self.channels}
+        self._outbox: Outbox[LogEntry] = Outbox(
             self.channels, self._attempt, bound=config.queue_size,
             initial_delay=config.retry_initial_delay, max_delay=config.retry_max_delay,
         )
         self._window = timedelta(seconds=config.dedupe_window)
         self._seq = itertools.count()
-        self._entries: deque[_Entry] = deque(maxlen=RECORD_LIMIT)
+        self._entries: deque[LogEntry] = deque(maxlen=RECORD_LIMIT)
         self._records: tuple[AlertRecord, ...] | None = ()
         self._windows: dict[str, _Window] = {}
         # Per topic (alerts/kinds.py), the priority of the latest alarm no all-clear answered.
@@ -171,24 +135,6 @@ class AlertManager:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
         self._running = False
-
-    def _sender(self, ch: Channel) -> Callable[[Message], Awaitable[None]]:
-        if ch.kind == "notify":
-            transport = self._notify[ch.name]
-
-            async def push(message: Message) -> None:
-                assert isinstance(message, PushMessage)
-                await transport.send(message)
-
-            return push
-
-        async def mail(message: Message) -> None:
-            assert isinstance(message, MailText)
-            email = self._transport.message(ch.recipients, message.subject, message.text,
-                                            message.priority)
-            await self._transport.send(email, ch.recipients)
-
-        return mail
 
     # --- what the engine and the UI call ---------------------------------------------------
 
@@ -379,7 +325,7 @@ class AlertManager:
         repeated: tuple[int, datetime] | None,
     ) -> None:
         when = alert.timestamp or now
-        entry = _Entry(alert, priority, when, first=when)
+        entry = LogEntry(alert, priority, when, first=when)
         self._windows[alert.key] = _Window(now, priority, entry)
         self._entries.appendleft(entry)
         self._records = None
@@ -387,7 +333,7 @@ class AlertManager:
 
     def _deliver(
         self,
-        entry: _Entry,
+        entry: LogEntry,
         alert: Alert,
         priority: Severity,
         kind: AlertKind,
@@ -433,7 +379,7 @@ class AlertManager:
             )
         self._publish(entry)
 
-    def _enqueue(self, new: Delivery[_Entry]) -> None:
+    def _enqueue(self, new: Delivery[LogEntry]) -> None:
         victim = self._outbox.put(new)
         if victim is None:
             return
@@ -459,7 +405,7 @@ class AlertManager:
 
     # --- sending ---------------------------------------------------------------------------
 
-    async def _attempt(self, d: Delivery[_Entry], retry_in: float) -> Outcome:
+    async def _attempt(self, d: Delivery[LogEntry], retry_in: float) -> Outcome:
         """Try one message once, and say so in the alert log and the events."""
         ch, entry = d.channel, d.entry
         d.attempts += 1
@@ -473,7 +419,7 @@ class AlertManager:
             entry.status[ch.name] = "sent"
             to = f" to {len(ch.recipients)} recipient(s)" if ch.recipients else ""
             self._event(
-                EventType.ALERT_SENT, entry, ch.name, _recipients(ch),
+                EventType.ALERT_SENT, entry, ch.name, recipient_count(ch),
                 f"Alert sent by {ch.name}{to}: [{entry.priority}] {entry.alert.title}",
                 attempts=d.attempts,
             )
@@ -527,7 +473,7 @@ class AlertManager:
 
     # --- records and events ----------------------------------------------------------------
 
-    def _publish(self, entry: _Entry) -> None:
+    def _publish(self, entry: LogEntry) -> None:
         self._records = None
         record = entry.record()
         for fn in list(self._subscribers):
@@ -537,11 +483,11 @@ class AlertManager:
                 log.exception("alert log subscriber %r failed", fn)
 
     def _event_failed(
-        self, entry: _Entry, ch: Channel, error: str, *, attempts: int, will_retry: bool
+        self, entry: LogEntry, ch: Channel, error: str, *, attempts: int, will_retry: bool
     ) -> None:
         then = "; will retry" if will_retry else ""
         self._event(
-            EventType.ALERT_FAILED, entry, ch.name, _recipients(ch),
+            EventType.ALERT_FAILED, entry, ch.name, recipient_count(ch),
             f"Failed to send alert by {ch.name}: [{entry.priority}] {entry.alert.title}: "
             f"{error}{then}",
             error=error, attempts=attempts, will_retry=will_retry,
@@ -550,7 +496,7 @@ class AlertManager:
     def _event(
         self,
         event_type: EventType,
-        entry: _Entry,
+        entry: LogEntry,
         channel: str,
         recipients: int,
         message: str,
@@ -573,42 +519,6 @@ class AlertManager:
         except Exception:
             log.exception("could not journal %s for alert %r", event_type, entry.alert.key)
 
-
     def _scrub(self, text: str) -> str:
         """Without the SMTP password or any apprise URL's token, in any form we know."""
         return scrub(text, self._secrets)
-
-
-def _build(
-    config: AlertsConfig, host: str
-) -> tuple[Templates, SmtpTransport | None, tuple[NotifyTransport, ...], list[str]]:
-    """Templates and transports of a config, and every problem found on the way."""
-    problems = unknown_overrides(config.priorities)
-    templates = Templates()
-    try:
-        templates = Templates.from_config(config)
-    except TemplateError as exc:
-        problems += exc.problems
-    smtp: SmtpTransport | None = None
-    try:
-        smtp = SmtpTransport(config, host=host)
-    except AlertConfigError as exc:
-        problems += exc.problems
-    notify: tuple[NotifyTransport, ...] = ()
-    try:
-        notify = notify_transports(config)
-    except AlertConfigError as exc:
-        problems += exc.problems
-    return templates, smtp, notify, problems
-
-
-def config_problems(config: AlertsConfig) -> list[str]:
-    """Every problem AlertManager would refuse to start with (unknown kinds in priorities,
-    template files, smtp_ca_file, URLs apprise cannot read), each naming its field; [] if none.
-    Nothing is sent. For check-config."""
-    return _build(config, "localhost")[3]
-
-
-def _recipients(ch: Channel) -> int:
-    """For events: the addresses of an SMTP channel; an apprise service is one destination."""
-    return len(ch.recipients) if ch.kind != "notify" else 1
