@@ -336,18 +336,12 @@ def _order_core(order: SimOrder, inst: Instrument) -> Fields:
     ]
 
 
-def open_order(version: int, order: SimOrder, inst: Instrument) -> Fields:
-    f: Fields = [5, order.order_id, *_order_core(order, inst)]
-    f += [
-        order.client_id, order.perm_id, order.outside_rth, False,  # hidden
-        0.0,  # discretionaryAmt
-        "",  # goodAfterTime
-        "",  # sharesAllocation (deprecated)
+def _fa_to_exempt_code(version: int) -> Fields:
+    """The fields from faGroup to exemptCode, laid out alike in an open and a completed order
+    (the decoder reads both with the same steps; faProfile only before version 177)."""
+    return [
         "", "", "",  # faGroup, faMethod, faPercentage
-    ]  # fmt: skip
-    if version < 177:
-        f.append("")  # faProfile
-    f += [
+        *([""] if version < 177 else []),  # faProfile
         "",  # modelCode
         "",  # goodTillDate
         "",  # rule80A
@@ -356,6 +350,17 @@ def open_order(version: int, order: SimOrder, inst: Instrument) -> Fields:
         0,  # shortSaleSlot
         "",  # designatedLocation
         -1,  # exemptCode
+    ]  # fmt: skip
+
+
+def open_order(version: int, order: SimOrder, inst: Instrument) -> Fields:
+    f: Fields = [5, order.order_id, *_order_core(order, inst)]
+    f += [
+        order.client_id, order.perm_id, order.outside_rth, False,  # hidden
+        0.0,  # discretionaryAmt
+        "",  # goodAfterTime
+        "",  # sharesAllocation (deprecated)
+        *_fa_to_exempt_code(version),
         0,  # auctionStrategy
         None, None, None, None, None,  # startingPrice, stockRefPrice, delta, range lo/hi
         0,  # displaySize
@@ -425,19 +430,7 @@ def completed_order(version: int, order: SimOrder, inst: Instrument) -> Fields:
         order.perm_id, order.outside_rth, False,  # hidden
         0.0,  # discretionaryAmt
         "",  # goodAfterTime
-        "", "", "",  # faGroup, faMethod, faPercentage
-    ]  # fmt: skip
-    if version < 177:
-        f.append("")  # faProfile
-    f += [
-        "",  # modelCode
-        "",  # goodTillDate
-        "",  # rule80A
-        None,  # percentOffset
-        "",  # settlingFirm
-        0,  # shortSaleSlot
-        "",  # designatedLocation
-        -1,  # exemptCode
+        *_fa_to_exempt_code(version),
         None, None, None, None, None,  # startingPrice, stockRefPrice, delta, range lo/hi
         0,  # displaySize
         False, False,  # sweepToFill, allOrNone
