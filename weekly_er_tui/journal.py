@@ -401,11 +401,8 @@ class Journal:
         return ev
 
     def _publish(self, ev: Event) -> None:
-        for fn in list(self._subscribers):
-            try:
-                fn(ev)
-            except Exception:  # a broken subscriber must not lose the next one's event
-                log.exception("event subscriber %r failed on %s", fn, ev.event_type)
+        # A broken subscriber must not lose the next one's event.
+        notify(self._subscribers, ev, what=f"{ev.event_type} event", logger=log)
 
     def has_fill(self, exec_id: str) -> bool:
         return exec_id in self._exec_ids

@@ -22,3 +22,11 @@ def notify(listeners: Iterable[Callable[..., Any]], *args: Any, what: str,
             fn(*args)
         except Exception:
             logger.exception("%s listener %r failed", what, fn)
+
+
+def tell(listener: Callable[..., Any] | None, *args: Any, what: str,
+         logger: logging.Logger = log) -> None:
+    """`notify` for one optional listener (an alert sink, an on-change callback): None tells
+    nobody; one that raises is logged, and the caller goes on."""
+    if listener is not None:
+        notify((listener,), *args, what=what, logger=logger)

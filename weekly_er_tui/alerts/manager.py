@@ -53,6 +53,7 @@ from weekly_er_tui.alerts.templates import build_context
 from weekly_er_tui.clock import Clock
 from weekly_er_tui.config import AlertsConfig
 from weekly_er_tui.journal import Journal
+from weekly_er_tui.listeners import notify
 from weekly_er_tui.model import Alert, AlertRecord, EventType, Severity
 
 log = logging.getLogger("weekly_er_tui.alerts")
@@ -475,12 +476,7 @@ class AlertManager:
 
     def _publish(self, entry: LogEntry) -> None:
         self._records = None
-        record = entry.record()
-        for fn in list(self._subscribers):
-            try:
-                fn(record)
-            except Exception:
-                log.exception("alert log subscriber %r failed", fn)
+        notify(self._subscribers, entry.record(), what="alert log", logger=log)
 
     def _event_failed(
         self, entry: LogEntry, ch: Channel, error: str, *, attempts: int, will_retry: bool

@@ -48,6 +48,7 @@ from weekly_er_tui.broker.reconnect import Reconnecting
 from weekly_er_tui.clock import Clock, WallClock
 from weekly_er_tui.config import AppConfig, account_is_live, live_account_refused, port_warning
 from weekly_er_tui.journal import Journal
+from weekly_er_tui.listeners import notify, tell
 from weekly_er_tui.model import (
     Alert,
     ConnectionState,
@@ -471,12 +472,7 @@ class ConnectionMonitor(Reconnecting):
         self._notify()
 
     def _notify(self) -> None:
-        stats = self.stats()
-        for fn in list(self._listeners):
-            try:
-                fn(stats)
-            except Exception:
-                log.exception("connection listener %r failed", fn)
+        notify(self._listeners, self.stats(), what="connection", logger=log)
 
     def _event(self, kind: EventType, severity: Severity, message: str,
                details: dict[str, Any] | None = None) -> None:
@@ -488,10 +484,8 @@ class ConnectionMonitor(Reconnecting):
 
     def _send_alert(self, alert: Alert) -> None:
         if self._alert is not None:
-            try:
-                self._alert(replace(alert, timestamp=self.clock.now()))
-            except Exception:
-                log.exception("alert sink failed for %s", alert.key)
+            tell(self._alert, replace(alert, timestamp=self.clock.now()),
+                 what=f"alert {alert.key}", logger=log)
 
 
 

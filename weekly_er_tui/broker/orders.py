@@ -22,6 +22,7 @@ from ib_async import IB, LimitOrder, MarketOrder, Order, Stock, Trade
 from weekly_er_tui.clock import ET, Clock
 from weekly_er_tui.config import SafetyLimits
 from weekly_er_tui.journal import Journal
+from weekly_er_tui.listeners import tell
 from weekly_er_tui.model import Alert, EventType, Severity, TradingState
 from weekly_er_tui.order_life import IntentStatus
 from weekly_er_tui.risk.gate import (
@@ -558,8 +559,4 @@ class OrderExecutor:
         )
 
     def _send_alert(self, alert: Alert) -> None:
-        if self._alert is not None:
-            try:
-                self._alert(alert)
-            except Exception:
-                log.exception("alert sink failed for %s", alert.key)
+        tell(self._alert, alert, what=f"alert {alert.key}", logger=log)

@@ -30,6 +30,7 @@ from weekly_er_tui.broker.market_data import (
 from weekly_er_tui.broker.pacing import RequestPacer
 from weekly_er_tui.broker.sectors import SectorBook
 from weekly_er_tui.clock import Clock
+from weekly_er_tui.listeners import notify
 from weekly_er_tui.model import PortfolioSnapshot, Position
 from weekly_er_tui.risk.confirm import AccountEvidence
 from weekly_er_tui.risk.rules import UNKNOWN_SECTOR
@@ -131,11 +132,7 @@ class PortfolioTracker:
         self._listeners.append(fn)
 
     def _changed(self) -> None:
-        for fn in list(self._listeners):
-            try:
-                fn()
-            except Exception:
-                log.exception("portfolio listener failed")
+        notify(self._listeners, what="portfolio", logger=log)
 
     def _on_update(self, *args: Any) -> None:
         self._changed()

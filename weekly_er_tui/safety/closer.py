@@ -29,7 +29,7 @@ from weekly_er_tui.broker.closing import CloseRequest
 from weekly_er_tui.broker.orders import FlattenResult, OrderExecutor
 from weekly_er_tui.clock import Clock
 from weekly_er_tui.journal import Journal
-from weekly_er_tui.listeners import notify
+from weekly_er_tui.listeners import tell
 from weekly_er_tui.model import Alert, CloseProgress, EventType, Severity
 from weekly_er_tui.risk.gate import OrderReason
 
@@ -255,15 +255,10 @@ class Closer:
 
     def _publish(self, **changes: Any) -> None:
         self.progress = replace(self.progress, **changes)
-        if self._on_change is not None:
-            notify((self._on_change,), what="closer", logger=log)
+        tell(self._on_change, what="closer", logger=log)
 
     def _send(self, alert: Alert) -> None:
-        if self._alert is not None:
-            try:
-                self._alert(alert)
-            except Exception:
-                log.exception("alert sink failed for %s", alert.key)
+        tell(self._alert, alert, what=f"alert {alert.key}", logger=log)
 
     async def stop(self) -> None:
         """Stop a running close (engine shutdown): its orders stay as they are."""

@@ -30,7 +30,7 @@ from weekly_er_tui.broker.closing import CloseRequest
 from weekly_er_tui.clock import ET, Clock, WallClock
 from weekly_er_tui.config import SafetyLimits
 from weekly_er_tui.journal import Journal
-from weekly_er_tui.listeners import notify
+from weekly_er_tui.listeners import notify, tell
 from weekly_er_tui.model import (
     Alert,
     EventType,
@@ -529,8 +529,4 @@ class PositionSafetyManager:
             log.info("%s: %s", kind.value, message)
 
     def _send(self, alert: Alert) -> None:
-        if self._alert is not None:
-            try:
-                self._alert(alert)
-            except Exception:
-                log.exception("alert sink failed for %s", alert.key)
+        tell(self._alert, alert, what=f"alert {alert.key}", logger=log)

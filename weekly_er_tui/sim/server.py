@@ -23,6 +23,7 @@ from types import TracebackType
 from typing import Any
 
 from weekly_er_tui.clock import Clock
+from weekly_er_tui.listeners import notify
 from weekly_er_tui.sim import messages as msg
 from weekly_er_tui.sim.account import SimAccount
 from weekly_er_tui.sim.account_stream import AccountStream
@@ -294,11 +295,7 @@ class SimulatedGateway:
     def _event(self, kind: str, text: str, client_id: int | None = None) -> None:
         log.info("%s", text)
         ev = GatewayEvent(kind, text, client_id)
-        for cb in list(self._listeners):
-            try:
-                cb(ev)
-            except Exception:
-                log.exception("gateway listener failed")
+        notify(self._listeners, ev, what="gateway", logger=log)
         self._notify()
 
     # faults

@@ -19,7 +19,7 @@ from weekly_er_tui.broker.portfolio import PortfolioTracker
 from weekly_er_tui.clock import Clock
 from weekly_er_tui.config import AppConfig
 from weekly_er_tui.journal import Journal
-from weekly_er_tui.listeners import notify
+from weekly_er_tui.listeners import tell
 from weekly_er_tui.model import (
     Alert,
     EventType,
@@ -255,12 +255,7 @@ class RunnerState:
 
     def _changed(self) -> None:
         self._dirty = False
-        if self._on_change is not None:
-            notify((self._on_change,), what="strategy", logger=log)
+        tell(self._on_change, what="strategy", logger=log)
 
     def _send_alert(self, alert: Alert) -> None:
-        if self._alert is not None:
-            try:
-                self._alert(alert)
-            except Exception:
-                log.exception("alert sink failed for %s", alert.key)
+        tell(self._alert, alert, what=f"alert {alert.key}", logger=log)
