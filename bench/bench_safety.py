@@ -31,8 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ib_async import IB, MarketOrder, Stock
 
-from weekly_er_tui.broker.orders import FillRecorder, OrderExecutor
 from weekly_er_tui.broker.portfolio import PortfolioTracker
+from weekly_er_tui.broker.stack import build_broker_stack
 from weekly_er_tui.clock import ManualClock
 from weekly_er_tui.config import SafetyLimits
 from weekly_er_tui.journal import Journal
@@ -137,22 +137,21 @@ async def _flatten(n: int) -> tuple[float, dict[str, Any]]:
     ib = await _connect(gw, 1)
     journal = Journal(tmp.name, clock)
     store = Store.in_data_dir(tmp.name)
-    tracker = PortfolioTracker(ib, clock)
-    fills = FillRecorder(ib, journal, store, clock)
+    # The engine's own wiring (broker/stack.py), so the bench times the flatten that runs.
+    stack = build_broker_stack(ib, clock, store, journal, LIMITS,
+                               trading_state=lambda: TradingState.HALTED,
+                               market_open=lambda: True)
+    tracker = stack.portfolio
     try:
         await _unthrottled(ib, lambda: tracker.resync(ib))
-        executor = OrderExecutor(
-            ib, tracker, store, journal, clock, LIMITS,
-            trading_state=lambda: TradingState.HALTED, market_open=lambda: True,
-        )
         t0 = time.perf_counter()
-        result = await executor.flatten("EMERGENCY")
+        result = await stack.executor.flatten("EMERGENCY")
         seconds = time.perf_counter() - t0
         if not result.flat or len(result.closed) != n or gw.account.positions:
             raise RuntimeError(f"the flatten did not flatten: {result.to_dict()}")
         return seconds, result.to_dict()
     finally:
-        fills.close()
+        stack.close()
         tracker.detach()
         ib.disconnect()
         journal.close()
