@@ -31,6 +31,7 @@ from weekly_er_tui.model import (
     Violation,
     WorkingOrder,
 )
+from weekly_er_tui.risk import rules
 from weekly_er_tui.ui import figures
 
 DEMO_NOW = datetime(2026, 11, 23, 10, 30, tzinfo=ET)
@@ -147,7 +148,7 @@ def safety_report(
     crit, high, med = Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM
     uses = [
         LimitUse(
-            figures.MAX_DAILY_LOSS,
+            rules.MAX_DAILY_LOSS,
             "day",
             loss,
             limits.max_daily_loss,
@@ -155,7 +156,7 @@ def safety_report(
             crit,
         ),
         LimitUse(
-            figures.EMERGENCY_STOP_LOSS,
+            rules.EMERGENCY_STOP_LOSS,
             "session",
             dd,
             limits.emergency_stop_loss,
@@ -163,7 +164,7 @@ def safety_report(
             crit,
         ),
         LimitUse(
-            figures.MAX_POSITIONS,
+            rules.MAX_POSITIONS,
             "open",
             float(count),
             float(limits.max_positions),
@@ -171,7 +172,7 @@ def safety_report(
             high,
         ),
         LimitUse(
-            figures.MIN_CASH_RESERVE,
+            rules.MIN_CASH_RESERVE,
             "cash",
             portfolio.total_cash,
             limits.min_cash_reserve,
@@ -180,10 +181,10 @@ def safety_report(
         ),
     ]
     lim = limits.max_position_concentration
-    rule = figures.MAX_POSITION_CONCENTRATION
+    rule = rules.MAX_POSITION_CONCENTRATION
     uses += [LimitUse(rule, s, w, lim, w / lim, med) for s, w in stock]
     lim = limits.max_sector_concentration
-    rule = figures.MAX_SECTOR_CONCENTRATION
+    rule = rules.MAX_SECTOR_CONCENTRATION
     uses += [LimitUse(rule, s, w, lim, w / lim, med) for s, w in sector]
     return SafetyReport(
         timestamp=portfolio.timestamp,
@@ -307,7 +308,7 @@ def halted_after_emergency() -> EngineState:
         realized_pnl=-8_699.1,
     )
     violation = Violation(
-        figures.MAX_DAILY_LOSS,
+        rules.MAX_DAILY_LOSS,
         Severity.CRITICAL,
         11_850.0,
         DEMO_LIMITS.max_daily_loss,
@@ -428,7 +429,7 @@ def sector_over_limit() -> EngineState:
     tech_w = tech / portfolio.net_liquidation
     violations = (
         Violation(
-            figures.MAX_SECTOR_CONCENTRATION,
+            rules.MAX_SECTOR_CONCENTRATION,
             Severity.MEDIUM,
             tech_w,
             DEMO_LIMITS.max_sector_concentration,
@@ -437,7 +438,7 @@ def sector_over_limit() -> EngineState:
             ("NVDA", "AAPL", "MSFT", "AMD"),
         ),
         Violation(
-            figures.MAX_POSITION_CONCENTRATION,
+            rules.MAX_POSITION_CONCENTRATION,
             Severity.MEDIUM,
             weights["NVDA"],
             DEMO_LIMITS.max_position_concentration,

@@ -15,6 +15,7 @@ from tests.ui.hand_states import (
     sector_over_limit,
 )
 from weekly_er_tui.model import ConnectionState, Severity, TradingState, Violation
+from weekly_er_tui.risk import rules
 from weekly_er_tui.ui import figures
 from weekly_er_tui.ui import formatting as fmt
 from weekly_er_tui.ui.figures import Level
@@ -160,7 +161,7 @@ def test_drawdown_is_never_negative_when_the_account_is_up() -> None:
     assert state.safety is not None
     uses = tuple(
         replace(u, value=(244_011 - 245_251) / 244_011, use=0.0)
-        if u.rule == figures.EMERGENCY_STOP_LOSS else u
+        if u.rule == rules.EMERGENCY_STOP_LOSS else u
         for u in state.safety.uses
     )
     state = replace(state, safety=replace(state.safety, uses=uses))

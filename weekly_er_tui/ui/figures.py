@@ -15,14 +15,15 @@ from enum import StrEnum
 from weekly_er_tui.config import SafetyLimits
 from weekly_er_tui.model import EngineState, LimitUse, PortfolioSnapshot
 
-# Rule names as the risk rules report them in SafetyReport.uses (the config keys); re-exported
-# for demo_states.
-from weekly_er_tui.risk.rules import EMERGENCY_STOP_LOSS as EMERGENCY_STOP_LOSS
-from weekly_er_tui.risk.rules import MAX_DAILY_LOSS as MAX_DAILY_LOSS
-from weekly_er_tui.risk.rules import MAX_POSITION_CONCENTRATION as MAX_POSITION_CONCENTRATION
-from weekly_er_tui.risk.rules import MAX_POSITIONS as MAX_POSITIONS
-from weekly_er_tui.risk.rules import MAX_SECTOR_CONCENTRATION as MAX_SECTOR_CONCENTRATION
-from weekly_er_tui.risk.rules import MIN_CASH_RESERVE as MIN_CASH_RESERVE
+# Rule names as the risk rules report them in SafetyReport.uses (the config keys).
+from weekly_er_tui.risk.rules import (
+    EMERGENCY_STOP_LOSS,
+    MAX_DAILY_LOSS,
+    MAX_POSITION_CONCENTRATION,
+    MAX_POSITIONS,
+    MAX_SECTOR_CONCENTRATION,
+    MIN_CASH_RESERVE,
+)
 
 # From this share of a limit on, a gauge turns to a warning: the trader should see it coming.
 NEAR_USE = 0.8
