@@ -305,7 +305,8 @@ class PlanStatus(StrEnum):
     CLOSING = "CLOSING"
     CLOSED = "CLOSED"
     SKIPPED = "SKIPPED"
-    REJECTED = "REJECTED"
+    REJECTED = "REJECTED"  # IB refused the order (its reason in the note)
+    DENIED = "DENIED"  # our own pre-trade gate refused it: nothing was sent
     FAILED = "FAILED"
 
 

@@ -64,7 +64,7 @@ async def test_an_entry_that_takes_a_sector_over_its_limit_is_refused(
     assert saved["MSFT"][1:] == ("Technology", date(2026, 11, 16))
     assert engine.portfolio.known_sector("MSFT") == "Technology"
     await rig.step_to_entry(ENTRY)
-    await rig.until(lambda: rig.entry("MSFT").status is PlanStatus.REJECTED)
+    await rig.until(lambda: rig.entry("MSFT").status is PlanStatus.DENIED)
     note = rig.entry("MSFT").note
     assert "sector Technology weight after fill 3" in note
     assert "over max_sector_concentration 30%" in note
@@ -81,7 +81,7 @@ async def test_a_symbol_whose_sector_cannot_be_found_is_refused_unless_overridde
     engine = await rig.start_engine()
     await rig.step_to_entry(ENTRY)
     if override is None:
-        await rig.until(lambda: rig.entry("ZZZ").status is PlanStatus.REJECTED)
+        await rig.until(lambda: rig.entry("ZZZ").status is PlanStatus.DENIED)
         note = rig.entry("ZZZ").note
         assert "sector of ZZZ is not known" in note and "sector_overrides" in note
         assert "industry" in engine.portfolio.sectors.why_unknown["ZZZ"]

@@ -400,7 +400,7 @@ async def test_resumed_within_the_session_the_entry_goes_late_with_a_note(
     await h.stop()
 
 
-async def test_a_gate_refusal_is_rejected_with_the_reason(
+async def test_a_gate_refusal_is_denied_with_the_reason_not_rejected_as_ib_would(
     tmp_path: Path, cal: MarketCalendar
 ) -> None:
     h = make(tmp_path, cal, et(2026, 11, 15, 12))
@@ -408,7 +408,7 @@ async def test_a_gate_refusal_is_rejected_with_the_reason(
     h.start()
     await run_until(h, et(2026, 11, 16, 12))
     e = h.entry(AAPL)
-    assert e.status is PlanStatus.REJECTED
+    assert e.status is PlanStatus.DENIED
     assert "refused by the pre-trade gate: AAPL is on restricted_symbols" in e.note
     await h.stop()
 

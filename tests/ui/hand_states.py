@@ -66,7 +66,7 @@ _PLAN: tuple[tuple[str, str, str, str, int, PlanStatus, str], ...] = (
     ("XOM", "2026-11-25", "BMO", "BUY", 90, PlanStatus.ENTERED, ""),
     ("DE", "2026-11-25", "BMO", "BUY", 20, PlanStatus.PLANNED, "enters Tue 10:00"),
     ("ADSK", "2026-11-24", "AMC", "BUY", 35, PlanStatus.SKIPPED, "Technology near its limit"),
-    ("CRM", "2026-11-25", "AMC", "BUY", 30, PlanStatus.REJECTED, "max_position_value"),
+    ("CRM", "2026-11-25", "AMC", "BUY", 30, PlanStatus.DENIED, "max_position_value"),
 )
 
 _NET_LIQUIDATION = 250_000.0

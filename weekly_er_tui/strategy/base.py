@@ -27,12 +27,12 @@ What the runner guarantees, whatever the strategy does:
 - `plan(ctx)` is called when the week starts, when the calendar file changes and after a restart;
   the runner shows the result in the UI and writes it to events_log.csv, then keeps each entry's
   `status` up to date (PLANNED -> ENTERING -> ENTERED -> CLOSING -> CLOSED, or SKIPPED,
-  REJECTED, FAILED) and hands the current plan back in `ctx.plan`.
+  REJECTED, DENIED, FAILED) and hands the current plan back in `ctx.plan`.
 - Every `OrderIntentProposal` from `on_time` goes through the pre-trade gate
-  (`risk/gate.py`) before anything is sent; a rejection is journaled, alerted and shown as
-  REJECTED. A proposal whose `order_ref` was already recorded is never sent again, so `on_time` may
-  propose the same entry on every tick until it is filled: give each order a deterministic
-  `order_ref` (see `plan.entry_order_ref`).
+  (`risk/gate.py`) before anything is sent; a refusal is journaled, alerted and shown as
+  DENIED (REJECTED is IB's own refusal). A proposal whose `order_ref` was already recorded
+  is never sent again, so `on_time` may propose the same entry on every tick until it is
+  filled: give each order a deterministic `order_ref` (see `plan.entry_order_ref`).
 - New entries are sent only while trading is ACTIVE (not PAUSED, REDUCING or HALTED) and never
   after the week's Friday close has started.
 - The Friday close and its emergency backup belong to the runner, not to the strategy: at

@@ -11,7 +11,7 @@ from weekly_er_tui.store import OrderIntentRecord
 
 RANK = {PlanStatus.PLANNED: 0, PlanStatus.ENTERING: 1, PlanStatus.ENTERED: 2,
         PlanStatus.CLOSING: 3}
-FINAL = 4  # CLOSED, SKIPPED, REJECTED, FAILED: an entry that got there stays there
+FINAL = 4  # CLOSED, SKIPPED, REJECTED, DENIED, FAILED: an entry that got there stays there
 
 
 def positions_text(positions: dict[str, float]) -> str:
@@ -43,8 +43,8 @@ class EntryBook:
         quantity: int | None = None, force: bool = False,
     ) -> bool:
         """Move an entry forward (never back: PLANNED, ENTERING, ENTERED, CLOSING, then one of
-        CLOSED, SKIPPED, REJECTED, FAILED, where it stays). `note` adds to the strategy's note.
-        True when the entry changed."""
+        CLOSED, SKIPPED, REJECTED, DENIED, FAILED, where it stays). `note` adds to the
+        strategy's note. True when the entry changed."""
         e = self.entries.get(key)
         if e is None:
             return False

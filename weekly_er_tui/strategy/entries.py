@@ -9,9 +9,10 @@
   no price, it waits: re-checked every `RETRY_SECONDS` of the Clock and at once when the link
   returns. Resumed in time, the entry goes late (sized at the then-current price) and its note
   says so; at the deadline it is SKIPPED with the reason it waited for.
-- A refusal by the pre-trade gate makes the entry REJECTED, with the gate's reason as the note
-  (the executor journals and alerts it). An intent recorded but never sent (the link dropped at
-  that moment) makes it FAILED: recorded orders are never re-sent automatically.
+- A refusal by the pre-trade gate makes the entry DENIED (REJECTED is IB's refusal), with the
+  gate's reason as the note (the executor journals and alerts it). An intent recorded but
+  never sent (the link dropped at that moment) makes it FAILED: recorded orders are never
+  re-sent automatically.
 - Restart in the middle of the week: entries with a recorded intent keep the intent's status
   (ENTERING, ENTERED, CLOSED, ...). An entry whose time passed with no recorded intent is still
   sent if it is before its deadline (same session, before the Friday close), since the position
@@ -271,7 +272,7 @@ class EntryRunner(RunnerState):
             self._sync(key)
         elif result.decision is not None and not result.decision.accepted:
             # The executor journaled the refusal and alerted it.
-            self._update(key, PlanStatus.REJECTED,
+            self._update(key, PlanStatus.DENIED,
                          f"refused by the pre-trade gate: {result.message}")
         elif self.store.intent(key) is not None:
             self._sync(key)

@@ -242,7 +242,8 @@ class RunnerState:
             if self._journaled.get(key) == e:
                 continue
             self._journaled[key] = e
-            severity = (Severity.HIGH if e.status in (PlanStatus.FAILED, PlanStatus.REJECTED)
+            severity = (Severity.HIGH if e.status in (PlanStatus.FAILED, PlanStatus.REJECTED,
+                                                      PlanStatus.DENIED)
                         else Severity.INFO)
             details = plan_event_details(e)
             if self._week_of is not None:

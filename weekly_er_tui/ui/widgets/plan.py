@@ -50,7 +50,7 @@ def entry_cell(entry: PlanEntry) -> Cell:
         return ("entered", "success")
     if status is PlanStatus.SKIPPED:
         return ("skipped", "dim")
-    return (status.value, "error")  # REJECTED, FAILED
+    return (status.value, "error")  # REJECTED (by IB), DENIED (by our gate), FAILED
 
 
 def exit_cell(entry: PlanEntry) -> Cell:
