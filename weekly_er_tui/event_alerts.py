@@ -1,6 +1,9 @@
 """The journaled events a trader must hear, as alerts: an order of ours filled (entry or exit,
-with its average fill price), the Friday close's "flat" at the bell, an emergency close's FLAT,
-and IB's data farms going down and coming back.
+with its average fill price) or ended (cancelled, rejected) after a part of it filled (what
+filled, of how many: a partial entry or exit changes what the account holds as much as a whole
+one), the Friday close's "flat" at the bell, an emergency close's FLAT, and IB's data farms
+going down and coming back. One alert per order (keyed by its orderRef): two exits of one
+symbol are two alerts, never one folded into the other.
 
 It listens to the journal's events (every fact is journaled first, then published), so the
 parts that journal them need not know who is told. The other verdicts already alert where they
@@ -23,7 +26,7 @@ from weekly_er_tui.broker.connectivity import FARM_BROKEN, FARM_OK
 from weekly_er_tui.journal import Event
 from weekly_er_tui.model import Alert, EventType, Severity
 from weekly_er_tui.risk.gate import FLATTENING_REASONS
-from weekly_er_tui.store import Store
+from weekly_er_tui.store import OrderIntentRecord, Store
 
 log = logging.getLogger("weekly_er_tui.event_alerts")
 
@@ -33,6 +36,8 @@ _WHY: dict[str, str] = {
     "FRIDAY_CLOSE": "Friday close", "EMERGENCY": "emergency close",
     "DAILY_LOSS": "daily-loss reduction", "EXIT": "strategy exit", "MANUAL": "closed by hand",
 }
+_ENDS = (EventType.ORDER_CANCELLED, EventType.ORDER_REJECTED)
+_ENDED = ("CANCELLED", "REJECTED")  # the OrderWatcher's ends (a "Cancel asked" has no status)
 _RESTORED = {1101: 1100, 1102: 1100}  # IB's "connectivity restored" codes, and what they end
 
 
@@ -50,6 +55,8 @@ class EventAlerts:
         try:
             if ev.event_type is EventType.ORDER_FILLED:
                 self._filled(ev)
+            elif ev.event_type in _ENDS and ev.details.get("status") in _ENDED:
+                self._ended(ev)
             elif ev.event_type is EventType.FRIDAY_CLOSE:
                 self._friday_close(ev)
             elif ev.event_type is EventType.EMERGENCY_CLOSE:
@@ -62,30 +69,47 @@ class EventAlerts:
     # -- fills -------------------------------------------------------------------------------
     def _filled(self, ev: Event) -> None:
         ref = str(ev.details.get("order_ref") or "")
-        if not ref or ref in self._told:
-            return
-        intent = self.store.intent(ref)
+        intent = self.store.intent(ref) if ref and ref not in self._told else None
         if intent is None or intent.filled + 1e-9 < intent.quantity:
-            return  # the trader's own fill, or an order not yet complete
+            return  # the trader's own fill, or an order not yet complete (its end tells)
+        self._tell(ref, intent, ev, "")
+
+    def _ended(self, ev: Event) -> None:
+        """An order of ours cancelled or rejected after a part of it filled: what filled is
+        what the trader holds (or no longer holds) now, so it is said, not only "cancelled"."""
+        ref = str(ev.details.get("order_ref") or "")
+        intent = self.store.intent(ref) if ref and ref not in self._told else None
+        if intent is not None:
+            ended = "cancelled" if ev.details.get("status") == "CANCELLED" else "rejected by IB"
+            self._tell(ref, intent, ev, f"the rest {ended}")
+
+    def _tell(self, ref: str, intent: OrderIntentRecord, ev: Event, rest: str) -> None:
+        """The alert of one order's fills: the whole order, or (`rest`: how the remainder
+        ended) the part that filled. Keyed by orderRef: two orders are two alerts."""
         fills = [x for x in self.store.executions(ref) if x.symbol == intent.symbol]
         shares = sum(abs(x.signed_qty) for x in fills)
         if shares <= 0:
-            return
+            return  # nothing filled: the order's end is journaled, and alerted if IB refused it
         self._told.add(ref)
         average = sum(abs(x.signed_qty) * x.price for x in fills) / shares
         verb = "bought" if intent.side == "BUY" else "sold"
-        done = f"{verb} {shares:g} @ {average:.2f}"
+        of = f" of {intent.quantity:g}" if rest else ""
+        what = f"{shares:g}{of} @ {average:.2f}" + (f", {rest}" if rest else "")
+        done = f"{verb} {what}"
+        in_part = " in part" if rest else ""
         facts: dict[str, Any] = {
-            "side": intent.side, "shares": shares, "average_price": f"{average:.2f}",
-            "fills": len(fills), "orderRef": ref, "reason": intent.reason,
+            "side": intent.side, "shares": shares, "ordered": intent.quantity,
+            "average_price": f"{average:.2f}", "fills": len(fills), "orderRef": ref,
+            "reason": intent.reason,
         }
         if intent.reason == "ENTRY":
             short = " short" if intent.side == "SELL" else ""
             self._alert(Alert(
-                key=f"position_entry:{intent.symbol}", priority=Severity.MEDIUM, kind="trading",
-                title=f"Entered {intent.symbol}: {verb}{short} {shares:g} @ {average:.2f}",
-                body=f"The strategy's entry order for {intent.symbol} filled: {done} "
-                     f"({len(fills)} fill(s)).",
+                key=f"position_entry:{intent.symbol}:{ref}", priority=Severity.MEDIUM,
+                kind="trading",
+                title=f"Entered {intent.symbol}{in_part}: {verb}{short} {what}",
+                body=f"The strategy's entry order for {intent.symbol} "
+                     f"{'ended' if rest else 'filled'}: {done} ({len(fills)} fill(s)).",
                 facts=facts, timestamp=ev.timestamp,
             ))
             return
@@ -97,10 +121,14 @@ class EventAlerts:
         if whole:
             self._closing[intent.reason].append(f"{intent.symbol}: {done}")
         self._alert(Alert(
-            key=f"position_exit:{intent.symbol}",
+            key=f"position_exit:{intent.symbol}:{ref}",
             priority=Severity.LOW if whole else Severity.MEDIUM, kind="trading",
-            title=f"Closed {intent.symbol}: {done} ({why})",
-            body=f"A closing order for {intent.symbol} filled: {done} ({why}).",
+            title=f"Closed {intent.symbol}{in_part}: {done} ({why})",
+            body=f"A closing order for {intent.symbol} {'ended' if rest else 'filled'}: "
+                 f"{done} ({why})."
+                 + (f" The {intent.quantity - shares:g} shares it did not "
+                    f"{'sell' if intent.side == 'SELL' else 'buy back'} are still held."
+                    if rest else ""),
             facts=facts, timestamp=ev.timestamp,
         ))
 

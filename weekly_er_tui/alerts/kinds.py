@@ -146,14 +146,15 @@ KINDS: dict[str, AlertKind] = {
         ),
         AlertKind(
             "position_entry", "trading", MEDIUM,
-            "an entry order of the strategy filled (with its fill price)",
+            "an entry order of the strategy filled (with its fill price), or ended after a "
+            "part filled (what filled, of how many)",
             "Tracking the position until the Friday close.",
             "No action needed.",
         ),
         AlertKind(
             "position_exit", "trading", MEDIUM,
-            "a closing order filled, with its fill price (LOW inside a whole close: its verdict "
-            "lists the fills)",
+            "a closing order filled, with its fill price, or ended after a part filled (one "
+            "alert per order; LOW inside a whole close: its verdict lists the fills)",
             "Recorded in logs/trade_journal.csv.",
             "No action needed.",
         ),

@@ -224,6 +224,9 @@ class OrderWatcher:
         severity = Severity.CRITICAL if read_only or precautions else (
             Severity.HIGH if rejected else Severity.INFO)
         what = f"{intent.side} {intent.quantity:g} {intent.symbol}"
+        filled = float(t.orderStatus.filled or 0)
+        if filled > 0:  # what filled is what the account holds now: said, not only the end
+            what += f" ({filled:g} filled @ {t.orderStatus.avgFillPrice:.2f})"
         if precautions:
             message = (f"{what} REJECTED by TWS's precautionary settings (error {code}): "
                        f"{why} {PRECAUTIONS_FIX}")
