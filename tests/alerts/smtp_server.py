@@ -95,7 +95,8 @@ def free_port() -> int:
 
 class LocalSmtpServer:
     """aiosmtpd on 127.0.0.1. `starttls` offers (and with `require_starttls` demands) STARTTLS;
-    `implicit_tls` wraps the listening socket (port-465 style)."""
+    `implicit_tls` wraps the listening socket (port-465 style); `offer_auth=False` offers no
+    login on a plain link."""
 
     def __init__(
         self,
@@ -105,6 +106,7 @@ class LocalSmtpServer:
         implicit_tls: ssl.SSLContext | None = None,
         authenticator: Authenticator | None = None,
         auth_required: bool = False,
+        offer_auth: bool = True,
     ) -> None:
         self.handler = Collector()
         self.starttls = starttls
@@ -112,6 +114,8 @@ class LocalSmtpServer:
         self.implicit_tls = implicit_tls
         self.authenticator = authenticator
         self.auth_required = auth_required
+        # False: no AUTH in the EHLO answer (a relay that takes mail without a login).
+        self.offer_auth = offer_auth
         self.port = 0
         self._server: asyncio.AbstractServer | None = None
         self._sessions: list[SMTP] = []
@@ -128,7 +132,9 @@ class LocalSmtpServer:
             require_starttls=self.require_starttls,
             authenticator=self.authenticator,
             auth_required=self.auth_required,
-            auth_require_tls=self.starttls is not None or self.implicit_tls is not None,
+            # AUTH only over TLS: on a plain link that is no AUTH offered at all.
+            auth_require_tls=(self.starttls is not None or self.implicit_tls is not None
+                              or not self.offer_auth),
             enable_SMTPUTF8=True,
             loop=asyncio.get_running_loop(),
         )

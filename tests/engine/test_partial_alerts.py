@@ -18,8 +18,8 @@ import pytest
 from tests.alerts.conftest import alerts_config
 from tests.alerts.smtp_server import LocalSmtpServer
 from tests.conftest import IbLogGuard
-from tests.engine.test_alerts_heard import mail
 from tests.engine.rig import CLIENT_ID, Rig, close_rig, et, open_rig
+from tests.engine.test_alerts_heard import mail
 from weekly_er_tui.clock import ManualClock
 from weekly_er_tui.model import AlertRecord, EventType, Severity
 from weekly_er_tui.sim import SimExecution

@@ -23,6 +23,7 @@ from typing import Literal, TypeVar
 import aiosmtplib
 
 from weekly_er_tui.config import MASK, AlertsConfig
+from weekly_er_tui.config.loading import PASSWORD_ENV
 from weekly_er_tui.model import Severity
 
 _E = TypeVar("_E", bound=BaseException)
@@ -110,6 +111,7 @@ class Channel:
     min_priority: Severity
     rate_limit_per_hour: int
     rate_limit_setting: str
+    min_priority_setting: str = ""  # the config key of min_priority
 
 
 def channels_for(config: AlertsConfig) -> tuple[Channel, ...]:
@@ -120,11 +122,26 @@ def channels_for(config: AlertsConfig) -> tuple[Channel, ...]:
     if config.recipients:
         out.append(Channel("email", "email", tuple(config.recipients),
                            config.email_min_priority, config.email_rate_limit_per_hour,
-                           "alerts.email_rate_limit_per_hour"))
+                           "alerts.email_rate_limit_per_hour", "alerts.email_min_priority"))
     if config.sms_recipients:
         out.append(Channel("sms", "sms", tuple(config.sms_recipients), config.sms_min_priority,
-                           config.sms_rate_limit_per_hour, "alerts.sms_rate_limit_per_hour"))
+                           config.sms_rate_limit_per_hour, "alerts.sms_rate_limit_per_hour",
+                           "alerts.sms_min_priority"))
     return tuple(out)
+
+
+def unsent_reason(config: AlertsConfig, channels: Sequence[Channel], priority: Severity
+                  ) -> str:
+    """Why an alert of `priority` reaches no channel, naming the settings that decide it:
+    "MEDIUM is below alerts.email_min_priority=HIGH", "no channel is on (...)"."""
+    if not channels:
+        off = disabled_reason(config, "email") or "no channel"
+        if config.email_enabled and not config.sms_recipients:
+            off = "alerts.recipients and alerts.sms_recipients are empty"
+        return f"no channel is on ({off}{'' if config.notify else ', no alerts.notify'})"
+    below = " and ".join(f"{ch.min_priority_setting or ch.name}={ch.min_priority.value}"
+                         for ch in channels)
+    return f"{priority.value} is below {below}"
 
 
 def disabled_reason(config: AlertsConfig, name: ChannelName) -> str | None:
@@ -206,7 +223,17 @@ class SmtpTransport:
             # `from None`: the library's exception (and its text) must not travel on as a cause.
             raise self._explain(exc) from None
 
+    def _no_login_hint(self) -> str:
+        """A server that wants a login the config does not give: which keys give it."""
+        if self.config.email_user:
+            return (f"the server requires a login and alerts.email_user is set without a "
+                    f"password: set alerts.email_password (or the {PASSWORD_ENV} environment "
+                    f"variable)")
+        return ("the server requires a login and none is configured: set alerts.email_user "
+                f"and alerts.email_password (or the {PASSWORD_ENV} environment variable)")
+
     def _explain(self, exc: BaseException) -> DeliveryError:
+        login = bool(self.config.email_user and self._password)
         where = f"{self.config.smtp_server}:{self.config.smtp_port}"
         detail = self.scrub(_describe(exc))
         cert = _find(exc, ssl.SSLCertVerificationError)
@@ -231,11 +258,23 @@ class SmtpTransport:
         if isinstance(exc, aiosmtplib.SMTPResponseException):
             if 400 <= exc.code < 500:
                 return DeliveryError(f"{where} asked to try later: {detail}", transient=True)
-            hint = f". {CREDENTIALS_HINT}" if exc.code in (530, 534, 535, 538) else ""
+            hint = ""
+            if exc.code in (530, 534, 535, 538):
+                hint = f". {CREDENTIALS_HINT if login else self._no_login_hint()}"
             return DeliveryError(f"{where} refused the message: {detail}{hint}", transient=False)
-        if isinstance(exc, aiosmtplib.SMTPNotSupported) or (
-            type(exc) is aiosmtplib.SMTPException and "not supported" in str(exc)
-        ):
+        not_supported = isinstance(exc, aiosmtplib.SMTPNotSupported) or (
+            type(exc) is aiosmtplib.SMTPException and "not supported" in str(exc))
+        if not_supported and login and "AUTH" in str(exc):
+            # A relay that takes mail without a login (a local one, typically): the login is
+            # what is wrong, not the port.
+            return DeliveryError(
+                f"{where} offers no login (no AUTH), but alerts.email_user is set: remove "
+                f"alerts.email_user and alerts.email_password (and {PASSWORD_ENV}) if this "
+                f"server takes mail without one (if it needs one, use its submission port: "
+                f"587 with STARTTLS, 465 with TLS)",
+                transient=False,
+            )
+        if not_supported:
             return DeliveryError(
                 f"{where} does not support what alerts.smtp_security "
                 f"({self.config.smtp_security!r}) needs: {detail}; use port 465 for implicit "

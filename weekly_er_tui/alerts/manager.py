@@ -37,7 +37,13 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from weekly_er_tui.alerts.channels import Channel, DeliveryError, SmtpTransport, scrub
+from weekly_er_tui.alerts.channels import (
+    Channel,
+    DeliveryError,
+    SmtpTransport,
+    scrub,
+    unsent_reason,
+)
 from weekly_er_tui.alerts.kinds import (
     KINDS,
     UNKNOWN,
@@ -375,7 +381,8 @@ class AlertManager:
                                        for ch in self.channels):
             self._event(
                 EventType.ALERT_SENT, entry, "log", 0,
-                f"Alert logged (no email or SMS at this priority): [{priority}] {alert.title}",
+                f"Alert logged, not sent: {unsent_reason(self.config, self.channels, priority)}"
+                f": [{priority}] {alert.title}",
                 repeated=repeated[0] if repeated else 0,
             )
         self._publish(entry)

@@ -277,7 +277,7 @@ class NotifyTransport:
         default_rate = SMS_RATE_LIMIT if self.is_sms else PUSH_RATE_LIMIT
         self.channel = Channel(
             name, "notify", (), entry.min_priority, entry.rate_limit_per_hour or default_rate,
-            f"alerts.notify[{index}].rate_limit_per_hour",
+            f"alerts.notify[{index}].rate_limit_per_hour", f"alerts.notify[{index}].min_priority",
         )
         self._apprise = apprise.Apprise(asset=_asset())
         self._apprise.add(instance)
