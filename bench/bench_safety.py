@@ -52,7 +52,7 @@ IB_RATE = 45  # ib_async's client throttle: requests per second
 CHECK_TARGET_MS = 5.0
 # No rule breached on purpose: a check that acted would be timing the action, not the check.
 LIMITS = SafetyLimits(max_position_value=1e9, max_portfolio_value=1e10, max_daily_loss=1e9,
-                      max_positions=100_000, min_cash_reserve=0, emergency_stop_loss=0.9)
+                      max_positions=10_000, min_cash_reserve=0, emergency_stop_loss=0.9)
 
 
 def _scenario_data(n: int) -> dict[str, Any]:
