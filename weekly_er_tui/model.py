@@ -377,6 +377,7 @@ class CloseProgress:
 
     running: bool = False
     scope: str = ""  # "the whole account", "AAPL, XOM", "the strategy's positions"
+    targets: tuple[str, ...] = ()  # the positions it closes (a Friday close: the strategy's)
     why: tuple[str, ...] = ()  # every request merged into this close
     phase: str = ""  # closing, done, failed
     closed: tuple[str, ...] = ()

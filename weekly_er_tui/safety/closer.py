@@ -123,7 +123,8 @@ class Closer:
         if self.running:
             self._grew = True
             self._resend |= request.resend
-            self._publish(why=tuple(self._scope.whys), scope=self._scope.describe())
+            self._publish(why=tuple(self._scope.whys), scope=self._scope.describe(),
+                          targets=self._targets(self._scope))
             self.journal.event(
                 EventType.EMERGENCY_CLOSE, Severity.HIGH,
                 f"Close request joins the close running ({request.why}): now closing "
@@ -140,8 +141,8 @@ class Closer:
         assert scope is not None
         started = self.clock.now()
         self._publish(running=True, scope=scope.describe(), why=tuple(scope.whys),
-                      phase="closing", started_at=started, finished_at=None, verdict="",
-                      closed=(), remaining=())
+                      targets=self._targets(scope), phase="closing", started_at=started,
+                      finished_at=None, verdict="", closed=(), remaining=())
         if scope.account:
             n = len(self.executor.open_positions())
             self.journal.event(
@@ -204,6 +205,14 @@ class Closer:
             scope.reason, sorted(scope.whole) if scope.whole else None, owned=owned,
             cancel_first=scope.cancel_first and cancel, why=why,
         )
+
+    def _targets(self, scope: _Scope) -> tuple[str, ...]:
+        """The open positions the close is for: what the screen counts (a Friday close closes
+        the strategy's, not the trader's own in the same account)."""
+        held = self.executor.open_positions()
+        if scope.account:
+            return tuple(sorted(held))
+        return tuple(sorted((scope.whole | set(scope.book())) & set(held)))
 
     async def _cancel_orders_that_close_nothing(self) -> None:
         positions = self.executor.open_positions()

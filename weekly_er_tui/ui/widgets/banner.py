@@ -38,10 +38,7 @@ def banner_lines(state: EngineState) -> tuple[BannerLine, ...]:
             BannerLine("danger", "FLATTEN QUEUED", "runs on reconnect; every position will close")
         )
     if state.flatten_in_progress:
-        count = len(state.portfolio.open_positions) if state.portfolio else 0
-        danger.append(
-            BannerLine("danger", "FLATTEN IN PROGRESS", f"closing {count} open positions")
-        )
+        danger.append(_closing_line(state))
     if state.trading_state is TradingState.HALTED:
         danger.append(
             BannerLine(
@@ -110,6 +107,22 @@ def banner_lines(state: EngineState) -> tuple[BannerLine, ...]:
             BannerLine(lines[MAX_LINES - 1].level, "…", f"and {more} more: see the alert log"),
         ]
     return tuple(lines)
+
+
+def _closing_line(state: EngineState) -> BannerLine:
+    """What the closer is closing, counted from its own targets: a Friday close closes the
+    strategy's positions, not the trader's own beside them."""
+    closing = state.closing
+    if not closing.running or closing.scope in ("", "the whole account"):
+        count = (len(closing.targets) if closing.running and closing.targets
+                 else len(state.portfolio.open_positions) if state.portfolio else 0)
+        return BannerLine("danger", "FLATTEN IN PROGRESS", f"closing {count} open positions")
+    n = len(closing.targets)
+    what = f"{n} position{'s' if n != 1 else ''}"
+    listing = f" ({', '.join(closing.targets)})" if closing.targets else ""
+    why = "; ".join(closing.why)
+    return BannerLine("danger", "CLOSE IN PROGRESS",
+                      f"{why + ': ' if why else ''}closing {what}{listing}")
 
 
 class StatusBanner(Widget):

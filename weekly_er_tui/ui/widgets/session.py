@@ -9,7 +9,7 @@ from textual.content import Content
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from weekly_er_tui.model import EngineState, PlanStatus
+from weekly_er_tui.model import EngineState, FridayCloseState, FridayPhase, PlanStatus
 from weekly_er_tui.strategy.calendars import CalendarRangeError, MarketCalendar
 from weekly_er_tui.ui import formatting as fmt
 
@@ -60,8 +60,36 @@ def session_parts(now: datetime, calendar: MarketCalendar, state: EngineState) -
             if when > now:
                 parts.append((label, f"{at} ({_in(now, when)})", ""))
             else:
-                parts.append((label, "done" if label != "bell" else "rung", "dim"))
+                parts.append(_friday_past(label, friday))
     return parts
+
+
+# The phases once the close's verdict is in (the closer's result), and once the backup's is.
+_CLOSE_DONE = {FridayPhase.CLOSED, FridayPhase.BACKUP, FridayPhase.FLAT, FridayPhase.NOT_FLAT,
+               FridayPhase.NOTHING}
+_BACKUP_DONE = {FridayPhase.FLAT, FridayPhase.NOT_FLAT, FridayPhase.NOTHING}
+
+
+def _friday_past(label: str, friday: FridayCloseState) -> Part:
+    """A Friday-close time that has come: "done" only once its verdict is in; until then what
+    it is doing (in progress, waiting for the connection, due)."""
+    phase = friday.phase
+    if label == "bell":
+        if phase is FridayPhase.NOT_FLAT:
+            return (label, "rung: NOT FLAT", "bold")
+        return (label, "rung", "dim") if phase in _BACKUP_DONE else (label, "rung, verdict due",
+                                                                       "")
+    if phase is FridayPhase.WAITING_FOR_LINK:
+        return (label, "waiting for the connection", "bold")
+    if label == "Friday close":
+        if phase in _CLOSE_DONE:
+            return (label, "done", "dim")
+        return (label, "in progress" if phase is FridayPhase.CLOSING else "due", "bold")
+    # The backup: running while its detail says it is closing, done once its result is in.
+    if phase in _BACKUP_DONE or (phase is FridayPhase.BACKUP
+                                 and not friday.detail.startswith("closing")):
+        return (label, "done", "dim")
+    return (label, "in progress" if phase is FridayPhase.BACKUP else "due", "bold")
 
 
 class SessionLine(Widget):
