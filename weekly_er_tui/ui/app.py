@@ -291,7 +291,8 @@ class WeeklyERApp(CockpitKeys):
         sectors = figures.sector_concentration(state, limits)
         for bars in self.concentration:
             bars.show(
-                stocks, sectors, limits.max_position_concentration, limits.max_sector_concentration
+                stocks, sectors, limits.max_position_concentration, limits.max_sector_concentration,
+                known=state.portfolio is not None,
             )
 
         positions = state.portfolio.positions if state.portfolio else ()

@@ -11,6 +11,7 @@ from textual.widget import Widget
 
 from weekly_er_tui.model import ConnectionState, EngineState, Severity, TradingState
 from weekly_er_tui.risk.rules import ORPHANED_POSITION, STALE_PRICE
+from weekly_er_tui.ui.widgets.heartbeat import first_connect
 
 MAX_LINES = 3
 
@@ -72,6 +73,13 @@ def banner_lines(state: EngineState) -> tuple[BannerLine, ...]:
                 "CONNECTION FAILED",
                 f"{conn.last_error or 'gave up reconnecting'}; c reconnects now",
             )
+        )
+    elif first_connect(conn):
+        # Nothing was ever known: no link lost, no price stale, just none yet.
+        attempt = f" (attempt {conn.reconnect_attempts})" if conn.reconnect_attempts else ""
+        warning.append(
+            BannerLine("warning", "CONNECTING…",
+                       f"no data yet{attempt}: positions and figures appear once IB answers")
         )
     elif conn.state is ConnectionState.RECONNECTING:
         warning.append(

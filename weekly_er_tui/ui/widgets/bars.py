@@ -89,6 +89,7 @@ class ConcentrationBars(Widget):
     hidden_stocks: reactive[int] = reactive(0)
     stock_limit: reactive[float] = reactive(0.0)
     sector_limit: reactive[float] = reactive(0.0)
+    known: reactive[bool] = reactive(True)  # False: no account data yet (not "no positions")
 
     def __init__(
         self,
@@ -108,12 +109,15 @@ class ConcentrationBars(Widget):
         sectors: list[Gauge],
         stock_limit: float,
         sector_limit: float,
+        *,
+        known: bool = True,
     ) -> None:
         """Show these gauges (already sorted, heaviest first); only the top stocks are drawn.
 
         Nothing is redrawn until what the bars show changes (a weight's tenth of a percent, a
         hundredth of a limit): a price tick that moves a weight by a hair costs no repaint.
         """
+        self.known = known
         top = stocks[: self.max_stocks]
         view = (_view(top), _view(sectors), len(stocks), stock_limit, sector_limit)
         if view == self._view:
@@ -137,7 +141,7 @@ class ConcentrationBars(Widget):
             )
         )
         if not self.sectors:
-            lines.append(Content.styled("no positions", "dim"))
+            lines.append(Content.styled("no positions" if self.known else "no data yet", "dim"))
         for g in self.sectors:
             lines.append(gauge_line(fmt.short_sector(g.name, 12), 12, g, width, fmt.pct(g.value)))
         lines.append(Content(""))
@@ -145,7 +149,7 @@ class ConcentrationBars(Widget):
             Content.assemble(("Stocks", "bold"), (f"  limit {fmt.pct(self.stock_limit, 0)}", "dim"))
         )
         if not self.stocks:
-            lines.append(Content.styled("no positions", "dim"))
+            lines.append(Content.styled("no positions" if self.known else "no data yet", "dim"))
         for g in self.stocks:
             lines.append(gauge_line(g.name, 12, g, width, fmt.pct(g.value)))
         if self.hidden_stocks:

@@ -26,17 +26,34 @@ TROUBLE = frozenset(
 )
 
 
+def first_connect(stats: ConnectionStats) -> bool:
+    """Still trying the first connect: nothing was ever known, so nothing is lost or stale."""
+    return stats.total_connections == 0 and stats.state in (ConnectionState.CONNECTING,
+                                                            ConnectionState.RECONNECTING)
+
+
+def shown_state(stats: ConnectionStats) -> ConnectionState:
+    """The state as the screen says it: the first connect's retries are CONNECTING."""
+    return ConnectionState.CONNECTING if first_connect(stats) else stats.state
+
+
+def uptime_text(stats: ConnectionStats) -> str:
+    """'99.5%', or n/a before the first connect (uptime counts from it)."""
+    return "n/a" if stats.total_connections == 0 else f"{stats.uptime_pct:.1f}%"
+
+
 def mark(pulse: bool) -> str:
     """The heartbeat mark: it alternates on the refresh tick, driven by the clock."""
     return "●" if pulse else "○"
 
 
 def state_label(stats: ConnectionStats, pulse: bool) -> Content:
-    state = stats.state
+    state = shown_state(stats)
+    word = f"{state.value}…" if state is ConnectionState.CONNECTING else state.value
     return Content.assemble(
         (mark(pulse), STATE_STYLE[state].replace("reverse ", "")),
         " ",
-        (f" {state.value} " if state in TROUBLE else state.value, STATE_STYLE[state]),
+        (f" {word} " if state in TROUBLE else word, STATE_STYLE[state]),
     )
 
 
@@ -62,9 +79,10 @@ class HeartbeatPanel(Widget):
     pulse: reactive[bool] = reactive(False)
 
     def watch_stats(self, stats: ConnectionStats) -> None:
+        shown = shown_state(stats)
         for state in ConnectionState:
-            self.set_class(state is stats.state, f"-{state.value.lower()}")
-        self.set_class(stats.state in TROUBLE, "-trouble")
+            self.set_class(state is shown, f"-{state.value.lower()}")
+        self.set_class(shown in TROUBLE, "-trouble")
 
     def watch_pulse(self, pulse: bool) -> None:
         self.set_class(pulse, "-pulse")
@@ -74,7 +92,7 @@ class HeartbeatPanel(Widget):
         now = self.now or datetime.now().astimezone()
         where = f"{s.host}:{s.port} client {s.client_id}" if s.host else "no gateway configured"
         head = Content.assemble(state_label(s, self.pulse), "  ", (where, "dim"))
-        if s.state is ConnectionState.RECONNECTING:
+        if s.state is ConnectionState.RECONNECTING and s.reconnect_attempts:
             head = head + Content.styled(f"  attempt {s.reconnect_attempts}", "bold")
         lat = s.heartbeat_latency
         lines = [
@@ -92,9 +110,10 @@ class HeartbeatPanel(Widget):
                 ("  disconnects ", "dim"),
                 str(s.total_disconnects),
                 ("  uptime ", "dim"),
-                f"{s.uptime_pct:.1f}%",
+                uptime_text(s),
             ),
         ]
+
         problem = s.last_error or ", ".join(s.degraded_reasons)
         if problem and s.state is not ConnectionState.CONNECTED:
             lines.append(Content.styled(problem, "italic"))

@@ -80,8 +80,10 @@ def quote_text(p: Position, now: datetime | None) -> str:
 def positions_title(portfolio: PortfolioSnapshot | None, count: int, now: datetime) -> str:
     """'Positions (10)', or with the link down 'Positions (10) STALE: last known 10:29:14 ET,
     42s ago'."""
+    if portfolio is None:
+        return "Positions (n/a): no data yet"
     title = f"Positions ({count})"
-    if portfolio is None or portfolio.last_known_at is None:
+    if portfolio.last_known_at is None:
         return title
     age = fmt.duration((now - portfolio.last_known_at).total_seconds())
     return f"{title} STALE: last known {fmt.et_time(portfolio.last_known_at)} ET, {age} ago"
