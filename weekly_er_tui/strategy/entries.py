@@ -43,6 +43,7 @@ from weekly_er_tui.strategy.runner_state import (
     RunnerState,
     log,
 )
+from weekly_er_tui.strategy.sizing import NO_PRICE_YET
 
 HISTORY_TIMEOUT = 30.0  # real seconds: daily bars come over the network
 WATCH_TIMEOUT = 10.0  # real seconds: subscribing market data for the plan's symbols
@@ -262,7 +263,11 @@ class EntryRunner(RunnerState):
                 late = (f"sent {now.astimezone(ET):%H:%M} ET, after the planned "
                         f"{e.planned_entry.astimezone(ET):%H:%M}"
                         + (f" ({waited})" if waited else ""))
-            if p.note and p.note != self._book.base_notes.get(key):
+            # Sized now at a price: the plan's "no price yet" is no longer true.
+            base = self._book.base_notes.get(key, "")
+            base = self._book.base_notes[key] = "; ".join(
+                n for n in base.split("; ") if n and n != NO_PRICE_YET)
+            if p.note and p.note != base:
                 late = "; ".join(n for n in (late, p.note) if n)
             self._book.sent_notes[key] = late
             self._update(key, PlanStatus.ENTERING, "", quantity=p.quantity)

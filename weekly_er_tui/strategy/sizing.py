@@ -26,6 +26,9 @@ DEFAULT_LOOKBACK = 20
 # Fewer returns than this give a volatility too noisy to size money by.
 MIN_RETURNS = 10
 
+# A plan sized before any quote says so; it is dropped once the entry goes out at a price.
+NO_PRICE_YET = "no price yet: shares are set at entry"
+
 
 class Sizing(NamedTuple):
     """The size of one entry: whole shares, the target notional (after the cap), and why."""
@@ -108,7 +111,7 @@ def size_entry(
         notional = max_position_value
         notes.append(f"capped at max_position_value {max_position_value:,.0f}")
     if price is None:
-        notes.append("no price yet: shares are set at entry")
+        notes.append(NO_PRICE_YET)
         return Sizing(0, notional, "; ".join(notes))
     quantity = fixed_shares(notional, price)
     if not math.isfinite(price) or price <= 0:
