@@ -264,7 +264,11 @@ class ConnectionStats:
     client_id: int = 0
     total_connections: int = 0
     total_disconnects: int = 0
-    reconnect_attempts: int = 0
+    reconnect_attempts: int = 0  # every attempt of the session
+    # The attempt of the reconnect under way as its log line says it ("attempt 1/5": 1 and 5;
+    # max 0: past the series, the slow retries), 0 while connected.
+    attempt: int = 0
+    max_attempts: int = 0
     current_uptime_s: float = 0.0
     uptime_pct: float = 0.0
     last_heartbeat: datetime | None = None

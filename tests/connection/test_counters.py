@@ -60,3 +60,43 @@ def test_uptime_is_counted_from_the_first_connect() -> None:
     c.disconnected()
     t[0] = 30.0
     assert pct() == 50.0
+
+
+async def test_the_screen_says_the_attempt_of_the_log_on_a_second_outage_too(
+    gateway: SimulatedGateway, tmp_path: Path, manual_clock: ManualClock,
+    ib_log_guard: IbLogGuard,
+) -> None:
+    """The total of attempts grows over the session; the attempt of this outage is the log's
+    "attempt 1/3", and that is what the banner and the connection pane say."""
+    from weekly_er_tui.model import EngineState
+    from weekly_er_tui.ui.widgets.banner import banner_lines
+    from weekly_er_tui.ui.widgets.heartbeat import HeartbeatPanel
+
+    ib_log_guard.expect_link_faults()
+    h = Harness(gateway, tmp_path, manual_clock, reconnect_delay=1.0)
+    seen: list[tuple[str, str, str]] = []
+
+    def on_event(ev: Event) -> None:
+        if ev.event_type is EventType.RECONNECTING:
+            stats = h.monitor.stats()
+            state = EngineState(timestamp=manual_clock.now(), connection=stats)
+            banner = " | ".join(f"{b.label} {b.text}" for b in banner_lines(state))
+            panel = HeartbeatPanel()
+            panel.stats = stats
+            seen.append((ev.message, banner, str(panel.render())))
+
+    h.journal.subscribe(on_event)
+    await h.monitor.start(wait=True)
+    try:
+        for outage in (1, 2):
+            gateway.drop_all()
+            await wait_until(lambda n=outage: len(seen) >= n, timeout=5)  # type: ignore[misc]
+            message, banner, panel = seen[-1]
+            assert message.startswith("Reconnect attempt 1/3"), message
+            assert "attempt 1/3" in banner, (outage, banner)
+            assert "attempt 1/3" in panel, (outage, panel)
+            await wait_until(lambda: h.monitor.is_connected, timeout=10)
+        assert h.monitor.stats().reconnect_attempts == 2  # the session's total stays a total
+    finally:
+        await h.monitor.stop()
+        h.journal.close()

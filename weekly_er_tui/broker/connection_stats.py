@@ -29,6 +29,14 @@ class LinkCounters:
         self.total_connections = 0
         self.total_disconnects = 0
         self.reconnect_attempts = 0
+        self.attempt = 0  # the reconnect under way, as announced in the log (0: none)
+        self.max_attempts = 0
+
+    def announce(self, attempt: int, max_attempts: int = 0) -> None:
+        """An attempt, counted when its log line announces it: the screen says what the log
+        says ("attempt 1/5"), and the session's total grows by one."""
+        self.reconnect_attempts += 1
+        self.attempt, self.max_attempts = attempt, max_attempts
 
     @property
     def link_up(self) -> bool:
@@ -41,6 +49,7 @@ class LinkCounters:
 
     def connected(self) -> None:
         self.total_connections += 1
+        self.attempt = self.max_attempts = 0
         self.connected_since = self._now()
         if self.first_connected_at is None:
             self.first_connected_at = self.connected_since
@@ -79,6 +88,8 @@ class LinkCounters:
             total_connections=self.total_connections,
             total_disconnects=self.total_disconnects,
             reconnect_attempts=self.reconnect_attempts,
+            attempt=self.attempt,
+            max_attempts=self.max_attempts,
             current_uptime_s=uptime,
             uptime_pct=100.0 * connected / total if total > 0 else 0.0,
             last_heartbeat=self.last_heartbeat_at,

@@ -90,7 +90,7 @@ class Reconnecting:
         delay = cfg.reconnect_delay if first_delay is None else first_delay
         for attempt in range(1, cfg.max_reconnect_attempts + 1):
             # Counted when announced: the screen says the attempt the log says, during the delay.
-            self.counters.reconnect_attempts += 1
+            self.counters.announce(attempt, cfg.max_reconnect_attempts)
             self._event(
                 EventType.RECONNECTING, Severity.MEDIUM,
                 f"Reconnect attempt {attempt}/{cfg.max_reconnect_attempts} in {delay:g} s "
@@ -127,7 +127,7 @@ class Reconnecting:
         while not self._stopping:
             await asyncio.sleep(cfg.slow_retry_interval)
             slow += 1
-            self.counters.reconnect_attempts += 1
+            self.counters.announce(tries + slow)
             log.info("Slow reconnect attempt %d to %s", slow, cfg.address)
             if await self._connect_once():
                 self._reconnected(tries + slow)
@@ -156,7 +156,7 @@ class Reconnecting:
         while not self._stopping and self.clock.now() < outage.ends:
             await asyncio.sleep(max(pace, 0.05))
             tries += 1
-            self.counters.reconnect_attempts += 1
+            self.counters.announce(tries)
             if await self._connect_once():
                 self._reconnected(tries)
                 return None

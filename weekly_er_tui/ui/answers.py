@@ -42,7 +42,7 @@ def reconnect_report(before: ConnectionStats, after: ConnectionStats) -> str:
         return f"The link answers its heartbeat{took}: left as it is."
     if after.state in _UP:
         return f"Reconnected: {after.state.value} to {after.host}:{after.port}."
-    attempt = f" (attempt {after.reconnect_attempts})" if after.reconnect_attempts else ""
+    attempt = f" (attempt {fmt.attempt_text(after)})" if after.attempt else ""
     return f"Reconnecting now{attempt}: the link was {before.state.value}."
 
 

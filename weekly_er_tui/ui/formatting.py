@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from weekly_er_tui.clock import ET
+from weekly_er_tui.model import ConnectionStats
 
 
 def money(x: float, places: int = 0) -> str:
@@ -113,3 +114,11 @@ def fit(text: str, width: int) -> str:
     if len(text) <= width:
         return text
     return text[: max(0, width - 1)] + "…"
+
+
+def attempt_text(stats: ConnectionStats) -> str:
+    """The reconnect under way as its log line says it: '1/5', '7' past the series; '' when
+    none is announced."""
+    if stats.attempt:
+        return f"{stats.attempt}/{stats.max_attempts}" if stats.max_attempts else str(stats.attempt)
+    return ""

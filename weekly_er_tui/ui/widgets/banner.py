@@ -11,6 +11,7 @@ from textual.widget import Widget
 
 from weekly_er_tui.model import ConnectionState, EngineState, Severity, TradingState
 from weekly_er_tui.risk.rules import ORPHANED_POSITION, STALE_PRICE
+from weekly_er_tui.ui import formatting as fmt
 from weekly_er_tui.ui.widgets.heartbeat import first_connect
 
 MAX_LINES = 3
@@ -76,7 +77,7 @@ def banner_lines(state: EngineState) -> tuple[BannerLine, ...]:
         )
     elif first_connect(conn):
         # Nothing was ever known: no link lost, no price stale, just none yet.
-        attempt = f" (attempt {conn.reconnect_attempts})" if conn.reconnect_attempts else ""
+        attempt = f" (attempt {fmt.attempt_text(conn)})" if conn.attempt else ""
         warning.append(
             BannerLine("warning", "CONNECTING…",
                        f"no data yet{attempt}: positions and figures appear once IB answers")
@@ -86,7 +87,8 @@ def banner_lines(state: EngineState) -> tuple[BannerLine, ...]:
             BannerLine(
                 "warning",
                 "CONNECTION LOST",
-                f"reconnecting (attempt {conn.reconnect_attempts}); prices are stale",
+                (f"reconnecting (attempt {fmt.attempt_text(conn)})" if conn.attempt
+                 else "reconnecting") + "; prices are stale",
             )
         )
     elif conn.state is ConnectionState.DEGRADED:

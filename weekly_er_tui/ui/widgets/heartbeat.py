@@ -92,8 +92,9 @@ class HeartbeatPanel(Widget):
         now = self.now or datetime.now().astimezone()
         where = f"{s.host}:{s.port} client {s.client_id}" if s.host else "no gateway configured"
         head = Content.assemble(state_label(s, self.pulse), "  ", (where, "dim"))
-        if s.state is ConnectionState.RECONNECTING and s.reconnect_attempts:
-            head = head + Content.styled(f"  attempt {s.reconnect_attempts}", "bold")
+        if s.state in (ConnectionState.RECONNECTING, ConnectionState.FAILED) and (
+                attempt := fmt.attempt_text(s)):
+            head = head + Content.styled(f"  attempt {attempt}", "bold")
         lat = s.heartbeat_latency
         lines = [
             head,
