@@ -260,6 +260,8 @@ class WeeklyERApp(CockpitKeys):
         self.heartbeat.pulse = pulse
         self.strip.now = now
         self.strip.pulse = pulse
+        if self.rendered is not None:
+            self.alerts.show(self.rendered.alerts, now)  # past midnight, yesterday's say their day
         if self.rendered is not None and self.rendered.portfolio is not None:
             # The age of last-known positions grows while the link is down: once a second.
             self.positions.border_title = positions_title(
@@ -320,7 +322,7 @@ class WeeklyERApp(CockpitKeys):
                 "no earnings report in this week's calendar"
             )
             self.plan_message.update(f"No plan this week: {why}")
-        self.alerts.show(state.alerts)
+        self.alerts.show(state.alerts, now)
 
         if previous is None or (
             previous.trading_state,
