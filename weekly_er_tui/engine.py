@@ -23,7 +23,7 @@ from weekly_er_tui.broker.connection import ConnectionConfig, ConnectionMonitor
 from weekly_er_tui.broker.market_data import MarketDataFeed
 from weekly_er_tui.broker.rebuild import LostStateRebuild
 from weekly_er_tui.broker.stack import build_broker_stack
-from weekly_er_tui.broker.working_orders import find_cancellable, working_orders
+from weekly_er_tui.broker.working_orders import OrderAges, find_cancellable, working_orders
 from weekly_er_tui.clock import ET, Clock, WallClock
 from weekly_er_tui.config import AppConfig
 from weekly_er_tui.control.lock import AccountLock, AccountLocked
@@ -173,6 +173,7 @@ class TradingEngine:
         self._closes_cache: dict[tuple[str, str], list[float]] = {}
         self._last_known: PortfolioSnapshot | None = None
         self._last_orders: tuple[WorkingOrder, ...] = ()
+        self._order_ages = OrderAges(self.ib, self.clock)  # the pane's age, on the Clock
         # One engine per account on this machine; `refused` says why this one does not trade.
         self.refused = ""
         self._locks: dict[str, AccountLock] = {}
@@ -257,7 +258,8 @@ class TradingEngine:
     def _shown_orders(self) -> tuple[WorkingOrder, ...]:
         """The working orders; while the link is down, those last known."""
         if self.ib.isConnected():
-            self._last_orders = working_orders(self.ib, self.ib.client.clientId)
+            self._last_orders = working_orders(self.ib, self.ib.client.clientId,
+                                               self._order_ages)
         return self._last_orders
 
     def _build_state(self) -> EngineState:

@@ -245,3 +245,35 @@ async def test_x_on_the_working_orders_cancels_that_one_order(
         await wait_until(lambda: orders.row_count == 0, timeout=5)
         assert set(gateway.account.positions) == {"AAPL", "JPM", "XOM"}
         await quit_app(pilot, app, engine)
+
+
+async def test_a_working_orders_age_is_on_the_engines_clock(
+    engine: TradingEngine, manual_clock: ManualClock, ib_log_guard: IbLogGuard,
+) -> None:
+    """The clock here is 2026-11-23 while the wall clock is whatever today is: an age from
+    ib_async's own (wall-clock) log of the trade would read days off, or negative."""
+    ib_log_guard.expect("Error 202")  # the order is cancelled at the engine's stop
+    from weekly_er_tui.broker.orders import make_intent
+    from weekly_er_tui.ui.widgets.orders import COLUMNS, OrdersTable
+
+    age_column = [key for key, _ in COLUMNS].index("age")
+    app = make_app(engine, manual_clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot, app, engine)
+        placed = manual_clock.now()
+        _bid, ask, _last = engine.portfolio.quote("AAPL")
+        assert ask is not None
+        far = make_intent("AAPL", "SELL", 10, "LMT", round(ask * 1.03, 2),
+                          engine.executor.new_ref("MANUAL", "AAPL"), "MANUAL")
+        assert (await engine.executor.submit(far)).sent
+        orders = app.query_one(OrdersTable)
+        await wait_until(lambda: orders.row_count == 1, timeout=5)
+        assert engine.state.orders[0].placed_at == placed
+
+        def age() -> str:
+            return str(orders.get_row_at(0)[age_column])
+
+        assert age() == "0s", age()
+        manual_clock.advance(75)
+        await wait_until(lambda: age() == "1m15s", timeout=5)
+        await quit_app(pilot, app, engine)

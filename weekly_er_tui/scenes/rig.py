@@ -87,7 +87,7 @@ def order_key(order: WorkingOrder) -> str:
 def pin_real_time(state: EngineState, now: datetime, uptime: Uptime,
                   seen: dict[str, datetime] | None = None) -> EngineState:
     """`state` with its real-second measurements as a real clock would have them at `now` (see
-    above); `seen` is when (on the clock) each working order (`order_key`) was first
+    above); `seen` holds each working order (`order_key`) in the order it was first
     published."""
     conn = state.connection
     up = conn.state in (ConnectionState.CONNECTED, ConnectionState.DEGRADED)
@@ -99,13 +99,12 @@ def pin_real_time(state: EngineState, now: datetime, uptime: Uptime,
                          uptime_pct=uptime.pct(now), last_heartbeat_age_s=age,
                          heartbeat_latency=latency)
     safety = replace(state.safety, duration_ms=PINNED_CHECK_MS) if state.safety else None
-    # An order's age comes from ib_async's log, in wall-clock time, not the engine's Clock.
-    # Its id comes from ib_async's one counter of request and order ids, which the real-time
-    # heartbeats advance: ours are numbered in the order they were first published.
+    # An order's age is the engine's Clock's (broker/working_orders.OrderAges). Its id comes
+    # from ib_async's one counter of request and order ids, which the real-time heartbeats
+    # advance: ours are numbered in the order they were first published.
     seen = seen or {}
     ranks = {key: i for i, key in enumerate(seen)}
-    orders = tuple(replace(o, placed_at=seen.get(order_key(o), o.placed_at),
-                           order_id=PINNED_FIRST_ORDER_ID + ranks[order_key(o)]
+    orders = tuple(replace(o, order_id=PINNED_FIRST_ORDER_ID + ranks[order_key(o)]
                            if o.ours and order_key(o) in ranks else o.order_id)
                    for o in state.orders)
     return replace(state, connection=connection, safety=safety, orders=orders, version=1)

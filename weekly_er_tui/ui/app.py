@@ -262,6 +262,7 @@ class WeeklyERApp(CockpitKeys):
         self.strip.pulse = pulse
         if self.rendered is not None:
             self.alerts.show(self.rendered.alerts, now)  # past midnight, yesterday's say their day
+            self.orders.show(self.rendered.orders, now)  # their ages grow with the clock
         if self.rendered is not None and self.rendered.portfolio is not None:
             # The age of last-known positions grows while the link is down: once a second.
             self.positions.border_title = positions_title(
