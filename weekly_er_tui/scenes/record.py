@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import math
 import os
 import sys
 import tempfile
@@ -261,8 +262,26 @@ async def _record_run(run: Run, mine: set[str]) -> dict[str, dict[str, Any]]:
     return rig.captured
 
 
-def differences(recorded: dict[str, Any], committed: dict[str, Any], path: str = "") -> list[str]:
-    """Where two fixtures differ, as 'state.portfolio.positions[3].quantity: 130 != 131'."""
+# How far a float recorded again may be from the committed one and be the same figure: well
+# under the finest the screen shows (a weight's tenth of a percent, 1e-3; money to the cent),
+# well over the noise of the same sums taken in another order. Everything else (texts, counts,
+# states, the number of rows and alerts) must be equal.
+FLOAT_TOLERANCE = 5e-4
+
+
+def _number(x: Any) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool)
+
+
+def same_figure(a: float, b: float, tolerance: float = FLOAT_TOLERANCE) -> bool:
+    """Two recorded figures are the same: equal within `tolerance` (absolute)."""
+    return math.isclose(a, b, rel_tol=0.0, abs_tol=tolerance)
+
+
+def differences(recorded: Any, committed: Any, path: str = "", *,
+                tolerance: float = FLOAT_TOLERANCE) -> list[str]:
+    """Where two fixtures differ, as 'state.portfolio.positions[3].quantity: 130 != 131';
+    floats within `tolerance` of each other are the same, every other value must be equal."""
     if isinstance(recorded, dict) and isinstance(committed, dict):
         out = []
         for key in sorted(set(recorded) | set(committed)):
@@ -270,15 +289,27 @@ def differences(recorded: dict[str, Any], committed: dict[str, Any], path: str =
             if key not in recorded or key not in committed:
                 out.append(f"{sub}: only in {'the recording' if key in recorded else 'the file'}")
             else:
-                out += differences(recorded[key], committed[key], sub)
+                out += differences(recorded[key], committed[key], sub, tolerance=tolerance)
         return out
     if isinstance(recorded, list) and isinstance(committed, list):
         if len(recorded) != len(committed):
-            return [f"{path}: {len(recorded)} items recorded, {len(committed)} in the file"]
+            # Which items, so that a difference seen once (a loaded CI machine) says what it was.
+            shown = {json.dumps(x, sort_keys=True) for x in committed}
+            extra = [x for x in recorded if json.dumps(x, sort_keys=True) not in shown][:3]
+            kept = {json.dumps(x, sort_keys=True) for x in recorded}
+            gone = [x for x in committed if json.dumps(x, sort_keys=True) not in kept][:3]
+            return [f"{path}: {len(recorded)} items recorded, {len(committed)} in the file"
+                    + (f"; only recorded: {extra!r}" if extra else "")
+                    + (f"; only in the file: {gone!r}" if gone else "")]
         out = []
         for i, (a, b) in enumerate(zip(recorded, committed, strict=True)):
-            out += differences(a, b, f"{path}[{i}]")
+            out += differences(a, b, f"{path}[{i}]", tolerance=tolerance)
         return out
+    if (_number(recorded) and _number(committed)
+            and (isinstance(recorded, float) or isinstance(committed, float))):
+        if same_figure(recorded, committed, tolerance):
+            return []
+        return [f"{path}: {recorded!r} != {committed!r} (more than {tolerance:g} apart)"]
     return [] if recorded == committed else [f"{path}: {recorded!r} != {committed!r}"]
 
 
