@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import IbLogGuard
 from tests.fixtures_sim import wait_until
-from tests.orders.test_order_ends import LIMITS, ended, events_of, sell_xom
+from tests.orders.test_order_ends import LIMITS, ended, events_of, rest_a_sell
 from tests.safety.conftest import MakeRig
 from weekly_er_tui.model import Severity
 from weekly_er_tui.order_life import IntentStatus
@@ -25,11 +25,7 @@ async def test_an_order_working_across_a_restart_is_followed_to_its_end(
 ) -> None:
     ib_log_guard.expect(r"Error 202")
     first = await rig(LIMITS)
-    await first.engine.portfolio.watch_symbols(["XOM"])
-    await wait_until(lambda: first.engine.portfolio.quote("XOM")[0] is not None)
-    limit = round(gateway.quote("XOM").ask * 1.05, 2)  # a resting sell, 5% above the market
-    await sell_xom(first, REF, limit=limit)
-    await wait_until(lambda: len(gateway.open_orders()) == 1)
+    await rest_a_sell(first, gateway, REF)
     await first.stop()
     assert [o.order_ref for o in gateway.open_orders()] == [REF]  # IB keeps it working
 

@@ -28,6 +28,14 @@ async def sell_xom(r: Rig, ref: str, qty: float = 10, limit: float | None = None
     assert result.sent, result.message
 
 
+async def rest_a_sell(r: Rig, gateway: SimulatedGateway, ref: str) -> None:
+    """A sell of XOM 5% above the market: it rests, working at IB, until cancelled."""
+    await r.engine.portfolio.watch_symbols(["XOM"])
+    await wait_until(lambda: r.engine.portfolio.quote("XOM")[0] is not None)
+    await sell_xom(r, ref, limit=round(gateway.quote("XOM").ask * 1.05, 2))
+    await wait_until(lambda: len(gateway.open_orders()) == 1)
+
+
 def ended(r: Rig, ref: str) -> bool:
     rec = r.engine.store.intent(ref)
     return rec is not None and not rec.is_open
@@ -124,11 +132,7 @@ async def test_a_cancel_we_asked_for_is_cancelled_at_info(
 ) -> None:
     ib_log_guard.expect(r"Error 202")
     r = await rig(LIMITS)
-    await r.engine.portfolio.watch_symbols(["XOM"])
-    await wait_until(lambda: r.engine.portfolio.quote("XOM")[0] is not None)
-    limit = round(gateway.quote("XOM").ask * 1.05, 2)  # a resting sell, 5% above the market
-    await sell_xom(r, "wer-exit-XOM-rest", limit=limit)
-    await wait_until(lambda: len(gateway.open_orders()) == 1)
+    await rest_a_sell(r, gateway, "wer-exit-XOM-rest")
     assert await r.engine.executor.cancel_orders(r.engine.executor.working_orders(["XOM"]))
     await wait_until(lambda: ended(r, "wer-exit-XOM-rest") and events_of(r, "wer-exit-XOM-rest"))
     rec = r.engine.store.intent("wer-exit-XOM-rest")
