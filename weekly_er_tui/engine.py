@@ -237,7 +237,9 @@ class TradingEngine:
         return self._state
 
     def _snapshot(self) -> PortfolioSnapshot | None:
-        if not self.ib.isConnected() and not self.ib.positions():
+        # Positions without their cash (a connect's account download not in) are no account.
+        if ((not self.ib.isConnected() and not self.ib.positions())
+                or self.safety.initial_sync_waiting()):
             return None
         return self.portfolio.snapshot()
 

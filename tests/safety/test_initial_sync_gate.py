@@ -69,6 +69,20 @@ def test_each_connect_waits_anew() -> None:
     assert sum("skipped" in e[2] for e in events) == 2
 
 
+def test_waiting_is_what_holds_and_ends_with_the_wait() -> None:
+    now = [0.0]
+    gate, events, _ = _gate(now)
+    tracker = Tracker()
+    assert gate.waiting(tracker)  # no check has seen this connect yet
+    assert gate.holds(tracker, "change") and gate.waiting(tracker)
+    now[0] = 31.0
+    assert not gate.waiting(tracker)  # past the wait the screen shows what arrived
+    assert len(events) == 1  # asking counts no skip
+    tracker.missing = ()
+    now[0] = 1.0
+    assert not gate.waiting(tracker)
+
+
 def test_a_tracker_that_says_nothing_of_its_sync_is_complete() -> None:
     gate, events, _ = _gate([0.0])
     assert not gate.holds(object(), "change") and not events

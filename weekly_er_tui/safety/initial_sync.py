@@ -75,6 +75,16 @@ class InitialSyncGate:
                       "; ".join(missing))
         return True
 
+    def waiting(self, portfolio: Any) -> bool:
+        """Whether checks are held now, without counting a skip: what the screen follows too (a
+        half-arrived account is not shown as the account, and past the wait it is)."""
+        missing_fn = getattr(portfolio, "initial_sync_missing", None)
+        if missing_fn is None or not missing_fn():
+            return False
+        if getattr(portfolio, "sync_epoch", None) != self._epoch:
+            return True  # a connect no check has seen yet: its wait starts with that check
+        return self._now() - self._since < self.wait_s
+
     def _give_up(self, missing: tuple[str, ...], waited: float) -> None:
         text = (f"the initial sync from IB is still incomplete after {waited:.0f} s (missing "
                 f"{' and '.join(missing)}): safety checks run on what has arrived, and their "

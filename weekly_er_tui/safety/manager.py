@@ -331,6 +331,10 @@ class PositionSafetyManager:
             await self._act(report)
         return report
 
+    def initial_sync_waiting(self) -> bool:
+        """Whether checks wait for the connect's account download (safety/initial_sync.py)."""
+        return self._initial_sync.waiting(self.portfolio)
+
     def _breach_confirmer(self) -> BreachConfirmer | None:
         if self._confirmer is None and hasattr(self.portfolio, "account_evidence"):
             self._confirmer = BreachConfirmer(
