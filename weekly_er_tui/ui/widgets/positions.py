@@ -195,7 +195,7 @@ class PositionsTable(DataTable[Text]):
         marked ORPHAN."""
         current = {p.symbol: p for p in positions if p.quantity != 0}
         cursor_key = self._cursor_symbol()
-        changed_order = False
+        changed_order = resized = False
         sort_index = COLUMN_KEYS.index(self.sort_column)
 
         for symbol in [s for s in self._shown if s not in current]:
@@ -231,12 +231,16 @@ class PositionsTable(DataTable[Text]):
             elif shown != cells:
                 self._pending[symbol] = cells
                 changed_order = changed_order or cells[sort_index] != shown[sort_index]
+                # A cell that grew or shrank may change which columns fit: the STALE marks
+                # going after a reconnect make room for the quote column again.
+                resized = resized or any(len(a[0]) != len(b[0]) for a, b in zip(
+                    cells, shown, strict=True))
             else:
                 self._pending.pop(symbol, None)
 
         self._positions = current
         self._weights = weights
-        if changed_order and self._fit_columns():
+        if (changed_order or resized) and self._fit_columns():
             changed_order = False  # rebuilt and sorted
         if changed_order:
             self._apply_sort()
@@ -298,8 +302,9 @@ class PositionsTable(DataTable[Text]):
         if width <= 0 or not self.is_mounted:
             return False
         need = {}
+        newest = {**self._shown, **self._pending}  # rows off screen: what they will show
         for i, col in enumerate(COLUMNS):
-            longest = max((len(cells[i][0]) for cells in self._shown.values()), default=0)
+            longest = max((len(cells[i][0]) for cells in newest.values()), default=0)
             need[col.key] = max(longest, len(col.label) + 1) + _PADDING
         visible = list(COLUMN_KEYS)
         for key in GIVE_WAY:
