@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from tests.crashsoak.harness import BELL, CLIENT_ID, CrashRun
-from weekly_er_tui.broker.rebuild import is_ours
+from weekly_er_tui.order_refs import is_ours
 
 
 def _ran(run: CrashRun) -> None:

@@ -101,7 +101,8 @@ async def test_sector_shock_fires_the_emergency_stop_and_flattens(
     assert {row["reason"] for row in rows} == {"EMERGENCY"}
     assert sorted(row["symbol"] for row in rows) == ["AAPL", "JPM", "MSFT", "XOM"]
     assert all(row["side"] == "SLD" for row in rows)
-    assert all(ref.startswith("wer-emergency-") for ref in gateway.order_refs_received)
+    assert all(ref.startswith("WER-") and "-EMERGENCY-" in ref
+               for ref in gateway.order_refs_received)
 
 
 async def test_emergency_close_retries_an_order_ib_rejected(

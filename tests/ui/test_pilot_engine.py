@@ -208,7 +208,7 @@ async def test_x_closes_the_one_position_under_the_cursor_through_the_closer(
         await wait_until(lambda: "JPM" not in gateway.account.positions, timeout=15)
         assert set(gateway.account.positions) == {"AAPL", "XOM"}
         refs = gateway.order_refs_received
-        assert len(refs) == 1 and refs[0].startswith("wer-manual-JPM-")
+        assert len(refs) == 1 and refs[0].startswith("WER-") and "-JPM-MANUAL-" in refs[0]
         assert engine.safety.trading_state is TradingState.ACTIVE
         await quit_app(pilot, app, engine)
 

@@ -25,6 +25,7 @@ from weekly_er_tui.journal import Journal
 from weekly_er_tui.listeners import tell
 from weekly_er_tui.model import Alert, EventType, Severity, TradingState
 from weekly_er_tui.order_life import IntentStatus
+from weekly_er_tui.order_refs import action_ref
 from weekly_er_tui.risk.gate import (
     GateDecision,
     MarketQuote,
@@ -98,8 +99,7 @@ class OrderExecutor:
     def new_ref(self, reason: str, symbol: str) -> str:
         """A unique orderRef for an action taken now (entries use their own stable refs)."""
         self._seq += 1
-        stamp = self.clock.now().strftime("%Y%m%dT%H%M%S")
-        return f"wer-{reason.lower()}-{symbol}-{stamp}-{self._seq}"
+        return action_ref(reason, symbol, self.clock.now().astimezone(ET), self._seq)
 
     # -- submit ----------------------------------------------------------------------------
     def _quote(self, symbol: str) -> MarketQuote | None:

@@ -3,8 +3,8 @@
 A state database that is new or empty (deleted, truncated, moved aside as corrupt) while the
 account holds positions would make the Friday close see "no strategy position" and leave them
 open over the weekend. So at the first connect, when the store holds no intent and no tracked
-position, the week's executions of this app's own orders (orderRef WER-... for entries, wer-...
-for closes) are read from the trade journal (every day of the week), from IB's executions
+position, the week's executions of this app's own orders (order_refs.py: WER-..., and wer-... of
+an earlier version) are read from the trade journal (every day of the week), from IB's executions
 (today's) and its completed orders (today's); what the account still holds of them becomes the
 strategy's tracked positions again, and each entry's intent is recorded as filled (so it is
 never sent twice). Said loudly: a CRITICAL event and alert that list what was rebuilt.
@@ -24,20 +24,12 @@ from ib_async import IB
 from weekly_er_tui.clock import ET, Clock
 from weekly_er_tui.journal import Journal
 from weekly_er_tui.model import Alert, EventType, Severity
+from weekly_er_tui.order_refs import is_entry, is_ours
 from weekly_er_tui.store import Store
 
 log = logging.getLogger("weekly_er_tui.rebuild")
 
 COMPLETED_ORDERS_TIMEOUT = 10.0  # real seconds
-
-
-def is_ours(order_ref: str) -> bool:
-    """This app's orderRefs: the plan's entries (WER-...-ENTRY) and the executor's (wer-...)."""
-    return order_ref.startswith(("WER-", "wer-"))
-
-
-def is_entry(order_ref: str) -> bool:
-    return order_ref.startswith("WER-") and order_ref.endswith("-ENTRY")
 
 
 @dataclass(frozen=True, slots=True)

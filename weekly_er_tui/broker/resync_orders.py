@@ -20,12 +20,12 @@ from weekly_er_tui.clock import Clock
 from weekly_er_tui.journal import Journal
 from weekly_er_tui.model import EventType, Severity
 from weekly_er_tui.order_life import IntentStatus
+from weekly_er_tui.order_refs import is_ours
 from weekly_er_tui.risk.gate import OrderIntent
 from weekly_er_tui.store import Store
 
 from .order_results import make_intent
 from .order_status import DONE_STATES
-from .rebuild import is_ours
 
 log = logging.getLogger("weekly_er_tui.orders")
 
@@ -105,4 +105,4 @@ async def reconcile(ib: IB, store: Store, journal: Journal, clock: Clock,
             {"order_refs": lost},
         )
     return {"intents_lost": len(lost), "open_orders_ours": sum(
-        1 for t in ib.openTrades() if t.order.orderRef.startswith("wer-"))}
+        1 for t in ib.openTrades() if is_ours(t.order.orderRef))}

@@ -12,10 +12,10 @@ from ib_async import IB, Trade
 
 from weekly_er_tui.clock import Clock
 from weekly_er_tui.model import WorkingOrder
+from weekly_er_tui.order_refs import is_ours
 
 from .closing import remaining
 from .order_status import DONE_STATES
-from .rebuild import is_ours
 
 
 def _num(x: object) -> float | None:

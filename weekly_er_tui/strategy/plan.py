@@ -45,6 +45,7 @@ from weekly_er_tui.clock import ET
 from weekly_er_tui.config import StrategyConfig
 from weekly_er_tui.journal import Fill
 from weekly_er_tui.model import PlanEntry, PlanStatus
+from weekly_er_tui.order_refs import entry_ref
 from weekly_er_tui.strategy.base import OrderIntentProposal, StrategyContext
 from weekly_er_tui.strategy.calendars import (
     EarningsRow,
@@ -91,7 +92,7 @@ def entry_time_of(config: StrategyConfig) -> time:
 def entry_order_ref(row: EarningsRow) -> str:
     """The orderRef of a report's entry: the same on every call, so a restart never sends the
     entry twice (the store refuses a second intent with the same ref)."""
-    return f"WER-{row.report_date:%Y%m%d}-{row.symbol.replace(' ', '_')}-ENTRY"
+    return entry_ref(row.report_date, row.symbol)
 
 
 def week_plan(
