@@ -66,6 +66,7 @@ from weekly_er_tui.risk.rules import (
     format_pct,
     format_price,
     format_quantity,
+    group_weight,
     sector_of,
     weight_base,
 )
@@ -475,10 +476,7 @@ def _exposure_reasons(
         checks.append(CHECK_CORRELATED)
         lim = limits.max_correlated_weight
         for group in groups:
-            group_value = 0.0
-            for member in group:
-                group_value += after.get(member, 0.0)
-            weight = group_value / base if base > 0 else 0.0
+            weight = group_weight(after, group, base)
             if weight > lim:
                 reasons.append(
                     f"correlated group {', '.join(group)} weight after fill "

@@ -61,7 +61,7 @@ exposure, so growing one position shrinks the others' shares.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from operator import itemgetter
 from time import perf_counter
@@ -144,6 +144,15 @@ def sector_of(symbol: str, sector: str | None, limits: SafetyLimits) -> str:
 def weight_base(net_liquidation: float, gross: float) -> float:
     """The denominator of every weight: net liquidation, or gross exposure when it is <= 0."""
     return net_liquidation if net_liquidation > 0 else gross
+
+
+def group_weight(values: Mapping[str, float], group: Iterable[str], base: float) -> float:
+    """A correlated group's combined weight: its members' values summed, then divided once (a
+    sum of rounded weights can land past the limit). The rules and the pre-trade gate agree."""
+    group_value = 0.0
+    for sym in group:
+        group_value += values.get(sym, 0.0)
+    return group_value / base if base > 0 else 0.0
 
 
 def format_money(x: float, ref: float | None = None) -> str:
@@ -462,11 +471,7 @@ def evaluate(
     # correlated_exposure: each group's combined weight
     lim = limits.max_correlated_weight
     for group in correlated_groups:
-        # Sum the values, then divide once: a sum of rounded weights can land past the limit.
-        group_value = 0.0
-        for sym in group:
-            group_value += values.get(sym, 0.0)
-        w = group_value / base if base > 0 else 0.0
+        w = group_weight(values, group, base)
         uses.append(LimitUse(CORRELATED_EXPOSURE, "+".join(group), w, lim, w / lim, med))
         if w > lim:
             held = tuple(s for s in group if s in values)
