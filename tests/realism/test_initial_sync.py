@@ -9,6 +9,7 @@ that it skipped.
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 
@@ -87,3 +88,27 @@ async def test_a_reconnect_waits_for_its_sync_too(
     assert len(_skipped(r)) > before
     assert not [e for e in r.of(EventType.SAFETY_CHECK)
                 if e.severity is Severity.HIGH and "incomplete" in e.message]
+
+
+async def test_the_documented_check_waits_for_the_account_too(
+    gateway: SimulatedGateway, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    ib_log_guard: IbLogGuard,
+) -> None:
+    """`check safety` and the guide's perform_safety_check(ib): one check right after the
+    connect, on a connection ib_async gave up waiting for the account on."""
+    from ib_async import IB
+
+    from weekly_er_tui import PositionSafetyManager, SafetyLimits
+
+    ib_log_guard.expect("account updates.*request timed out")
+    monkeypatch.chdir(tmp_path)
+    gateway.realism.account_download_lag_seconds = 4.0
+    ib = IB()
+    await ib.connectAsync("127.0.0.1", gateway.port, clientId=5, timeout=2)
+    try:
+        report = await PositionSafetyManager(
+            SafetyLimits(max_position_concentration=0.9)).perform_safety_check(ib)
+    finally:
+        ib.disconnect()
+    assert [v["rule"] for v in report["violations"]] == [], report["violations"]
+    assert "initial_sync_missing" not in report

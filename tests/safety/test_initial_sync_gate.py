@@ -86,3 +86,16 @@ def test_waiting_is_what_holds_and_ends_with_the_wait() -> None:
 def test_a_tracker_that_says_nothing_of_its_sync_is_complete() -> None:
     gate, events, _ = _gate([0.0])
     assert not gate.holds(object(), "change") and not events
+
+
+def test_check_safety_says_first_that_the_account_is_incomplete() -> None:
+    from weekly_er_tui.cli.check_reports import safety_lines
+
+    report = {"overall_risk_score": 10.0, "timestamp": "2026-11-23T15:00:00+00:00", "uses": [],
+              "violations": [],
+              "initial_sync_missing": ["the account values (TotalCashValue, NetLiquidation)"]}
+    lines = safety_lines(report)
+    assert lines[0].startswith("WARNING: the account from IB is incomplete (missing the "
+                               "account values (TotalCashValue, NetLiquidation))"), lines[0]
+    del report["initial_sync_missing"]
+    assert not safety_lines(report)[0].startswith("WARNING")

@@ -102,6 +102,10 @@ def safety_lines(report: dict[str, Any]) -> list[str]:
         order.setdefault(str(u["rule"]), len(order))
     for u in sorted(report["uses"], key=lambda u: (order[str(u["rule"])], -float(u["use"]))):
         lines.append(use_line(u))
+    if report.get("initial_sync_missing"):
+        lines.insert(0, "WARNING: the account from IB is incomplete (missing "
+                     + " and ".join(report["initial_sync_missing"])
+                     + "): the figures below may be wrong")
     lines.append(f"Violations: {len(report['violations'])}")
     lines += [f"  [{v['severity']}] {v['rule']}: {v['message']}" for v in report["violations"]]
     return lines

@@ -8,10 +8,13 @@ their own they build what they need on `ib` once and keep it.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from typing import TYPE_CHECKING, Any
 
 from weekly_er_tui.journal import Journal
 from weekly_er_tui.model import TradingState
+from weekly_er_tui.safety.initial_sync import INITIAL_SYNC_WAIT_S
 from weekly_er_tui.store import Store
 
 if TYPE_CHECKING:
@@ -38,11 +41,36 @@ async def tracker_for(safety: PositionSafetyManager, ib: Any) -> Any:
 
 
 async def perform_safety_check(safety: PositionSafetyManager, ib: Any) -> dict[str, Any]:
-    """One check over an ib_async.IB's current state; the documented dict form."""
+    """One check over an ib_async.IB's current state; the documented dict form. Right after a
+    connect it waits (up to INITIAL_SYNC_WAIT_S real seconds) for the account's download, which
+    ib_async may have stopped waiting for; still incomplete, the dict says what is missing
+    (`initial_sync_missing`) beside the figures of what arrived."""
     tracker = await tracker_for(safety, ib)
+    missing = await wait_initial_sync(tracker, INITIAL_SYNC_WAIT_S)
     report = safety.evaluate(tracker.snapshot())
     safety.last_report, safety.last_check = report, safety.clock.now()
-    return report.to_dict()
+    out = report.to_dict()
+    if missing:
+        out["initial_sync_missing"] = list(missing)
+    return out
+
+
+async def wait_initial_sync(tracker: Any, timeout: float) -> tuple[str, ...]:
+    """Wait (real seconds, bounded) until the tracker has the connect's whole account; what is
+    still missing then (nothing: complete)."""
+    missing: tuple[str, ...] = tracker.initial_sync_missing()
+    if not missing:
+        return ()
+    arrived = asyncio.Event()
+    tracker.on_change(arrived.set)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while missing and loop.time() < deadline:
+        arrived.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(arrived.wait(), max(0.0, deadline - loop.time()))
+        missing = tracker.initial_sync_missing()
+    return missing
 
 
 async def emergency_close_all_positions(safety: PositionSafetyManager, ib: Any
