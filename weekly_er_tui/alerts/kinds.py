@@ -91,7 +91,9 @@ KINDS: dict[str, AlertKind] = {
         ),
         AlertKind(
             "monitoring_stopped", "system", HIGH,
-            "a monitor (heartbeat, safety check) stopped unexpectedly",
+            "a monitor (heartbeat, safety check) stopped unexpectedly, or the engine stopped "
+            "(LOW when asked for with no position open, HIGH with positions left open or when "
+            "nobody asked)",
             "The rest of the system keeps running.",
             "Restart weekly-er-tui; until then positions are not fully watched.",
         ),

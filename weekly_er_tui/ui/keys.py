@@ -38,8 +38,8 @@ STOP_TIMEOUT_S = 10.0
 
 KEY_DETAILS = {
     "pause": "no new entries; exits, the Friday close and safety actions still run",
-    "resume": "back to ACTIVE; asks to confirm when the engine is HALTED",
-    "flatten": "close every position, cancel orders; asks for Y (shift+y); queued if offline",
+    "resume": "back to ACTIVE; when HALTED asks first (y, lower case, confirms)",
+    "flatten": "close every position, cancel orders; asks for Y (capital); queued if offline",
     "reconnect": "reconnect now; a link that answers its heartbeat is left as it is",
     "check_now": "run the safety rules at once",
     "sort": "sort the positions by the next column (or click a header)",
@@ -47,7 +47,7 @@ KEY_DETAILS = {
     "close_position": "close the position under the cursor; on the working orders, cancel "
     "that order (asks first)",
     "help": "this screen",
-    "quit": "leave the app; warns when positions are open (monitoring stops)",
+    "quit": "leave the app; warns when positions are open (monitoring stops; y confirms)",
 }
 
 _CONNECTED = frozenset({ConnectionState.CONNECTED, ConnectionState.DEGRADED})
