@@ -60,7 +60,11 @@ async def test_timer_checks_are_journaled_when_their_result_changes_and_hourly_o
     assert "unchanged: risk score " in beat.message
     # A new result (a violation) is journaled at the next timed check.
     r.gateway.price_shock(40, symbol="AAPL")
-    await r.settle()
+    # Wait for the engine to have seen the shock (a change check finds the violation) before
+    # the timer's turn: a timer check that ran before the shock's prices arrived found the old
+    # result, rightly journaled nothing, and the test then waited for a check that never came.
+    await wait_until(lambda: safety.last_report is not None
+                     and bool(safety.last_report.violations))
     manual_clock.advance(interval)
     await wait_until(lambda: len(timed()) == 3)
     assert timed()[2].details["violations"], timed()[2].message
