@@ -147,3 +147,36 @@ def test_a_change_from_a_state_to_itself_is_empty() -> None:
     state = large_book(normal_session(), 50)
     assert diff(state, state) == {}
     assert diff(state, replace(state)) == {}
+
+
+async def test_a_listener_that_raises_is_logged_and_the_others_still_hear_every_state(
+        served: tuple[Engine, ControlServer], caplog: pytest.LogCaptureFixture) -> None:
+    """One screen's listener failing must not leave another (the web page's, the alert log's)
+    on an old state, nor end the stream: logged, and the others go on."""
+    engine, server = served
+    remote = await RemoteEngine.connect(server.path)
+    heard: list[EngineState] = []
+
+    def broken(_state: EngineState) -> None:
+        raise RuntimeError("a broken pane")
+
+    remote.subscribe(broken)
+    remote.subscribe(heard.append)
+    follow = asyncio.create_task(remote.run())
+    try:
+        moved = with_price(engine.state, 0, 77.7)
+        engine.publish(moved)
+        async with asyncio.timeout(10):
+            while not heard or heard[-1] != moved:
+                await asyncio.sleep(0.01)
+        engine.publish(with_price(moved, 1, 88.8))
+        async with asyncio.timeout(10):
+            while heard[-1] == moved:
+                await asyncio.sleep(0.01)
+        assert not follow.done(), "the stream ended on a listener's error"
+        assert "attached state listener" in caplog.text and "a broken pane" in caplog.text
+    finally:
+        await remote.stop()
+        follow.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await follow

@@ -17,6 +17,7 @@ from typing import Any
 from weekly_er_tui.control.codec import CodecError, from_plain
 from weekly_er_tui.control.delta import apply
 from weekly_er_tui.control.protocol import LINE_LIMIT, decode, encode, short_address
+from weekly_er_tui.listeners import notify
 from weekly_er_tui.model import EngineState
 
 
@@ -202,8 +203,7 @@ class RemoteEngine:
         self._announce(state)
 
     def _announce(self, state: EngineState) -> None:
-        for fn in list(self._listeners):
-            fn(state)
+        notify(self._listeners, state, what="attached state")
 
     async def stop(self) -> None:
         self._stopping.set()
