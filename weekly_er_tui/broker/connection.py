@@ -380,6 +380,7 @@ class ConnectionMonitor(Reconnecting):
             return
         was_up = self.counters.link_up
         self._mark_down()
+        self._down_at_once()
         if was_up:
             self._last_error = "the gateway closed the connection"
             self._event(EventType.DISCONNECTED, Severity.HIGH,
@@ -397,6 +398,8 @@ class ConnectionMonitor(Reconnecting):
         self._disconnect_quietly()
         self._intentional_disconnect = False
         self._mark_down()
+        if not resyncing:
+            self._down_at_once()
         self._event(EventType.DISCONNECTED, Severity.HIGH,
                     f"{self.config.address}: dropped by us ({reason})",
                     {"total_disconnects": self.counters.total_disconnects})
@@ -411,6 +414,14 @@ class ConnectionMonitor(Reconnecting):
             self.ib.disconnect()
         finally:
             self._intentional_disconnect = False
+
+    def _down_at_once(self) -> None:
+        """Say RECONNECTING now, not when the reconnect loop's task first runs: ib_async has
+        already forgotten the account (cash, portfolio), and a safety check running in this turn
+        of the event loop would judge the limits on an empty account ("Cash $0 under the
+        reserve")."""
+        if self._state in (ConnectionState.CONNECTED, ConnectionState.DEGRADED):
+            self._set_state(ConnectionState.RECONNECTING)
 
     def _mark_down(self) -> None:
         self.counters.disconnected()
