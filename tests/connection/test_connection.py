@@ -104,6 +104,7 @@ async def test_drop_reconnects_within_the_delay(harness: Harness, gateway: Simul
         assert (stats.total_connections, stats.total_disconnects) == (2, 1)
         assert stats.reconnect_attempts == 1
         assert [a.key for a in harness.alerts] == ["connection_lost", "reconnected"]
+        assert harness.alerts[1].title == "Reconnected to IBKR after 1 attempt"
     finally:
         await mon.stop()
 
@@ -127,6 +128,7 @@ async def test_gateway_down_for_three_attempts_reconnects_on_the_fourth(
         gateway.drop_all()
         await wait_until(lambda: h.of(EventType.RECONNECTED), timeout=10)
         assert h.of(EventType.RECONNECTED)[0].details["attempts"] == 4
+        assert h.of(EventType.RECONNECTED)[0].message.endswith(" after 4 attempts")
         assert h.monitor.stats().reconnect_attempts == 4
         assert not h.of(EventType.CONNECTION_FAILED)
     finally:

@@ -15,6 +15,7 @@ from weekly_er_tui.broker.connection_stats import LinkCounters
 from weekly_er_tui.broker.outages import ExpectedOutage, expected_outage
 from weekly_er_tui.clock import ET, Clock
 from weekly_er_tui.model import Alert, ConnectionState, EventType, Severity
+from weekly_er_tui.words import counted
 
 log = logging.getLogger("weekly_er_tui.connection")
 
@@ -188,11 +189,11 @@ class Reconnecting:
         self._outage = None
         self._event(
             EventType.RECONNECTED, Severity.INFO,
-            f"Reconnected to IBKR at {self.config.address} after {attempts} attempt(s)",
+            f"Reconnected to IBKR at {self.config.address} after {counted(attempts, 'attempt')}",
             {"attempts": attempts},
         )
         self._send_alert(Alert(
             key="reconnected", priority=Severity.LOW, kind="connection",
-            title=f"Reconnected to IBKR after {attempts} attempt(s)",
+            title=f"Reconnected to IBKR after {counted(attempts, 'attempt')}",
             body="The connection is back; positions, orders and executions were resynced.",
         ))

@@ -14,6 +14,7 @@ from weekly_er_tui.control.codec import from_plain
 from weekly_er_tui.control.lock import holder_of, holders
 from weekly_er_tui.control.protocol import socket_path
 from weekly_er_tui.model import EngineState
+from weekly_er_tui.words import counted
 
 
 def candidate_sockets(data_dir: Path, account: str = "", *, any_engine: bool = False
@@ -100,8 +101,9 @@ def status_text(reply: dict[str, Any], out: TextIO) -> None:
         else "Risk score: - (no check yet)",
         f"Connection: {c['state']} to {c['host']}:{c['port']} clientId {c['client_id']}; "
         f"up {c['current_uptime']:.0f} s, {c['uptime_pct']:.1f}% of the time; "
-        f"{c['total_connections']} connect(s), {c['total_disconnects']} disconnect(s), "
-        f"{c['reconnect_attempts']} reconnect attempt(s)",
+        f"{counted(c['total_connections'], 'connect')}, "
+        f"{counted(c['total_disconnects'], 'disconnect')}, "
+        f"{counted(c['reconnect_attempts'], 'reconnect attempt')}",
         f"Heartbeat: last {_et(c['last_heartbeat'])}"
         + (f" ({c['last_heartbeat_age_s']:.1f} s ago)" if c["last_heartbeat_age_s"] is not None
            else "")
