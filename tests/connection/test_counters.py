@@ -43,6 +43,29 @@ async def test_the_attempt_the_log_announces_is_the_attempt_counted(
         h.journal.close()
 
 
+async def test_the_screen_is_told_of_the_attempt_not_only_of_the_state(
+    gateway: SimulatedGateway, tmp_path: Path, manual_clock: ManualClock,
+    ib_log_guard: IbLogGuard,
+) -> None:
+    """RECONNECTING is said the moment the socket closes, the first attempt a turn later: the
+    listeners (the engine's published state, so the screen) must hear of both, or the cockpit
+    shows 'attempt 0' for the whole reconnect delay on an engine where nothing else moves."""
+    ib_log_guard.expect_link_faults()
+    h = Harness(gateway, tmp_path, manual_clock, reconnect_delay=2.0)
+    heard: list[tuple[ConnectionState, int, int]] = []
+    await h.monitor.start(wait=True)
+    h.monitor.add_listener(lambda s: heard.append((s.state, s.attempt, s.max_attempts)))
+    try:
+        gateway.refuse_connections()
+        gateway.drop_all()
+        await wait_until(lambda: (ConnectionState.RECONNECTING, 1, 3) in heard, timeout=5)
+        assert heard[0] == (ConnectionState.RECONNECTING, 0, 0), heard
+    finally:
+        gateway.accept_connections()
+        await h.monitor.stop()
+        h.journal.close()
+
+
 def test_uptime_is_counted_from_the_first_connect() -> None:
     t = [0.0]
     c = LinkCounters(now=lambda: t[0])

@@ -46,6 +46,10 @@ class Reconnecting:
     def _set_state(self, state: ConnectionState) -> None:
         raise NotImplementedError
 
+    def _notify(self) -> None:
+        """Tell the listeners (the engine's published state) that the statistics changed."""
+        raise NotImplementedError
+
     def _event(self, kind: EventType, severity: Severity, message: str,
                details: dict[str, Any] | None = None) -> None:
         raise NotImplementedError
@@ -92,6 +96,7 @@ class Reconnecting:
         for attempt in range(1, cfg.max_reconnect_attempts + 1):
             # Counted when announced: the screen says the attempt the log says, during the delay.
             self.counters.announce(attempt, cfg.max_reconnect_attempts)
+            self._notify()  # the state already says RECONNECTING: the attempt is news of its own
             self._event(
                 EventType.RECONNECTING, Severity.MEDIUM,
                 f"Reconnect attempt {attempt}/{cfg.max_reconnect_attempts} in {delay:g} s "
@@ -129,6 +134,7 @@ class Reconnecting:
             await asyncio.sleep(cfg.slow_retry_interval)
             slow += 1
             self.counters.announce(tries + slow)
+            self._notify()
             log.info("Slow reconnect attempt %d to %s", slow, cfg.address)
             if await self._connect_once():
                 self._reconnected(tries + slow)
@@ -158,6 +164,7 @@ class Reconnecting:
             await asyncio.sleep(max(pace, 0.05))
             tries += 1
             self.counters.announce(tries)
+            self._notify()
             if await self._connect_once():
                 self._reconnected(tries)
                 return None

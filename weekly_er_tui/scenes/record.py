@@ -91,7 +91,9 @@ async def the_week(rig: SceneRig) -> None:
     await rig.settled()  # the link drops on a quiet account, not mid-update
     gw.refuse_connections()
     gw.drop_all()
-    await rig.until(lambda: engine.state.connection.reconnect_attempts >= 1
+    # RECONNECTING comes the moment the socket closes; the loop's first attempt (its log line,
+    # "Reconnect attempt 1/5") a turn of the event loop later: capture the screen after both.
+    await rig.until(lambda: engine.state.connection.attempt >= 1
                     and engine.monitor.state is ConnectionState.RECONNECTING, "reconnecting")
     rig.clock.set(et(24, 11, 5, 47))
     await rig.capture("reconnecting", "The link is down: positions as last known, STALE")
@@ -163,8 +165,8 @@ async def the_link_lost_flatten(rig: SceneRig) -> None:
     await rig.settled()
     gw.refuse_connections()
     gw.drop_all()
-    await rig.until(lambda: engine.monitor.state is ConnectionState.RECONNECTING,
-                    "reconnecting")
+    await rig.until(lambda: engine.state.connection.attempt >= 1
+                    and engine.monitor.state is ConnectionState.RECONNECTING, "reconnecting")
     rig.clock.set(et(24, 10, 30, 40))
     await engine.flatten()
     await rig.capture("flatten-queued", "A flatten queued while the link is down")
