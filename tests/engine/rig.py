@@ -12,11 +12,13 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from tests import conftest
 from tests.fixtures_sim import default_realism, wait_until
@@ -265,6 +267,23 @@ async def open_rig(tmp_path: Path, clock: Clock, calendar_rows: Iterable[str],
                           realism=default_realism(parsed))
     await gw.start()
     return Rig(tmp_path / "data", clock, gw, make_config(calendar, **strategy))
+
+
+def thursday_rig(calendar_rows: Iterable[str]) -> Any:
+    """A `rig` fixture: the engine's week of `calendar_rows` on a ManualClock at Thursday
+    2026-11-19 09:00 ET, the simulator's realism profile, closed after the test. In a test
+    module: `rig = thursday_rig(WEEK)`."""
+    rows = list(calendar_rows)
+
+    @pytest.fixture
+    async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
+        r = await open_rig(tmp_path, ManualClock(et(2026, 11, 19, 9, 0)), rows)
+        try:
+            yield r
+        finally:
+            await close_rig(r)
+
+    return rig
 
 
 async def close_rig(rig: Rig) -> None:

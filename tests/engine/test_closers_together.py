@@ -5,27 +5,16 @@ position (nothing sold twice), one verdict, and no false "Emergency close INCOMP
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
-
-import pytest
 
 from tests.conftest import IbLogGuard
-from tests.engine.rig import Rig, close_rig, et, open_rig
-from weekly_er_tui.clock import ManualClock
+from tests.engine.rig import Rig, et, thursday_rig
 from weekly_er_tui.model import EventType
 
 WEEK = ["JNJ,2026-11-19,AMC,,", "NVDA,2026-11-20,BMO,,", "XOM,2026-11-19,AMC,short,"]
 
 
-@pytest.fixture
-async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
-    r = await open_rig(tmp_path, ManualClock(et(2026, 11, 19, 9, 0)), WEEK)
-    try:
-        yield r
-    finally:
-        await close_rig(r)
+rig = thursday_rig(WEEK)
 
 
 def closing_sent(rig: Rig) -> dict[tuple[str, str], float]:

@@ -8,16 +8,12 @@ UTC). The real engine on the simulated gateway (Realism.real()).
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from datetime import date, timedelta
-from pathlib import Path
-
-import pytest
 
 from tests.conftest import IbLogGuard
-from tests.engine.rig import LINK_FAULT_LOGS, Rig, close_rig, et, open_rig
+from tests.engine.rig import LINK_FAULT_LOGS, Rig, et, thursday_rig
 from tests.engine.test_restart_close import closes_of, closing_sent, crossed_zero, kill_engine
-from weekly_er_tui.clock import ET, ManualClock
+from weekly_er_tui.clock import ET
 from weekly_er_tui.order_refs import OrderRef, is_entry, is_ours, parse
 
 ONE_STYLE = re.compile(r"WER-\d{8}-[A-Z_.]+-[A-Z_]+(-\d{6}ET-\d+)?")
@@ -25,13 +21,7 @@ ONE_STYLE = re.compile(r"WER-\d{8}-[A-Z_.]+-[A-Z_]+(-\d{6}ET-\d+)?")
 WEEK = ["JNJ,2026-11-19,AMC,,", "NVDA,2026-11-20,BMO,,"]
 
 
-@pytest.fixture
-async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
-    r = await open_rig(tmp_path, ManualClock(et(2026, 11, 19, 9, 0)), WEEK)
-    try:
-        yield r
-    finally:
-        await close_rig(r)
+rig = thursday_rig(WEEK)
 
 
 def legacy_ref(engine: object) -> None:

@@ -6,27 +6,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
-
-import pytest
 
 from tests.conftest import IbLogGuard
-from tests.engine.rig import CLIENT_ID, LINK_FAULT_LOGS, Rig, close_rig, et, open_rig
-from weekly_er_tui.clock import ManualClock
+from tests.engine.rig import CLIENT_ID, LINK_FAULT_LOGS, Rig, et, thursday_rig
 from weekly_er_tui.sim import SimulatedGateway
 
 WEEK = ["JNJ,2026-11-19,AMC,,", "NVDA,2026-11-20,BMO,,", "XOM,2026-11-19,AMC,short,"]
 
 
-@pytest.fixture
-async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
-    r = await open_rig(tmp_path, ManualClock(et(2026, 11, 19, 9, 0)), WEEK)
-    try:
-        yield r
-    finally:
-        await close_rig(r)
+rig = thursday_rig(WEEK)
 
 
 async def kill_engine(rig: Rig) -> None:
